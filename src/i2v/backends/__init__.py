@@ -1,0 +1,1 @@
+"""Generation backends behind the VideoBackend Protocol, and their registry."""

@@ -1,0 +1,40 @@
+"""LocalBackend: the VideoBackend that animates a still image with a camera move on the CPU."""
+
+from __future__ import annotations
+
+from i2v.backends.base import (
+    Capabilities,
+    FrameStream,
+    GenerationRequest,
+    Progress,
+    ProgressCallback,
+)
+from i2v.backends.local.camera import max_zoom, plan_path
+from i2v.backends.local.canvas import build_canvas
+from i2v.backends.local.renderer import PathRenderer
+from i2v.domain.spec import MAX_DURATION_S, MAX_FPS
+
+
+class LocalBackend:
+    name = "local"
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            name=self.name,
+            max_frames=int(MAX_DURATION_S * MAX_FPS),
+            needs_gpu=False,
+            runs_locally=True,
+        )
+
+    def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> FrameStream:
+        canvas = build_canvas(request.image.rgb, request.size, request.fit, max_zoom())
+        height, width = canvas.shape[:2]
+        path = plan_path(request.motion, request.intensity, width, height, request.size)
+        renderer = PathRenderer(canvas, path, request.frame_count)
+        on_progress(Progress("prepare", 1, 1))
+        return FrameStream(
+            size=request.size,
+            fps=request.fps,
+            frame_count=request.frame_count,
+            frames=renderer.__iter__,
+        )

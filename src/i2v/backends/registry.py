@@ -1,0 +1,25 @@
+"""The explicit registry of generation backends, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from i2v.backends.base import VideoBackend
+from i2v.backends.local.backend import LocalBackend
+from i2v.errors import InvalidParameter
+
+BACKENDS: dict[str, Callable[[], VideoBackend]] = {
+    "local": LocalBackend,
+}
+DEFAULT_BACKEND = "local"
+
+
+def get_backend(name: str) -> VideoBackend:
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        known = ", ".join(BACKENDS)
+        raise InvalidParameter(
+            "backend", name, f"unknown backend {name!r}; choose one of: {known}"
+        ) from None
+    return factory()

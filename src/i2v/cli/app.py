@@ -1,0 +1,94 @@
+"""The Typer application, and `main`: one clear line on stderr for every error."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from i2v import __version__
+from i2v.cli.generate import generate
+from i2v.errors import I2VError, InvalidInput
+
+app = typer.Typer(
+    name="i2v",
+    help="Turn still images into publish-ready short videos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command(no_args_is_help=True)(generate)
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"i2v {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show full tracebacks for errors (put it before the command)."
+        ),
+    ] = False,
+) -> None:
+    """Turn still images into publish-ready short videos."""
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"i2v: error: {message}", file=sys.stderr)
+    return code
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    # Typer vendors Click privately; its usage errors are recognised by shape, not by class.
+    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SystemExit unwinds through the atomic writers, so no partial file is left behind.
+    raise SystemExit(EXIT_TERMINATED)
+
+
+def run(argv: list[str]) -> int:
+    debug = "--debug" in argv
+    try:
+        result = app(args=argv, prog_name="i2v", standalone_mode=False)
+    except I2VError as exc:
+        if debug:
+            traceback.print_exc()
+        return _fail(str(exc), EXIT_USAGE if isinstance(exc, InvalidInput) else EXIT_FAILURE)
+    except (typer.Abort, KeyboardInterrupt):
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:
+        if _is_usage_error(exc):
+            return _fail(" ".join(str(exc.format_message()).split()), int(exc.exit_code))  # type: ignore[attr-defined]
+        if debug:
+            traceback.print_exc()
+            return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)
+        return _fail(f"{type(exc).__name__}: {exc} (rerun with --debug for details)", EXIT_FAILURE)
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,125 @@
+"""`i2v generate`: one image in, one publish-ready MP4 and its cover out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from i2v.backends.base import Progress as StageProgress
+from i2v.config import load_settings
+from i2v.domain.motion import Motion
+from i2v.domain.size import ASPECT_PRESETS, DEFAULT_SIZE, Size, parse_aspect, parse_size
+from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS, Fit, RenderSpec
+from i2v.errors import InvalidParameter
+from i2v.services.generate import generate_video, resolve_motion
+
+_MOTIONS = ", ".join(m.value for m in Motion)
+_PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
+
+
+def _output_size(size: str | None, aspect: str | None) -> Size:
+    if size is not None and aspect is not None:
+        raise InvalidParameter("size", size, "give either --size or --aspect, not both")
+    if size is not None:
+        return parse_size(size)
+    if aspect is not None:
+        return parse_aspect(aspect)
+    return DEFAULT_SIZE
+
+
+def generate(
+    image: Annotated[
+        Path, typer.Argument(help="Input image: PNG, JPEG or WebP.", show_default=False)
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Where to write the MP4; the cover JPEG goes beside it."
+        ),
+    ] = Path("out.mp4"),
+    prompt: Annotated[
+        str, typer.Option("--prompt", "-p", help="Motion prompt, e.g. 'slow zoom in on her face'.")
+    ] = "",
+    motion: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Camera motion; overrides the prompt. One of: {_MOTIONS}.",
+            show_default="from the prompt, else zoom-in",
+        ),
+    ] = None,
+    duration: Annotated[
+        float, typer.Option(help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g}).")
+    ] = 5.0,
+    fps: Annotated[int, typer.Option(help=f"Frames per second ({MIN_FPS}-{MAX_FPS}).")] = 30,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            help="Output size WIDTHxHEIGHT, even sides of 360-1920 px.", show_default=False
+        ),
+    ] = None,
+    aspect: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Output preset: {', '.join(f'{k} ({v})' for k, v in ASPECT_PRESETS.items())}.",
+            show_default="9:16",
+        ),
+    ] = None,
+    fit: Annotated[
+        str,
+        typer.Option(
+            help="cover: crop to fill the frame; contain: show the whole image on a blurred copy."
+        ),
+    ] = "cover",
+    seed: Annotated[
+        int, typer.Option(help="Seed for generative backends; the local renderer is deterministic.")
+    ] = 0,
+) -> None:
+    """Animate IMAGE with a camera move and write a publish-ready MP4 plus a JPEG cover."""
+    chosen_motion, intensity = resolve_motion(prompt, motion)
+    spec = RenderSpec(
+        motion=chosen_motion,
+        intensity=intensity,
+        size=_output_size(size, aspect),
+        duration_s=duration,
+        fps=fps,
+        fit=Fit.parse(fit),
+        seed=seed,
+        prompt=prompt,
+    )
+    settings = load_settings()
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task: TaskID = bar.add_task(f"{chosen_motion.value}", total=spec.frame_count)
+
+        def on_progress(event: StageProgress) -> None:
+            if event.stage == "render":
+                bar.update(task, completed=event.done)
+
+        result = generate_video(image, output, spec, settings, on_progress)
+    info = result.info
+    typer.echo(
+        f"wrote {result.video} ({info.size_bytes / 1e6:.1f} MB, {info.duration_s:.2f} s, "
+        f"{info.width}x{info.height} @ {float(info.fps):g} fps, {result.motion.value}) "
+        f"and {result.cover} in {result.elapsed_s:.1f} s"
+    )

@@ -1,0 +1,34 @@
+"""Settings from the environment (``I2V_*``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+
+
+class Settings(BaseSettings):
+    """Every setting i2v reads; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="I2V_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("~/.local/share/i2v"), description="Where i2v keeps state.")
+    max_image_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted input.")
+    min_image_side: int = Field(default=256, ge=1, description="Smallest accepted side, in px.")
+    x264_preset: X264Preset = "veryfast"
+    x264_crf: int = Field(default=20, ge=0, le=51)
+    max_bitrate_kbps: int = Field(default=15_000, ge=500, le=25_000)
+    gop_seconds: float = Field(default=2.0, gt=0, le=10)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, `.env` and explicit overrides (highest priority)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

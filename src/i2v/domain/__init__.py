@@ -1,0 +1,1 @@
+"""Typed values shared by every layer; nothing here does I/O."""

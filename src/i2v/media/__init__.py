@@ -1,0 +1,1 @@
+"""Media in and out: image normalisation, colour conversion, encoding, probing."""

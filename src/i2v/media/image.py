@@ -1,0 +1,171 @@
+"""Load an input image safely and normalise it to 8-bit sRGB RGB pixels."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from i2v.errors import CorruptImage, ImageNotFound, ImageTooLarge, ImageTooSmall, NotAnImage
+
+ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "WEBP"})
+FLATTEN_BACKGROUND = (255, 255, 255)  # alpha is composited onto white, as browsers show it
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLimits:
+    max_pixels: int = 50_000_000
+    min_side: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedImage:
+    """Upright 8-bit sRGB pixels, shape (height, width, 3), C-contiguous."""
+
+    rgb: NDArray[np.uint8]
+    source_format: str
+    source_mode: str
+    source_size: tuple[int, int]  # as stored in the file, before orientation and draft
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def load_image(
+    path: Path, limits: ImageLimits, min_decode_size: tuple[int, int] | None = None
+) -> NormalisedImage:
+    """Open, check and normalise `path`.
+
+    The pixel limit is checked from the header, before any pixel is decoded, so a
+    decompression bomb costs nothing. `min_decode_size` (upright width, height) lets
+    a JPEG decode at a reduced DCT scale when the caller needs fewer pixels.
+    """
+    if not path.exists():
+        raise ImageNotFound(path, f"{path}: no such file")
+    if not path.is_file():
+        raise ImageNotFound(path, f"{path}: not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageNotFound(path, f"{path}: cannot read ({exc.strerror})") from exc
+    return decode_image(data, limits, min_decode_size, name=str(path))
+
+
+def decode_image(
+    data: bytes,
+    limits: ImageLimits,
+    min_decode_size: tuple[int, int] | None = None,
+    *,
+    name: str = "image",
+) -> NormalisedImage:
+    with warnings.catch_warnings():
+        # Our own limit is stricter than Pillow's bomb warning; don't let it leak to users.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLarge(name, f"{name}: image is too large ({exc})") from exc
+        except UnidentifiedImageError as exc:
+            raise NotAnImage(name, f"{name}: not a PNG, JPEG or WebP image") from exc
+        with img:
+            return _normalise(img, limits, min_decode_size, name)
+
+
+def _check_header(img: Image.Image, limits: ImageLimits, name: str) -> None:
+    if img.format not in ACCEPTED_FORMATS:
+        raise NotAnImage(
+            name, f"{name}: {img.format} images are not supported; use PNG, JPEG or WebP"
+        )
+    width, height = img.size
+    if width * height > limits.max_pixels:
+        raise ImageTooLarge(
+            name,
+            f"{name}: image is {width}x{height} ({width * height / 1e6:.1f} MP); "
+            f"the limit is {limits.max_pixels / 1e6:.1f} MP",
+        )
+    if min(width, height) < limits.min_side:
+        raise ImageTooSmall(
+            name,
+            f"{name}: image is {width}x{height}; each side must be at least {limits.min_side} px",
+        )
+
+
+def _normalise(
+    img: Image.Image, limits: ImageLimits, min_decode_size: tuple[int, int] | None, name: str
+) -> NormalisedImage:
+    _check_header(img, limits, name)
+    source = (str(img.format), img.mode, img.size)
+    orientation = img.getexif().get(0x0112, 1)
+    if min_decode_size is not None and img.format == "JPEG" and img.mode in ("RGB", "L"):
+        need_w, need_h = min_decode_size
+        if orientation in (5, 6, 7, 8):  # stored sideways
+            need_w, need_h = need_h, need_w
+        img.draft(img.mode, (need_w, need_h))
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CorruptImage(name, f"{name}: image data is truncated or corrupt ({exc})") from exc
+    img = ImageOps.exif_transpose(img) or img
+    rgb = _to_srgb8(img)
+    return NormalisedImage(
+        rgb=np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)),
+        source_format=source[0],
+        source_mode=source[1],
+        source_size=source[2],
+    )
+
+
+def _to_srgb8(img: Image.Image) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # Pillow clips 16-bit to 8-bit on convert("L"); scale instead.
+        wide = np.asarray(img).astype(np.uint32)
+        img = Image.fromarray((wide >> 8).clip(0, 255).astype(np.uint8), "L")
+    elif img.mode == "F":
+        img = Image.fromarray(np.asarray(img).clip(0, 255).astype(np.uint8), "L")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("LA", "La", "PA", "RGBa"):
+        img = img.convert("RGBA")
+    icc = img.info.get("icc_profile")
+    if icc and img.mode in ("RGB", "RGBA", "CMYK", "L"):
+        img = _icc_to_srgb(img, icc)
+    if img.mode == "RGBA":
+        background = Image.new("RGB", img.size, FLATTEN_BACKGROUND)
+        background.paste(img, mask=img.getchannel("A"))
+        img = background
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return img
+
+
+def _icc_to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (OSError, ImageCms.PyCMSError):
+        return img  # a broken profile is ignored, as browsers do
+    description = (ImageCms.getProfileDescription(profile) or "").lower()
+    if "srgb" in description and img.mode != "CMYK":
+        return img
+    alpha = img.getchannel("A") if img.mode == "RGBA" else None
+    base = img.convert("RGB") if img.mode == "RGBA" else img
+    try:
+        converted = ImageCms.profileToProfile(
+            base, profile, ImageCms.createProfile("sRGB"), outputMode="RGB"
+        )
+    except ImageCms.PyCMSError:
+        return img
+    if converted is None:
+        return img
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted

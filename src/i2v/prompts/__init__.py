@@ -1,0 +1,1 @@
+"""Prompt understanding: motion cues today, enhancement and captions later."""

@@ -1,0 +1,123 @@
+"""Generate one video from one image: load, route to a backend, publish to the platform spec."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from i2v.backends.base import GenerationRequest, Progress, ProgressCallback
+from i2v.backends.local.camera import max_zoom
+from i2v.backends.registry import DEFAULT_BACKEND, get_backend
+from i2v.config import Settings
+from i2v.domain.motion import Intensity, Motion
+from i2v.domain.spec import RenderSpec
+from i2v.errors import RenderError
+from i2v.media.atomic import atomic_outputs, check_writable
+from i2v.media.color import i420_to_rgb
+from i2v.media.encode import EncoderSettings, encode_i420, prefetch
+from i2v.media.image import ImageLimits, load_image
+from i2v.media.probe import VideoInfo, probe_video
+from i2v.prompts.motion import motion_from_prompt
+
+COVER_QUALITY = 90
+RENDER_AHEAD = 8  # frames rendered ahead of the encoder
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateResult:
+    video: Path
+    cover: Path
+    info: VideoInfo
+    motion: Motion
+    intensity: Intensity
+    elapsed_s: float
+
+
+def resolve_motion(prompt: str, motion: str | None) -> tuple[Motion, Intensity]:
+    """An explicit motion wins; otherwise the prompt decides, and the strength comes from it."""
+    cue = motion_from_prompt(prompt)
+    if motion is None:
+        return cue.motion, cue.intensity
+    return Motion.parse(motion), cue.intensity
+
+
+def cover_path(video: Path) -> Path:
+    return video.with_suffix(".jpg")
+
+
+def encoder_settings(settings: Settings) -> EncoderSettings:
+    return EncoderSettings(
+        preset=settings.x264_preset,
+        crf=settings.x264_crf,
+        max_bitrate_kbps=settings.max_bitrate_kbps,
+        gop_seconds=settings.gop_seconds,
+    )
+
+
+def generate_video(
+    image_path: Path,
+    output: Path,
+    spec: RenderSpec,
+    settings: Settings,
+    on_progress: ProgressCallback,
+    backend_name: str = DEFAULT_BACKEND,
+) -> GenerateResult:
+    started = time.perf_counter()
+    backend = get_backend(backend_name)
+    check_writable(output)
+    on_progress(Progress("load", 0, 1))
+    zoom = max_zoom()
+    image = load_image(
+        image_path,
+        ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side),
+        min_decode_size=(math.ceil(spec.size.width * zoom), math.ceil(spec.size.height * zoom)),
+    )
+    on_progress(Progress("load", 1, 1))
+    request = GenerationRequest(
+        image=image,
+        prompt=spec.prompt,
+        seed=spec.seed,
+        size=spec.size,
+        fps=spec.fps,
+        frame_count=spec.frame_count,
+        motion=spec.motion,
+        intensity=spec.intensity,
+        fit=spec.fit,
+    )
+    stream = backend.generate(request, on_progress)
+    cover = cover_path(output)
+    first: list[NDArray[np.uint8]] = []
+
+    def frame_done(index: int, frame: NDArray[np.uint8]) -> None:
+        if index == 0:
+            first.append(frame.copy())
+        on_progress(Progress("render", index + 1, stream.frame_count))
+
+    with atomic_outputs(output, cover) as (tmp_video, tmp_cover):
+        written = encode_i420(
+            prefetch(stream.frames(), RENDER_AHEAD),
+            tmp_video,
+            stream.size,
+            stream.fps,
+            encoder_settings(settings),
+            frame_done,
+        )
+        if written != stream.frame_count or not first:
+            raise RenderError(f"backend produced {written} frames, expected {stream.frame_count}")
+        rgb = i420_to_rgb(first[0], stream.size.width, stream.size.height)
+        Image.fromarray(rgb).save(tmp_cover, format="JPEG", quality=COVER_QUALITY, optimize=True)
+        info = probe_video(tmp_video)
+    return GenerateResult(
+        video=output,
+        cover=cover,
+        info=info,
+        motion=spec.motion,
+        intensity=spec.intensity,
+        elapsed_s=time.perf_counter() - started,
+    )
