@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install everything the suite needs on a fresh machine, then run lint, types and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System tools the tests (never the product) use: ffprobe checks what the encoder wrote.
+if ! command -v ffprobe >/dev/null 2>&1; then
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
+
+# The tools are installed above, so a missing one is a failure, not a skip.
+export I2V_REQUIRE_FFPROBE=1
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/pytest "$@"
