@@ -59,9 +59,16 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _is_usage_error(exc: Exception) -> bool:
-    # Typer vendors Click privately; its usage errors are recognised by shape, not by class.
-    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+def _usage_error(exc: Exception) -> tuple[str, int] | None:
+    """(one-line message, exit code) for Click's usage errors, else None.
+
+    Typer vendors Click privately, so these are recognised by shape, not by class.
+    """
+    format_message = getattr(exc, "format_message", None)
+    code = getattr(exc, "exit_code", None)
+    if not callable(format_message) or not isinstance(code, int):
+        return None
+    return " ".join(str(format_message()).split()), code
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -80,8 +87,11 @@ def run(argv: list[str]) -> int:
     except (typer.Abort, KeyboardInterrupt):
         return _fail("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:
-        if _is_usage_error(exc):
-            return _fail(" ".join(str(exc.format_message()).split()), int(exc.exit_code))  # type: ignore[attr-defined]
+        usage = _usage_error(exc)
+        if usage is not None:
+            message, code = usage
+            # An empty message means "no arguments": Click printed the help already.
+            return _fail(message, code) if message else code
         if debug:
             traceback.print_exc()
             return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)

@@ -77,6 +77,10 @@ def decode_image(
             raise ImageTooLarge(name, f"{name}: image is too large ({exc})") from exc
         except UnidentifiedImageError as exc:
             raise NotAnImage(name, f"{name}: not a PNG, JPEG or WebP image") from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise CorruptImage(
+                name, f"{name}: image header is truncated or corrupt ({exc})"
+            ) from exc
         with img:
             return _normalise(img, limits, min_decode_size, name)
 
@@ -105,17 +109,18 @@ def _normalise(
 ) -> NormalisedImage:
     _check_header(img, limits, name)
     source = (str(img.format), img.mode, img.size)
-    orientation = img.getexif().get(0x0112, 1)
-    if min_decode_size is not None and img.format == "JPEG" and img.mode in ("RGB", "L"):
-        need_w, need_h = min_decode_size
-        if orientation in (5, 6, 7, 8):  # stored sideways
-            need_w, need_h = need_h, need_w
-        img.draft(img.mode, (need_w, need_h))
     try:
+        # For PNG, reading EXIF decodes the image, so it belongs inside the error mapping.
+        orientation = img.getexif().get(0x0112, 1)
+        if min_decode_size is not None and img.format == "JPEG" and img.mode in ("RGB", "L"):
+            need_w, need_h = min_decode_size
+            if orientation in (5, 6, 7, 8):  # stored sideways
+                need_w, need_h = need_h, need_w
+            img.draft(img.mode, (need_w, need_h))
         img.load()
+        img = ImageOps.exif_transpose(img) or img
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptImage(name, f"{name}: image data is truncated or corrupt ({exc})") from exc
-    img = ImageOps.exif_transpose(img) or img
     rgb = _to_srgb8(img)
     return NormalisedImage(
         rgb=np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)),

@@ -46,9 +46,9 @@ def _pan_direction(text: str) -> tuple[int, int] | None:
         return None
     # Direction words may trail the verb: "pans slowly up and to the right".
     clause = re.split(r"[.,;:!?]", text[verb.end() :], maxsplit=1)[0]
-    found = re.findall(
-        r"\b(left|right|up|upwards?|down|downwards?)\b", " ".join(clause.split()[:7])
-    )
+    # "from left to right" names where the camera starts, not where it goes.
+    nearby = re.sub(r"\bfrom\s+(the\s+)?\w+", "", " ".join(clause.split()[:7]))
+    found = re.findall(r"\b(left|right|up|upwards?|down|downwards?)\b", nearby)
     if not found:
         return None
     dx = next((_HORIZONTAL[w] for w in found if w in _HORIZONTAL), 0)
@@ -67,7 +67,9 @@ def _intensity(text: str) -> Intensity:
 def motion_from_prompt(prompt: str) -> MotionCue:
     """Pick the camera motion a prompt describes; a gentle zoom in when it names none."""
     text = prompt.lower()
-    if re.search(r"\b(static|still|locked[- ]off|no camera (movement|motion))\b", text):
+    if re.search(
+        r"\b(static|still (shot|camera|frame)|locked[- ]off|no camera (movement|motion))\b", text
+    ):
         return MotionCue(Motion.STATIC, DEFAULT_INTENSITY, True)
     if re.search(_ZOOM_OUT, text):
         return MotionCue(Motion.ZOOM_OUT, _intensity(text), True)

@@ -37,11 +37,21 @@ def visited_bounds(
     top = max(0, math.floor(min(w.top for w in windows)) - _MARGIN)
     right = min(canvas_w, math.ceil(max(w.right for w in windows)) + _MARGIN)
     bottom = min(canvas_h, math.ceil(max(w.bottom for w in windows)) + _MARGIN)
-    if (right - left) % 2:
-        right, left = (right + 1, left) if right < canvas_w else (right, left - 1)
-    if (bottom - top) % 2:
-        bottom, top = (bottom + 1, top) if bottom < canvas_h else (bottom, top - 1)
+    left, right = _even_span(left, right, canvas_w)
+    top, bottom = _even_span(top, bottom, canvas_h)
     return left, top, right, bottom
+
+
+def _even_span(start: int, end: int, limit: int) -> tuple[int, int]:
+    """Widen [start, end) to an even length inside [0, limit); on an odd canvas it spans fully,
+    drop its last pixel: edge replication then stands in for it, so nothing outside shows."""
+    if (end - start) % 2 == 0:
+        return start, end
+    if end < limit:
+        return start, end + 1
+    if start > 0:
+        return start - 1, end
+    return start, end - 1
 
 
 class PathRenderer:
