@@ -12,6 +12,7 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │       ├── CorruptImage      truncated or undecodable
     │       ├── ImageTooLarge     over the pixel limit; refused from the header, never decoded
     │       └── ImageTooSmall
+    ├── ConfigError               a setting (I2V_* or .env) is invalid
     ├── OutputError               the destination cannot be written (path)
     └── RenderError               rendering or encoding failed (retryable depends on the cause)
 
@@ -82,6 +83,10 @@ class ImageTooLarge(ImageError):
 
 class ImageTooSmall(ImageError):
     code = "image_too_small"
+
+
+class ConfigError(I2VError):
+    code = "invalid_config"
 
 
 class OutputError(I2VError):

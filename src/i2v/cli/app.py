@@ -96,6 +96,8 @@ def run(argv: list[str]) -> int:
             traceback.print_exc()
             return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)
         return _fail(f"{type(exc).__name__}: {exc} (rerun with --debug for details)", EXIT_FAILURE)
+    if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into Exit(130) on its own
+        return _fail("interrupted", EXIT_INTERRUPTED)
     return result if isinstance(result, int) else 0
 
 

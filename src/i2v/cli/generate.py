@@ -7,17 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from i2v.backends.base import Progress as StageProgress
+from i2v.cli.progress import FrameProgress
 from i2v.config import load_settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, DEFAULT_SIZE, Size, parse_aspect, parse_size
@@ -99,23 +90,7 @@ def generate(
         prompt=prompt,
     )
     settings = load_settings()
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("frames"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        task: TaskID = bar.add_task(f"{chosen_motion.value}", total=spec.frame_count)
-
-        def on_progress(event: StageProgress) -> None:
-            if event.stage == "render":
-                bar.update(task, completed=event.done)
-
+    with FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress:
         result = generate_video(image, output, spec, settings, on_progress)
     info = result.info
     typer.echo(

@@ -49,12 +49,15 @@ def atomic_outputs(*dests: Path) -> Iterator[tuple[Path, ...]]:
     is touched.
     """
     temps = tuple(temp_path(d) for d in dests)
+    placed: list[Path] = []
     try:
         yield temps
         for tmp, dest in reversed(list(zip(temps, dests, strict=True))):
             os.replace(tmp, dest)
+            placed.append(dest)
     except BaseException:
-        for tmp in temps:
+        # All or nothing: a file already renamed is removed again if a later rename fails.
+        for path in (*temps, *placed):
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                path.unlink()
         raise

@@ -17,7 +17,7 @@ from i2v.backends.registry import DEFAULT_BACKEND, get_backend
 from i2v.config import Settings
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.spec import RenderSpec
-from i2v.errors import RenderError
+from i2v.errors import InvalidParameter, RenderError
 from i2v.media.atomic import atomic_outputs, check_writable
 from i2v.media.color import i420_to_rgb
 from i2v.media.encode import EncoderSettings, encode_i420, prefetch
@@ -71,6 +71,10 @@ def generate_video(
     started = time.perf_counter()
     backend = get_backend(backend_name)
     check_writable(output)
+    if output.suffix.lower() != ".mp4":
+        raise InvalidParameter(
+            "output", str(output), f"{output}: the output must be an .mp4 file (the cover is .jpg)"
+        )
     on_progress(Progress("load", 0, 1))
     zoom = max_zoom()
     image = load_image(
