@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -191,14 +192,19 @@ def test_dot_moves_smoothly_with_sub_pixel_precision(
     assert fractional.max() > 0.25  # steps are not whole pixels
 
 
-def test_static_path_at_one_to_one_copies_the_canvas_luma() -> None:
+def test_static_path_at_one_to_one_reproduces_the_canvas_luma() -> None:
+    # The renderer resamples the canvas so every frame is a mild downscale; on smooth content
+    # that round trip must stay within a couple of code values and never shift the image.
     size = Size(640, 360)
-    canvas = np.random.default_rng(5).integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    noise = np.random.default_rng(5).integers(0, 256, (36, 64, 3), dtype=np.uint8)
+    canvas = cv2.resize(noise, (640, 360), interpolation=cv2.INTER_CUBIC)
     path = plan_path(Motion.STATIC, Intensity.NORMAL, 640, 360, size)
     frames = list(PathRenderer(canvas, path, 2))
     expected_luma, _, _ = rgb_to_ycbcr420(canvas)
     for frame in frames:
-        np.testing.assert_array_equal(planes(frame, size)[0], expected_luma)
+        diff = planes(frame, size)[0].astype(int) - expected_luma
+        assert np.abs(diff).max() <= 3
+        assert abs(diff.mean()) < 0.2
 
 
 @given(
@@ -241,7 +247,7 @@ def test_chroma_is_sited_where_luma_puts_the_same_point(
     st.integers(1, 90),
 )
 @settings(max_examples=150, deadline=None)
-def test_visited_bounds_are_even_inside_the_canvas_and_hold_every_window(
+def test_visited_bounds_are_inside_the_canvas_and_hold_every_window(
     motion: Motion,
     intensity: Intensity,
     canvas_w: int,
@@ -254,8 +260,6 @@ def test_visited_bounds_are_even_inside_the_canvas_and_hold_every_window(
     left, top, right, bottom = visited_bounds(windows, canvas_w, canvas_h)
     assert 0 <= left < right <= canvas_w
     assert 0 <= top < bottom <= canvas_h
-    assert (right - left) % 2 == 0
-    assert (bottom - top) % 2 == 0
     for w in windows:
         assert left <= math.floor(w.left + 1e-9)
         assert top <= math.floor(w.top + 1e-9)
@@ -276,10 +280,8 @@ def test_visited_bounds_stay_inside_an_odd_sized_canvas(motion: Motion) -> None:
     path = plan_path(motion, Intensity.NORMAL, 1001, 1001, Size(1080, 1080))
     windows = [path.window(t) for t in frame_times(10)]
     left, top, right, bottom = visited_bounds(windows, 1001, 1001)
-    assert left >= 0
-    assert top >= 0
-    assert (right - left) % 2 == 0
-    assert (bottom - top) % 2 == 0
+    assert (left, top) >= (0, 0)
+    assert (right, bottom) <= (1001, 1001)
 
 
 @pytest.mark.parametrize(("canvas_w", "canvas_h"), [(1001, 1001), (1081, 1920), (1500, 2001)])

@@ -43,8 +43,11 @@ def rgb_to_ycbcr420(rgb: Plane) -> tuple[Plane, Plane, Plane]:
     if width % 2 or height % 2:
         raise ValueError(f"rgb_to_ycbcr420 needs even dimensions, got {width}x{height}")
     # Float maths, then round: OpenCV's 8-bit fixed-point transform is up to 0.6 codes off.
-    exact = cv2.transform(rgb.astype(np.float32), RGB_TO_YCBCR.astype(np.float32))
-    ycc = np.clip(exact + 0.5, 0, 255).astype(np.uint8)
+    # Limited range maps any 8-bit RGB into [16, 240], so no clipping is needed.
+    matrix = RGB_TO_YCBCR.astype(np.float32)
+    exact = np.asarray(cv2.transform(rgb.astype(np.float32), matrix), dtype=np.float32)
+    exact += 0.5
+    ycc = exact.astype(np.uint8)
     luma = np.ascontiguousarray(ycc[:, :, 0])
     half = (width // 2, height // 2)
     chroma = np.asarray(cv2.resize(ycc[:, :, 1:], half, interpolation=cv2.INTER_AREA), np.uint8)
