@@ -3,12 +3,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System tools the tests (never the product) use: ffprobe checks what the encoder wrote.
-if ! command -v ffprobe >/dev/null 2>&1; then
+# System tools the tests (never the product) use: ffprobe checks what the encoder wrote;
+# PostgreSQL's initdb/pg_ctl start a throwaway server for the database tests.
+missing=()
+command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
+# Debian keeps the server binaries off PATH.
+if ! command -v initdb >/dev/null 2>&1; then
+    PATH="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1):$PATH"
+    export PATH
 fi
 
 python3 -m venv .venv
@@ -16,6 +27,7 @@ python3 -m venv .venv
 
 # The tools are installed above, so a missing one is a failure, not a skip.
 export I2V_REQUIRE_FFPROBE=1
+export I2V_REQUIRE_POSTGRES=1
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

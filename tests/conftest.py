@@ -14,7 +14,7 @@ import struct
 import subprocess
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,13 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
+from i2v.db.engine import Database, open_database
+from i2v.db.migrate import upgrade
+from tests.support import postgres
+
 REQUIRE_FFPROBE_ENV = "I2V_REQUIRE_FFPROBE"
 # Read by the tests themselves, never by i2v; everything else named I2V_* is product config.
-_TEST_ONLY_ENV = frozenset({REQUIRE_FFPROBE_ENV})
+_TEST_ONLY_ENV = frozenset({REQUIRE_FFPROBE_ENV, postgres.REQUIRE_ENV})
 # Environment that changes how Rich and Typer draw output; cleared so output is deterministic.
 _TERMINAL_ENV = ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "TERM")
 
@@ -215,3 +219,47 @@ def ffprobe_json(ffprobe_bin: str) -> FfprobeJson:
         return result
 
     return probe
+
+
+# -- databases: every test that takes `db` runs on SQLite and on a real PostgreSQL --------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.PostgresCluster]:
+    reason = postgres.missing_reason()
+    if reason is not None:
+        if os.environ.get(postgres.REQUIRE_ENV) == "1":
+            pytest.fail(f"{reason}, and {postgres.REQUIRE_ENV}=1 requires PostgreSQL")
+        pytest.skip(reason)
+    cluster = postgres.PostgresCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: postgres.PostgresCluster) -> str:
+    """A migrated database that per-test databases are copied from (fast)."""
+    name = pg_cluster.create_database()
+    db = open_database(pg_cluster.url(name))
+    upgrade(db)
+    db.dispose()
+    return name
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        database = open_database(f"sqlite:///{tmp_path / 'i2v.db'}")
+        upgrade(database)
+    else:
+        cluster: postgres.PostgresCluster = request.getfixturevalue("pg_cluster")
+        template: str = request.getfixturevalue("pg_template")
+        database = open_database(cluster.url(cluster.create_database(template)))
+    try:
+        yield database
+    finally:
+        database.dispose()

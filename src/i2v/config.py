@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path("~/.local/share/i2v"), description="Where i2v keeps state.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file i2v.db in data_dir."
+    )
     max_image_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted input.")
     min_image_side: int = Field(default=256, ge=1, description="Smallest accepted side, in px.")
     x264_preset: X264Preset = "veryfast"
@@ -41,3 +44,14 @@ def load_settings(**overrides: object) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def resolved_data_dir(settings: Settings) -> Path:
+    return settings.data_dir.expanduser()
+
+
+def resolved_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded SQLite file under the data directory."""
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite:///{resolved_data_dir(settings) / 'i2v.db'}"

@@ -12,6 +12,10 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │       ├── CorruptImage      truncated or undecodable
     │       ├── ImageTooLarge     over the pixel limit; refused from the header, never decoded
     │       └── ImageTooSmall
+    ├── NotFound                  no such user, key or job (or not yours: never say which)
+    ├── Conflict                  the request collides with existing state (e.g. a taken name)
+    ├── Unauthenticated           missing, malformed, unknown or revoked API key
+    ├── Forbidden                 authenticated, but not allowed (e.g. not an admin)
     ├── ConfigError               a setting (I2V_* or .env) is invalid
     ├── OutputError               the destination cannot be written (path)
     └── RenderError               rendering or encoding failed (retryable depends on the cause)
@@ -83,6 +87,22 @@ class ImageTooLarge(ImageError):
 
 class ImageTooSmall(ImageError):
     code = "image_too_small"
+
+
+class NotFound(I2VError):
+    code = "not_found"
+
+
+class Conflict(I2VError):
+    code = "conflict"
+
+
+class Unauthenticated(I2VError):
+    code = "unauthenticated"
+
+
+class Forbidden(I2VError):
+    code = "forbidden"
 
 
 class ConfigError(I2VError):

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from i2v import __version__
+from i2v.cli.admin import db_app, keys_app, users_app
 from i2v.cli.generate import generate
 from i2v.errors import I2VError, InvalidInput
 
@@ -23,6 +24,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command(no_args_is_help=True)(generate)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

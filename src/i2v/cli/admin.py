@@ -1,0 +1,82 @@
+"""`i2v db`, `i2v users` and `i2v keys`: schema upgrades and account administration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from i2v.bootstrap import App, open_app
+from i2v.config import load_settings
+from i2v.db.migrate import current_revision
+from i2v.services import accounts
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+
+
+@contextmanager
+def _app(*, migrate: bool = True) -> Iterator[App]:
+    app = open_app(load_settings(), migrate=migrate)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date (serve also does this when it starts)."""
+    with _app() as app:
+        typer.echo(f"database at revision {current_revision(app.db)}")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="User name: letters, digits, '.', '_' or '-'.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Allow admin routes.")] = False,
+) -> None:
+    """Create a user."""
+    with _app() as app:
+        user = accounts.create_user(app.db, name, admin=admin)
+    typer.echo(f"created user {user.name} ({user.id}){' as admin' if user.is_admin else ''}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    with _app() as app:
+        for user in accounts.list_users(app.db):
+            role = "admin" if user.is_admin else "user"
+            typer.echo(f"{user.id}  {user.name}  {role}  {user.created_at:%Y-%m-%d %H:%M}")
+
+
+@keys_app.command("create")
+def keys_create(user: Annotated[str, typer.Argument(help="User name or id.")]) -> None:
+    """Create an API key; it is printed once and cannot be shown again."""
+    with _app() as app:
+        created = accounts.create_key(app.db, user)
+    typer.echo(created.token)
+    typer.echo(f"key id {created.info.id}; store the key now, it is not shown again", err=True)
+
+
+@keys_app.command("list")
+def keys_list(user: Annotated[str, typer.Argument(help="User name or id.")]) -> None:
+    """List a user's API keys (ids only; secrets are never stored)."""
+    with _app() as app:
+        for key in accounts.list_keys(app.db, user):
+            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            typer.echo(f"{key.id}  {state}  created {key.created_at:%Y-%m-%d %H:%M}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id, e.g. key3f9a0c2e7b1d.")],
+) -> None:
+    """Revoke an API key; requests with it are refused from now on."""
+    with _app() as app:
+        key = accounts.revoke_key(app.db, key_id)
+    typer.echo(f"revoked {key.id}")

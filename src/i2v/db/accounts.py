@@ -1,0 +1,35 @@
+"""Queries for users and API keys; the rules about them live in services.accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from i2v.db.tables import ApiKey, User
+
+
+def user_by_name(session: Session, name: str) -> User | None:
+    return session.scalars(select(User).where(User.name == name)).one_or_none()
+
+
+def user_by_id(session: Session, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def all_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.created_at, User.name)))
+
+
+def key_by_id(session: Session, key_id: str) -> ApiKey | None:
+    return session.get(ApiKey, key_id)
+
+
+def keys_of(session: Session, user_id: str) -> list[ApiKey]:
+    query = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at)
+    return list(session.scalars(query))
+
+
+def touch_key(session: Session, key_id: str, when: datetime) -> None:
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))

@@ -1,0 +1,139 @@
+"""Users and API keys: creation, revocation and authentication of bearer tokens.
+
+Tokens look like ``i2v_<key id>_<secret>``. Only a SHA-256 of the secret is stored: the
+secret is 256 random bits, so a slow password hash would add latency to every request
+and no protection. Comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from i2v.db import accounts as repo
+from i2v.db.engine import Database
+from i2v.db.tables import ApiKey, User, utcnow
+from i2v.domain.ids import new_id, new_key_id
+from i2v.errors import Conflict, InvalidParameter, NotFound, Unauthenticated
+
+TOKEN_PREFIX = "i2v"  # noqa: S105 - a public marker, not a secret
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_TOKEN = re.compile(r"^i2v_(key[0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: str
+    name: str
+    is_admin: bool
+    mature_allowed: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: str
+    user_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    info: KeyInfo
+    token: str  # shown once; never stored
+
+
+def _user_info(user: User) -> UserInfo:
+    return UserInfo(user.id, user.name, user.is_admin, user.mature_allowed, user.created_at)
+
+
+def _key_info(key: ApiKey) -> KeyInfo:
+    return KeyInfo(key.id, key.user_id, key.created_at, key.revoked_at, key.last_used_at)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_user(db: Database, name: str, *, admin: bool = False) -> UserInfo:
+    if not USER_NAME.match(name):
+        raise InvalidParameter(
+            "name", name, f"user name {name!r}: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    try:
+        with db.session() as session:
+            user = User(id=new_id("usr"), name=name, is_admin=admin, created_at=utcnow())
+            session.add(user)
+            session.flush()
+            return _user_info(user)
+    except IntegrityError:
+        raise Conflict(f"user {name!r} already exists") from None
+
+
+def find_user(db: Database, name_or_id: str) -> UserInfo:
+    with db.session() as session:
+        user = repo.user_by_name(session, name_or_id) or repo.user_by_id(session, name_or_id)
+        if user is None:
+            raise NotFound(f"no user {name_or_id!r}")
+        return _user_info(user)
+
+
+def list_users(db: Database) -> list[UserInfo]:
+    with db.session() as session:
+        return [_user_info(u) for u in repo.all_users(session)]
+
+
+def create_key(db: Database, user: str) -> CreatedKey:
+    owner = find_user(db, user)
+    secret = secrets.token_urlsafe(32)
+    with db.session() as session:
+        key = ApiKey(
+            id=new_key_id(), user_id=owner.id, secret_hash=_hash(secret), created_at=utcnow()
+        )
+        session.add(key)
+        session.flush()
+        return CreatedKey(_key_info(key), f"{TOKEN_PREFIX}_{key.id}_{secret}")
+
+
+def list_keys(db: Database, user: str) -> list[KeyInfo]:
+    owner = find_user(db, user)
+    with db.session() as session:
+        return [_key_info(k) for k in repo.keys_of(session, owner.id)]
+
+
+def revoke_key(db: Database, key_id: str) -> KeyInfo:
+    with db.session() as session:
+        key = repo.key_by_id(session, key_id)
+        if key is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+        return _key_info(key)
+
+
+def authenticate(db: Database, token: str) -> UserInfo:
+    """The user a bearer token belongs to; every failure reads the same to the caller."""
+    match = _TOKEN.match(token)
+    if match is None:
+        raise Unauthenticated("invalid API key")
+    key_id, secret = match.groups()
+    with db.session() as session:
+        key = repo.key_by_id(session, key_id)
+        # Compare even for unknown ids, so timing doesn't tell which ids exist.
+        expected = key.secret_hash if key is not None else _hash("")
+        valid = hmac.compare_digest(expected, _hash(secret))
+        if key is None or not valid or key.revoked_at is not None:
+            raise Unauthenticated("invalid API key")
+        user = repo.user_by_id(session, key.user_id)
+        if user is None:
+            raise Unauthenticated("invalid API key")
+        repo.touch_key(session, key.id, utcnow())
+        return _user_info(user)
