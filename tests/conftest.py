@@ -31,6 +31,13 @@ from tests.support import postgres
 REQUIRE_FFPROBE_ENV = "I2V_REQUIRE_FFPROBE"
 # Read by the tests themselves, never by i2v; everything else named I2V_* is product config.
 _TEST_ONLY_ENV = frozenset({REQUIRE_FFPROBE_ENV, postgres.REQUIRE_ENV})
+
+
+def _is_product_setting(key: str) -> bool:
+    """I2V_* names configure the product, except the tests' own (I2V_REQUIRE_*, I2V_TEST_*)."""
+    return key.startswith("I2V_") and not key.startswith("I2V_TEST_") and key not in _TEST_ONLY_ENV
+
+
 # Environment that changes how Rich and Typer draw output; cleared so output is deterministic.
 _TERMINAL_ENV = ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "TERM")
 
@@ -137,7 +144,7 @@ def i2v_environment() -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not (key.startswith("I2V_") and key not in _TEST_ONLY_ENV) and key not in _TERMINAL_ENV
+        if not _is_product_setting(key) and key not in _TERMINAL_ENV
     }
     env["PATH"] = str(Path(sys.executable).parent)
     env["PYTHONUNBUFFERED"] = "1"
@@ -175,7 +182,7 @@ def run_i2v(i2v_exe: Path, tmp_path: Path) -> Callable[..., subprocess.Completed
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """For in-process `run(...)`: cwd is `tmp_path`, no I2V_* settings, plain terminal output."""
     for key in list(os.environ):
-        if (key.startswith("I2V_") and key not in _TEST_ONLY_ENV) or key in _TERMINAL_ENV:
+        if _is_product_setting(key) or key in _TERMINAL_ENV:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     return tmp_path

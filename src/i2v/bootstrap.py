@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from i2v.config import Settings, resolved_database_url
+from dbos import DBOS
+
+from i2v.config import (
+    Settings,
+    engine_database_url,
+    resolved_database_url,
+    resolved_storage_url,
+)
 from i2v.db.engine import Database, open_database
 from i2v.db.migrate import upgrade
+from i2v.storage.base import BlobStore
+from i2v.storage.registry import build_blob_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,4 +32,19 @@ def open_app(settings: Settings, *, migrate: bool = True) -> App:
     db = open_database(resolved_database_url(settings))
     if migrate:
         upgrade(db)
+        DBOS.migrate(engine_database_url(settings))  # the durable engine's own tables
     return App(settings=settings, db=db)
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    """The configured blob store: the local disk under the data directory by default."""
+    secret = settings.s3_secret_access_key
+    return build_blob_store(
+        resolved_storage_url(settings),
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region=settings.s3_region,
+        s3_access_key_id=settings.s3_access_key_id,
+        s3_secret_access_key=secret.get_secret_value() if secret else None,
+        s3_addressing_style=settings.s3_addressing_style,
+        s3_multipart_threshold_mb=settings.s3_multipart_threshold_mb,
+    )

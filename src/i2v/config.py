@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from i2v.errors import ConfigError
 
@@ -26,12 +26,47 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file i2v.db in data_dir."
     )
+    executor_id: str | None = Field(
+        default=None, description="Unique, stable id of this engine process; default host-role."
+    )
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    max_running_per_user: int = Field(default=2, ge=1, le=1000)
+    queue_poll_s: float = Field(default=0.1, gt=0, le=10)
+    heartbeat_s: float = Field(default=2.0, gt=0, le=60)
+    executor_lease_s: float = Field(default=15.0, gt=0, le=3600)
+    storage_url: str | None = Field(
+        default=None, description="file:///path or s3://bucket/prefix; default: data_dir/blobs."
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (R2).")
+    s3_region: str | None = Field(default=None, description="'auto' for R2; the bucket's for AWS.")
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    s3_multipart_threshold_mb: int = Field(default=16, ge=5, le=5120)
+    max_upload_mb: int = Field(default=30, ge=1, le=1024)
+    fetch_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    fetch_max_redirects: int = Field(default=3, ge=0, le=10)
+    fetch_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Private/loopback hosts or CIDRs outbound fetches may reach (comma-separated).",
+    )
     max_image_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted input.")
     min_image_side: int = Field(default=256, ge=1, description="Smallest accepted side, in px.")
     x264_preset: X264Preset = "veryfast"
     x264_crf: int = Field(default=20, ge=0, le=51)
     max_bitrate_kbps: int = Field(default=15_000, ge=500, le=25_000)
     gop_seconds: float = Field(default=2.0, gt=0, le=10)
+
+    @field_validator("fetch_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            from i2v.net.ssrf import AllowList  # lazy: settings stay free of httpx at import
+
+            AllowList.parse(value)  # ValueError -> ConfigError naming the bad entry
+        return value
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -55,3 +90,22 @@ def resolved_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return f"sqlite:///{resolved_data_dir(settings) / 'i2v.db'}"
+
+
+def engine_database_url(settings: Settings) -> str:
+    """DBOS's system database: a sibling SQLite file, or the same PostgreSQL database.
+
+    SQLite gets its own file so the engine's queue polling never waits on the app's writes.
+    """
+    url = resolved_database_url(settings)
+    if url.startswith("sqlite"):
+        base, _, suffix = url.rpartition(".db")
+        return f"{base}-engine.db{suffix}" if base else f"{url}-engine"
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def resolved_storage_url(settings: Settings) -> str:
+    """The configured storage URL, or a folder under the data directory."""
+    if settings.storage_url:
+        return settings.storage_url
+    return (resolved_data_dir(settings) / "blobs").resolve().as_uri()

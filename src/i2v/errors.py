@@ -12,13 +12,27 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │       ├── CorruptImage      truncated or undecodable
     │       ├── ImageTooLarge     over the pixel limit; refused from the header, never decoded
     │       └── ImageTooSmall
+    │   ├── BlockedUrl            a fetched URL is refused: scheme, userinfo, port, address
+    │   └── FetchTooLarge         a fetched body is over the size limit (url, limit, size)
     ├── NotFound                  no such user, key or job (or not yours: never say which)
     ├── Conflict                  the request collides with existing state (e.g. a taken name)
     ├── Unauthenticated           missing, malformed, unknown or revoked API key
     ├── Forbidden                 authenticated, but not allowed (e.g. not an admin)
     ├── ConfigError               a setting (I2V_* or .env) is invalid
     ├── OutputError               the destination cannot be written (path)
-    └── RenderError               rendering or encoding failed (retryable depends on the cause)
+    ├── RenderError               rendering or encoding failed (retryable depends on the cause)
+    ├── FetchError                fetching a URL failed upstream (url); retryable by default
+    │   ├── FetchTimeout          the whole-fetch deadline passed (timeout_s)
+    │   └── FetchFailed           non-2xx (status), bad redirect or connection failure
+    └── StorageError              object storage failed (key, where one is involved)
+        ├── InvalidBlobKey        a storage key or prefix breaks the key rules, or clashes
+        ├── BlobNotFound
+        ├── RangeNotSatisfiable   the byte range starts past the end (byte_range, size)
+        ├── StorageAccessDenied   credentials refused (HTTP 403) or a local permission error
+        ├── BucketNotFound
+        └── StorageUnavailable    unreachable, timed out, throttled, 5xx or disk full; retryable
+
+URLs in fetch errors never include the query string or userinfo (signed URLs carry secrets).
 
 Each subclass sets a class-level ``code``; instances may override ``retryable``.
 """
@@ -119,3 +133,104 @@ class OutputError(I2VError):
 
 class RenderError(I2VError):
     code = "render_failed"
+
+
+class BlockedUrl(InvalidInput):
+    """A user-supplied URL that i2v refuses to fetch: scheme, userinfo, port or address."""
+
+    code = "url_blocked"
+
+    def __init__(self, url: str, reason: str, *, address: str | None = None) -> None:
+        super().__init__(f"refused {url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.address = address
+
+
+class FetchTooLarge(InvalidInput):
+    """The body is over the limit, declared up front (Content-Length) or counted while reading."""
+
+    code = "fetch_too_large"
+
+    def __init__(self, url: str, limit: int, *, size: int | None = None) -> None:
+        detail = f"{size} bytes declared" if size is not None else "body kept coming"
+        super().__init__(f"{url}: the body is over the limit of {limit} bytes ({detail})")
+        self.url = url
+        self.limit = limit
+        self.size = size
+
+
+class FetchError(I2VError):
+    """Network or upstream trouble while fetching a URL; retryable unless said otherwise."""
+
+    code = "fetch_error"
+    retryable = True
+
+    def __init__(self, url: str, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message, retryable=retryable)
+        self.url = url
+
+
+class FetchTimeout(FetchError):
+    code = "fetch_timeout"
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        super().__init__(url, f"{url}: no complete answer within {timeout_s:g} s")
+        self.timeout_s = timeout_s
+
+
+class FetchFailed(FetchError):
+    """A non-2xx status (``status``), a refused or broken redirect, or a connection failure."""
+
+    code = "fetch_failed"
+
+    def __init__(
+        self, url: str, reason: str, *, status: int | None = None, retryable: bool | None = None
+    ) -> None:
+        if retryable is None:
+            retryable = status is None or status >= 500 or status in (408, 429)
+        super().__init__(url, f"{url}: {reason}", retryable=retryable)
+        self.reason = reason
+        self.status = status
+
+
+class StorageError(I2VError):
+    code = "storage_error"
+
+    def __init__(
+        self, message: str, *, key: str | None = None, retryable: bool | None = None
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.key = key
+
+
+class InvalidBlobKey(StorageError):
+    code = "invalid_blob_key"
+
+
+class BlobNotFound(StorageError):
+    code = "blob_not_found"
+
+
+class RangeNotSatisfiable(StorageError):
+    code = "range_not_satisfiable"
+
+    def __init__(
+        self, key: str, byte_range: tuple[int, int | None], size: int | None, message: str
+    ) -> None:
+        super().__init__(message, key=key)
+        self.byte_range = byte_range
+        self.size = size  # the blob's size where known, for a `Content-Range: bytes */size` reply
+
+
+class StorageAccessDenied(StorageError):
+    code = "storage_access_denied"
+
+
+class BucketNotFound(StorageError):
+    code = "bucket_not_found"
+
+
+class StorageUnavailable(StorageError):
+    code = "storage_unavailable"
+    retryable = True

@@ -200,7 +200,7 @@ CASES: dict[str, Case] = {
     ),
     "size-and-aspect": Case(
         gen(photo, "--size", "1080x1920", "--aspect", "9:16"),
-        r"^give either --size or --aspect, not both$",
+        r"^give either size or aspect, not both$",
     ),
     "aspect-unknown": Case(
         gen(photo, "--aspect", "3:2"), r"^aspect '3:2' is not one of: 9:16, 4:5, 1:1, 16:9$"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from i2v.bootstrap import App, open_app
 from i2v.config import load_settings
-from i2v.db.migrate import current_revision
-from i2v.services import accounts
+
+if TYPE_CHECKING:
+    from i2v.bootstrap import App
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
@@ -20,6 +21,8 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 
 @contextmanager
 def _app(*, migrate: bool = True) -> Iterator[App]:
+    from i2v.bootstrap import open_app  # the database stack loads only for these commands
+
     app = open_app(load_settings(), migrate=migrate)
     try:
         yield app
@@ -27,9 +30,17 @@ def _app(*, migrate: bool = True) -> Iterator[App]:
         app.close()
 
 
+def _accounts() -> ModuleType:
+    from i2v.services import accounts  # the database stack loads only for these commands
+
+    return accounts
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema up to date (serve also does this when it starts)."""
+    from i2v.db.migrate import current_revision
+
     with _app() as app:
         typer.echo(f"database at revision {current_revision(app.db)}")
 
@@ -41,7 +52,7 @@ def users_create(
 ) -> None:
     """Create a user."""
     with _app() as app:
-        user = accounts.create_user(app.db, name, admin=admin)
+        user = _accounts().create_user(app.db, name, admin=admin)
     typer.echo(f"created user {user.name} ({user.id}){' as admin' if user.is_admin else ''}")
 
 
@@ -49,7 +60,7 @@ def users_create(
 def users_list() -> None:
     """List users."""
     with _app() as app:
-        for user in accounts.list_users(app.db):
+        for user in _accounts().list_users(app.db):
             role = "admin" if user.is_admin else "user"
             typer.echo(f"{user.id}  {user.name}  {role}  {user.created_at:%Y-%m-%d %H:%M}")
 
@@ -58,7 +69,7 @@ def users_list() -> None:
 def keys_create(user: Annotated[str, typer.Argument(help="User name or id.")]) -> None:
     """Create an API key; it is printed once and cannot be shown again."""
     with _app() as app:
-        created = accounts.create_key(app.db, user)
+        created = _accounts().create_key(app.db, user)
     typer.echo(created.token)
     typer.echo(f"key id {created.info.id}; store the key now, it is not shown again", err=True)
 
@@ -67,7 +78,7 @@ def keys_create(user: Annotated[str, typer.Argument(help="User name or id.")]) -
 def keys_list(user: Annotated[str, typer.Argument(help="User name or id.")]) -> None:
     """List a user's API keys (ids only; secrets are never stored)."""
     with _app() as app:
-        for key in accounts.list_keys(app.db, user):
+        for key in _accounts().list_keys(app.db, user):
             state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
             typer.echo(f"{key.id}  {state}  created {key.created_at:%Y-%m-%d %H:%M}")
 
@@ -78,5 +89,5 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key; requests with it are refused from now on."""
     with _app() as app:
-        key = accounts.revoke_key(app.db, key_id)
+        key = _accounts().revoke_key(app.db, key_id)
     typer.echo(f"revoked {key.id}")

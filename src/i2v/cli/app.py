@@ -13,6 +13,8 @@ import typer
 from i2v import __version__
 from i2v.cli.admin import db_app, keys_app, users_app
 from i2v.cli.generate import generate
+from i2v.cli.serve import serve
+from i2v.cli.worker import worker
 from i2v.errors import I2VError, InvalidInput
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command(no_args_is_help=True)(generate)
+app.command()(serve)
+app.command()(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")

@@ -11,23 +11,12 @@ from rich.console import Console
 from i2v.cli.progress import FrameProgress
 from i2v.config import load_settings
 from i2v.domain.motion import Motion
-from i2v.domain.size import ASPECT_PRESETS, DEFAULT_SIZE, Size, parse_aspect, parse_size
+from i2v.domain.size import ASPECT_PRESETS, output_size
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS, Fit, RenderSpec
-from i2v.errors import InvalidParameter
 from i2v.services.generate import generate_video, resolve_motion
 
 _MOTIONS = ", ".join(m.value for m in Motion)
 _PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
-
-
-def _output_size(size: str | None, aspect: str | None) -> Size:
-    if size is not None and aspect is not None:
-        raise InvalidParameter("size", size, "give either --size or --aspect, not both")
-    if size is not None:
-        return parse_size(size)
-    if aspect is not None:
-        return parse_aspect(aspect)
-    return DEFAULT_SIZE
 
 
 def generate(
@@ -82,7 +71,7 @@ def generate(
     spec = RenderSpec(
         motion=chosen_motion,
         intensity=intensity,
-        size=_output_size(size, aspect),
+        size=output_size(size, aspect),
         duration_s=duration,
         fps=fps,
         fit=Fit.parse(fit),

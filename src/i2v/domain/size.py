@@ -61,3 +61,14 @@ def parse_aspect(text: str) -> Size:
     except KeyError:
         known = ", ".join(ASPECT_PRESETS)
         raise InvalidParameter("aspect", text, f"aspect {text!r} is not one of: {known}") from None
+
+
+def output_size(size: str | None, aspect: str | None) -> Size:
+    """The frame size from an explicit WxH or an aspect preset (not both); 9:16 by default."""
+    if size is not None and aspect is not None:
+        raise InvalidParameter("size", size, "give either size or aspect, not both")
+    if size is not None:
+        return parse_size(size)
+    if aspect is not None:
+        return parse_aspect(aspect)
+    return DEFAULT_SIZE

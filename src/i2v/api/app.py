@@ -1,0 +1,49 @@
+"""`create_app(settings)`: the FastAPI application, its lifespan, routes and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from i2v import __version__
+from i2v.api import problems, routes_health, routes_jobs
+from i2v.api.state import ServiceState
+from i2v.bootstrap import open_app, open_blobs
+from i2v.config import Settings
+from i2v.engine.queue import JobQueue
+from i2v.engine.runtime import start_engine
+
+
+def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
+    """The API; with `run_worker` this process also runs queued jobs (the embedded mode)."""
+
+    def start() -> ServiceState:
+        app = open_app(settings)  # upgrades the schema first
+        blobs = open_blobs(settings)
+        engine = start_engine(app, blobs, role="serve") if run_worker else None
+        return ServiceState(app=app, blobs=blobs, queue=JobQueue(settings), engine=engine)
+
+    def stop(services: ServiceState) -> None:
+        services.queue.close()
+        if services.engine is not None:
+            services.engine.stop()
+        services.app.close()
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        # DBOS's set-up and tear-down are blocking calls that refuse to run on an event loop.
+        services = await anyio.to_thread.run_sync(start)
+        api.state.services = services
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(stop, services)
+
+    api = FastAPI(title="i2v", version=__version__, lifespan=lifespan)
+    problems.install(api)
+    api.include_router(routes_health.router)
+    api.include_router(routes_jobs.router)
+    return api

@@ -1,0 +1,68 @@
+"""Errors as RFC 9457 problem+json, each with a stable `code`; statuses are decided only here."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from i2v import errors
+
+PROBLEM_JSON = "application/problem+json"
+
+# The first matching class wins, so subclasses come before their parents.
+STATUS: tuple[tuple[type[errors.I2VError], int], ...] = (
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 404),  # never reveal that an admin route exists
+    (errors.NotFound, 404),
+    (errors.BlobNotFound, 404),
+    (errors.Conflict, 409),
+    (errors.RangeNotSatisfiable, 416),
+    (errors.NotAnImage, 415),
+    (errors.ImageNotFound, 422),
+    (errors.InvalidInput, 422),
+    (errors.InvalidBlobKey, 422),
+    (errors.StorageUnavailable, 503),
+    (errors.ConfigError, 500),
+)
+
+
+def status_for(exc: errors.I2VError) -> int:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 503 if exc.retryable else 500
+
+
+def problem(status: int, code: str, detail: str, **extra: object) -> JSONResponse:
+    body = {
+        "type": f"https://i2v.dev/problems/{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.I2VError)
+    async def i2v_error(request: Request, exc: errors.I2VError) -> JSONResponse:
+        extra: dict[str, object] = {}
+        if isinstance(exc, errors.InvalidParameter):
+            extra["field"] = exc.field
+        if isinstance(exc, errors.RangeNotSatisfiable) and exc.size is not None:
+            response = problem(416, exc.code, exc.message)
+            response.headers["Content-Range"] = f"bytes */{exc.size}"
+            return response
+        return problem(status_for(exc), exc.code, exc.message, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
+        return problem(422, "invalid_request", f"{field}: {first['msg']}", field=field)

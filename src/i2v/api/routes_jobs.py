@@ -1,0 +1,160 @@
+"""Routes under /v1/jobs: submit, read, list, cancel, delete, and download artifacts."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, File, Form, Header, Query, UploadFile
+from fastapi.responses import Response, StreamingResponse
+
+from i2v.api.auth import CurrentUser, Services
+from i2v.api.problems import problem
+from i2v.api.ranges import UnsatisfiableRange, parse_range
+from i2v.api.schemas import JobListOut, JobOut
+from i2v.domain.job import JobState
+from i2v.domain.size import output_size
+from i2v.domain.spec import Fit, RenderSpec
+from i2v.errors import InvalidParameter
+from i2v.services import jobs
+from i2v.services.generate import resolve_motion
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
+
+
+async def _read_capped(upload: UploadFile, cap: int) -> bytes | None:
+    data = await upload.read(cap + READ_SLACK)
+    return None if len(data) > cap else data
+
+
+@router.post("", status_code=201, response_model=JobOut)
+async def submit_job(
+    services: Services,
+    user: CurrentUser,
+    image: Annotated[UploadFile, File(description="PNG, JPEG or WebP.")],
+    prompt: Annotated[str, Form(max_length=2000)] = "",
+    motion: Annotated[str | None, Form()] = None,
+    duration: Annotated[float, Form()] = 5.0,
+    fps: Annotated[int, Form()] = 30,
+    size: Annotated[str | None, Form()] = None,
+    aspect: Annotated[str | None, Form()] = None,
+    fit: Annotated[str, Form()] = "cover",
+    seed: Annotated[int, Form()] = 0,
+    backend: Annotated[str, Form()] = "local",
+) -> Response:
+    cap = services.app.settings.max_upload_mb * 1024 * 1024
+    data = await _read_capped(image, cap)
+    if data is None:
+        return problem(
+            413, "upload_too_large", f"the image is over {services.app.settings.max_upload_mb} MB"
+        )
+    chosen_motion, intensity = resolve_motion(prompt, motion)
+    render = RenderSpec(
+        motion=chosen_motion,
+        intensity=intensity,
+        size=output_size(size, aspect),
+        duration_s=duration,
+        fps=fps,
+        fit=Fit.parse(fit),
+        seed=seed,
+        prompt=prompt,
+    )
+    if backend != "local":
+        raise InvalidParameter("backend", backend, f"unknown backend {backend!r}; choose: local")
+    # The service is blocking (database, storage, queue): keep it off the event loop.
+    job = await anyio.to_thread.run_sync(
+        partial(
+            jobs.submit, services.app, services.queue, services.blobs, user, data, render, backend
+        )
+    )
+    return Response(
+        JobOut.of(job).model_dump_json(),
+        status_code=201,
+        media_type="application/json",
+        headers={"Location": f"/v1/jobs/{job.id}"},
+    )
+
+
+@router.get("", response_model=JobListOut)
+def list_jobs(
+    services: Services,
+    user: CurrentUser,
+    state: Annotated[JobState | None, Query()] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=jobs.PAGE_MAX)] = 20,
+) -> JobListOut:
+    page = jobs.list_jobs(services.app, user, state=state, cursor=cursor, limit=limit)
+    return JobListOut.of(page)
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def get_job(job_id: str, services: Services, user: CurrentUser) -> JobOut:
+    return JobOut.of(jobs.get_job(services.app, user, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel_job(job_id: str, services: Services, user: CurrentUser) -> JobOut:
+    return JobOut.of(jobs.cancel_job(services.app, services.queue, user, job_id))
+
+
+@router.delete("/{job_id}", status_code=204)
+def delete_job(job_id: str, services: Services, user: CurrentUser) -> Response:
+    jobs.delete_job(services.app, services.queue, services.blobs, user, job_id)
+    return Response(status_code=204)
+
+
+def _download(
+    services: Services, user: CurrentUser, job_id: str, kind: str, range_header: str | None
+) -> Response:
+    artifact, stream = jobs.open_artifact(services.app, services.blobs, user, job_id, kind, None)
+    stream.close()
+    try:
+        byte_range = parse_range(range_header, artifact.size)
+    except UnsatisfiableRange:
+        response = problem(416, "range_not_satisfiable", f"{range_header!r} misses the file")
+        response.headers["Content-Range"] = f"bytes */{artifact.size}"
+        return response
+    _, stream = jobs.open_artifact(services.app, services.blobs, user, job_id, kind, byte_range)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(stream.length),
+        "ETag": f'"{artifact.sha256}"',
+        "Cache-Control": "private, max-age=3600",
+    }
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {stream.start}-{stream.end}/{artifact.size}"
+
+    def body() -> object:
+        with stream:
+            yield from stream
+
+    return StreamingResponse(
+        body(),  # type: ignore[arg-type]
+        status_code=status,
+        media_type=artifact.content_type,
+        headers=headers,
+    )
+
+
+@router.get("/{job_id}/video")
+def get_video(
+    job_id: str,
+    services: Services,
+    user: CurrentUser,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    return _download(services, user, job_id, "video", range_header)
+
+
+@router.get("/{job_id}/cover")
+def get_cover(
+    job_id: str,
+    services: Services,
+    user: CurrentUser,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    return _download(services, user, job_id, "cover", range_header)

@@ -1,0 +1,81 @@
+"""Queries for jobs, their events and artifacts; state rules live in services and the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from i2v.db.tables import Artifact, Job, JobEvent, utcnow
+from i2v.domain.job import JobState
+
+
+def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) -> None:
+    session.add(JobEvent(job_id=job_id, type=kind, data=data, created_at=utcnow()))
+
+
+def get_job(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def transition(
+    session: Session,
+    job_id: str,
+    to: JobState,
+    *,
+    only_from: Sequence[JobState],
+    **values: Any,
+) -> bool:
+    """Move a job to `to` if it is in one of `only_from`; False if it was not (a race lost)."""
+    if to is JobState.RUNNING:
+        values.setdefault("started_at", utcnow())
+    if to.terminal:
+        values.setdefault("finished_at", utcnow())
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_([s.value for s in only_from]))
+        .values(state=to.value, **values)
+    )
+    changed = bool(result.rowcount)  # type: ignore[attr-defined]
+    if changed:
+        add_event(session, job_id, "state", {"state": to.value, **_public(values)})
+    return changed
+
+
+def _public(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k in ("error_code", "error_message", "stage")}
+
+
+def set_progress(session: Session, job_id: str, stage: str, fraction: float) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(stage=stage, progress=fraction))
+    add_event(session, job_id, "progress", {"stage": stage, "progress": round(fraction, 4)})
+
+
+def page_of_jobs(
+    session: Session, owner_id: str, *, state: JobState | None, after: Job | None, limit: int
+) -> list[Job]:
+    """Newest first; keyset pagination on (created_at, id), stable under concurrent inserts."""
+    query = select(Job).where(Job.owner_id == owner_id)
+    if state is not None:
+        query = query.where(Job.state == state.value)
+    if after is not None:
+        query = query.where(
+            or_(
+                Job.created_at < after.created_at,
+                and_(Job.created_at == after.created_at, Job.id < after.id),
+            )
+        )
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def artifacts_of(session: Session, job_id: str) -> list[Artifact]:
+    return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id)))
+
+
+def jobs_in_state(session: Session, state: JobState, older_than: datetime) -> list[Job]:
+    query = select(Job).where(Job.state == state.value, Job.created_at < older_than)
+    return list(session.scalars(query))

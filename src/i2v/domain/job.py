@@ -1,0 +1,66 @@
+"""Jobs as the service sees them: states, and the stored, versioned job spec."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from i2v.domain.motion import Intensity, Motion
+from i2v.domain.size import parse_size
+from i2v.domain.spec import Fit, RenderSpec
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Everything a worker needs to run a job; stored as JSON in the jobs table."""
+
+    render: RenderSpec
+    backend: str
+    input_key: str  # the normalised input image in the blob store
+    input_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        render = asdict(self.render)
+        render["size"] = str(self.render.size)
+        return {
+            "version": SPEC_VERSION,
+            "render": render,
+            "backend": self.backend,
+            "input_key": self.input_key,
+            "input_sha256": self.input_sha256,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobSpec:
+        render = dict(data["render"])
+        return cls(
+            render=RenderSpec(
+                motion=Motion(render["motion"]),
+                intensity=Intensity(render["intensity"]),
+                size=parse_size(render["size"]),
+                duration_s=float(render["duration_s"]),
+                fps=int(render["fps"]),
+                fit=Fit(render["fit"]),
+                seed=int(render["seed"]),
+                prompt=str(render["prompt"]),
+            ),
+            backend=str(data["backend"]),
+            input_key=str(data["input_key"]),
+            input_sha256=str(data["input_sha256"]),
+        )

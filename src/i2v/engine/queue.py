@@ -1,0 +1,47 @@
+"""Enqueue and cancel job workflows from any process, worker or not, through DBOS's client."""
+
+from __future__ import annotations
+
+from dbos import DBOSClient
+
+from i2v.config import Settings, engine_database_url
+from i2v.engine.workflow import APP_NAME, JOB_QUEUE, WORKFLOW_NAME, WORKFLOW_VERSION
+
+
+class JobQueue:
+    def __init__(self, settings: Settings) -> None:
+        self._client = DBOSClient(
+            system_database_url=engine_database_url(settings), application_name=APP_NAME
+        )
+
+    def enqueue(self, job_id: str, owner_id: str) -> None:
+        """Idempotent: the workflow id is the job id, so a repeat attaches to the first."""
+        self._client.enqueue(
+            {
+                "queue_name": JOB_QUEUE,
+                "workflow_name": WORKFLOW_NAME,
+                "workflow_id": job_id,
+                "queue_partition_key": owner_id,  # the per-user running limit
+                "app_version": WORKFLOW_VERSION,
+            },
+            job_id,
+        )
+
+    def cancel(self, job_id: str) -> None:
+        self._client.cancel_workflow(job_id)
+
+    def executors(self, job_ids: list[str]) -> dict[str, str | None]:
+        """Which executor ran (or runs) each job's workflow; None while it waits in the queue."""
+        found = self._client.list_workflows(
+            workflow_ids=job_ids, load_input=False, load_output=False
+        )
+        return {status.workflow_id: status.executor_id for status in found}
+
+    def exists(self, job_id: str) -> bool:
+        found = self._client.list_workflows(
+            workflow_ids=[job_id], load_input=False, load_output=False
+        )
+        return bool(found)
+
+    def close(self) -> None:
+        self._client.destroy()

@@ -1,0 +1,165 @@
+"""Start and stop the engine in a process: DBOS, the job queue, heartbeats and the sweeper."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from dbos import DBOS, DBOSConfig
+from sqlalchemy import delete, select
+
+from i2v.bootstrap import App
+from i2v.config import engine_database_url
+from i2v.db import jobs as job_repo
+from i2v.db.tables import Executor, utcnow
+from i2v.domain.job import JobState
+from i2v.engine import context
+from i2v.engine.queue import JobQueue
+from i2v.engine.workflow import APP_NAME, JOB_QUEUE, WORKFLOW_VERSION
+from i2v.errors import ConfigError
+from i2v.storage.base import BlobStore
+
+SHUTDOWN_GRACE_S = 30  # running steps get this long to finish on SIGTERM
+
+log = logging.getLogger(__name__)
+
+
+def default_executor_id(role: str) -> str:
+    return f"{socket.gethostname()}-{role}"
+
+
+@dataclass
+class Engine:
+    app: App
+    queue: JobQueue
+    executor_id: str
+    role: str
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        # Stop dequeuing, let running steps finish; anything cut off is recovered later from
+        # its last checkpoint, by this executor id on restart or by another's sweeper.
+        DBOS.destroy(workflow_completion_timeout_sec=SHUTDOWN_GRACE_S)
+        self.queue.close()
+        with self.app.db.session() as session:
+            session.execute(delete(Executor).where(Executor.id == self.executor_id))
+        context.install(None)
+
+    def heartbeat(self) -> None:
+        with self.app.db.session() as session:
+            row = session.get(Executor, self.executor_id)
+            if row is None:
+                session.add(
+                    Executor(
+                        id=self.executor_id,
+                        role=self.role,
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                    )
+                )
+            else:
+                row.heartbeat_at = utcnow()
+
+    def sweep(self) -> list[str]:
+        """Recover the pending work of executors whose lease ran out; return their ids."""
+        lease = timedelta(seconds=self.app.settings.executor_lease_s)
+        with self.app.db.session() as session:
+            dead = list(
+                session.scalars(
+                    select(Executor.id).where(
+                        Executor.heartbeat_at < utcnow() - lease, Executor.id != self.executor_id
+                    )
+                )
+            )
+        for executor_id in dead:
+            # Re-enqueues only workflows still PENDING on that executor, atomically, so a
+            # duplicate sweep (or the executor coming back) cannot run a step twice.
+            handles = DBOS._recover_pending_workflows([executor_id])
+            log.warning("recovered %d jobs of dead executor %s", len(handles), executor_id)
+            with self.app.db.session() as session:
+                session.execute(delete(Executor).where(Executor.id == executor_id))
+        self._enqueue_orphans(lease)
+        return dead
+
+    def _enqueue_orphans(self, lease: timedelta) -> None:
+        """Queue jobs whose submitter died between recording them and enqueueing them."""
+        with self.app.db.session() as session:
+            queued = job_repo.jobs_in_state(session, JobState.QUEUED, utcnow() - lease)
+            orphans = [(job.id, job.owner_id) for job in queued]
+        for job_id, owner_id in orphans:
+            if not self.queue.exists(job_id):
+                log.warning("enqueueing orphaned job %s", job_id)
+                self.queue.enqueue(job_id, owner_id)
+
+    def _loop(self) -> None:
+        period = self.app.settings.heartbeat_s
+        while not self._stop.wait(period):
+            try:
+                self.heartbeat()
+                self.sweep()
+            except Exception:  # a missed beat is retried; the lease is several beats long
+                log.exception("engine heartbeat failed")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_executor_id(app: App, executor_id: str) -> None:
+    """Refuse an id that a live process holds: two executors sharing one id run steps twice."""
+    lease = timedelta(seconds=app.settings.executor_lease_s)
+    with app.db.session() as session:
+        row = session.get(Executor, executor_id)
+        if row is None or row.heartbeat_at <= utcnow() - lease:
+            return
+        if row.host == socket.gethostname() and not _process_alive(row.pid):
+            return  # a restart on the same machine after a crash: its own work, resumed
+        if (row.host, row.pid) != (socket.gethostname(), os.getpid()):
+            raise ConfigError(
+                f"executor id {executor_id!r} is in use by pid {row.pid} on {row.host}; "
+                "give each worker its own I2V_EXECUTOR_ID"
+            )
+
+
+def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
+    """Launch DBOS in this process and run queued jobs until `Engine.stop`."""
+    settings = app.settings
+    executor_id = settings.executor_id or default_executor_id(role)
+    _claim_executor_id(app, executor_id)
+    context.install(context.StepContext(app=app, blobs=blobs))
+    config: DBOSConfig = {
+        "name": APP_NAME,
+        "system_database_url": engine_database_url(settings),
+        "executor_id": executor_id,
+        "application_version": WORKFLOW_VERSION,
+        "log_level": "WARNING",
+        "notification_listener_polling_interval_sec": settings.queue_poll_s,
+    }
+    DBOS(config=config)
+    DBOS.launch()
+    DBOS.register_queue(
+        JOB_QUEUE,
+        worker_concurrency=settings.worker_concurrency,
+        partition_concurrency=settings.max_running_per_user,
+        polling_interval_sec=settings.queue_poll_s,
+    )
+    engine = Engine(app=app, queue=JobQueue(settings), executor_id=executor_id, role=role)
+    engine.heartbeat()
+    thread = threading.Thread(target=engine._loop, name="i2v-heartbeat", daemon=True)
+    thread.start()
+    engine._threads.append(thread)
+    return engine

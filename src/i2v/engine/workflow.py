@@ -1,0 +1,157 @@
+"""The job workflow: prepare, generate, publish, store, notify; each step checkpointed by DBOS.
+
+A step interrupted by a crash runs again from its start, so every step is idempotent:
+storage keys are derived from the job id, and state changes are conditional updates.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS
+
+from i2v.backends.base import Progress
+from i2v.db import jobs as repo
+from i2v.db.tables import Artifact
+from i2v.domain.ids import new_id
+from i2v.domain.job import JobSpec, JobState
+from i2v.engine.context import current
+from i2v.errors import I2VError, RenderError
+from i2v.media.probe import probe_video
+from i2v.services.generate import generate_video
+
+APP_NAME = "i2v"
+WORKFLOW_NAME = "i2v.run_job"
+# Pinned, not DBOS's default hash of the code: a deploy must not strand queued jobs. Bump it
+# only when the workflow's steps change incompatibly.
+WORKFLOW_VERSION = "i2v-workflow-1"
+JOB_QUEUE = "jobs"
+PROGRESS_EVERY_S = 0.5  # progress rows and cancellation checks, at most this often
+VIDEO, COVER = "video", "cover"
+CONTENT_TYPES = {VIDEO: "video/mp4", COVER: "image/jpeg"}
+
+
+class JobCancelled(Exception):
+    """Raised inside a step when the job was cancelled while it ran."""
+
+
+def artifact_key(job_id: str, kind: str) -> str:
+    return f"jobs/{job_id}/{kind}.{'mp4' if kind == VIDEO else 'jpg'}"
+
+
+@DBOS.step(name="i2v.prepare")
+def prepare(job_id: str) -> dict[str, Any]:
+    ctx = current()
+    with ctx.app.db.session() as session:
+        job = repo.get_job(session, job_id)
+        if job is None:
+            raise RenderError(f"job {job_id} has no row")
+        repo.transition(session, job_id, JobState.RUNNING, only_from=[JobState.QUEUED])
+        return dict(job.spec)
+
+
+@DBOS.step(name="i2v.generate")
+def generate(job_id: str, spec_json: dict[str, Any]) -> dict[str, Any]:
+    ctx = current()
+    spec = JobSpec.from_json(spec_json)
+    last = [0.0]
+
+    def on_progress(event: Progress) -> None:
+        now = time.monotonic()
+        if event.stage != "render" or (
+            now - last[0] < PROGRESS_EVERY_S and event.done != event.total
+        ):
+            return
+        last[0] = now
+        with ctx.app.db.session() as session:
+            job = repo.get_job(session, job_id)
+            if job is None or job.state != JobState.RUNNING.value:
+                raise JobCancelled(job_id)
+            repo.set_progress(session, job_id, "generate", event.fraction)
+
+    with tempfile.TemporaryDirectory(prefix="i2v-job-") as scratch:
+        folder = Path(scratch)
+        source = folder / f"input{Path(spec.input_key).suffix}"
+        with ctx.blobs.open(spec.input_key) as stream, source.open("wb") as fh:
+            for chunk in stream:
+                fh.write(chunk)
+        result = generate_video(
+            source, folder / "video.mp4", spec.render, ctx.app.settings, on_progress, spec.backend
+        )
+        stored = {}
+        for kind, path in ((VIDEO, result.video), (COVER, result.cover)):
+            info = ctx.blobs.put(artifact_key(job_id, kind), path, CONTENT_TYPES[kind])
+            stored[kind] = {"key": info.key, "size": info.size, "sha256": info.sha256}
+    return stored
+
+
+@DBOS.step(name="i2v.publish")
+def publish(job_id: str) -> None:
+    """Check the stored video against the platform spec before anyone is told it is ready."""
+    ctx = current()
+    with tempfile.TemporaryDirectory(prefix="i2v-check-") as scratch:
+        path = Path(scratch) / "video.mp4"
+        with ctx.blobs.open(artifact_key(job_id, VIDEO)) as stream, path.open("wb") as fh:
+            for chunk in stream:
+                fh.write(chunk)
+        info = probe_video(path)
+    if info.codec != "h264" or info.pix_fmt != "yuv420p" or not info.faststart:
+        raise RenderError(f"job {job_id}: output is not publish-ready ({info})")
+
+
+@DBOS.step(name="i2v.store")
+def store(job_id: str, stored: dict[str, Any]) -> None:
+    ctx = current()
+    with ctx.app.db.session() as session:
+        existing = {a.kind for a in repo.artifacts_of(session, job_id)}
+        for kind, blob in stored.items():
+            if kind in existing:
+                continue  # this step ran before a crash
+            session.add(
+                Artifact(
+                    id=new_id("art"),
+                    job_id=job_id,
+                    kind=kind,
+                    storage_key=blob["key"],
+                    size=blob["size"],
+                    content_type=CONTENT_TYPES[kind],
+                    sha256=blob["sha256"],
+                )
+            )
+        repo.transition(
+            session, job_id, JobState.SUCCEEDED, only_from=[JobState.RUNNING], progress=1.0
+        )
+
+
+@DBOS.step(name="i2v.fail")
+def fail(job_id: str, code: str, message: str) -> None:
+    with current().app.db.session() as session:
+        repo.transition(
+            session,
+            job_id,
+            JobState.FAILED,
+            only_from=[JobState.QUEUED, JobState.RUNNING],
+            error_code=code,
+            error_message=message,
+        )
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+def run_job(job_id: str) -> str:
+    try:
+        spec = prepare(job_id)
+        stored = generate(job_id, spec)
+        publish(job_id)
+        store(job_id, stored)
+    except JobCancelled:
+        return JobState.CANCELLED.value
+    except I2VError as exc:
+        fail(job_id, exc.code, exc.message)
+        return JobState.FAILED.value
+    except Exception as exc:  # DBOS's cancellation is a BaseException and passes through
+        fail(job_id, "internal_error", f"{type(exc).__name__}: {exc}")
+        return JobState.FAILED.value
+    return JobState.SUCCEEDED.value

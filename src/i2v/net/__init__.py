@@ -1,0 +1,1 @@
+"""Outbound HTTP to user-supplied URLs: SSRF-guarded fetching and signed webhooks."""

@@ -1,0 +1,181 @@
+"""Jobs: submit, look up (scoped to their owner), list and cancel."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from i2v.bootstrap import App
+from i2v.db import jobs as repo
+from i2v.db.tables import Artifact, Job, utcnow
+from i2v.domain.ids import new_id
+from i2v.domain.job import JobSpec, JobState
+from i2v.domain.spec import RenderSpec
+from i2v.engine.queue import JobQueue
+from i2v.errors import InvalidParameter, NotFound
+from i2v.media.image import ImageLimits, decode_image
+from i2v.services.accounts import UserInfo
+from i2v.storage.base import BlobStore, BlobStream, ByteRange
+
+_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactView:
+    kind: str
+    storage_key: str
+    size: int
+    content_type: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    id: str
+    owner_id: str
+    state: JobState
+    backend: str
+    stage: str | None
+    progress: float
+    spec: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error_code: str | None
+    error_message: str | None
+    artifacts: tuple[ArtifactView, ...]
+
+
+def _view(job: Job, artifacts: list[Artifact]) -> JobView:
+    return JobView(
+        id=job.id,
+        owner_id=job.owner_id,
+        state=JobState(job.state),
+        backend=job.backend,
+        stage=job.stage,
+        progress=job.progress,
+        spec=dict(job.spec),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        error_code=job.error_code,
+        error_message=job.error_message,
+        artifacts=tuple(
+            ArtifactView(a.kind, a.storage_key, a.size, a.content_type, a.sha256)
+            for a in sorted(artifacts, key=lambda a: a.kind)
+        ),
+    )
+
+
+def submit(
+    app: App,
+    queue: JobQueue,
+    blobs: BlobStore,
+    owner: UserInfo,
+    image: bytes,
+    render: RenderSpec,
+    backend: str = "local",
+) -> JobView:
+    """Validate and store the input, record the job, and queue it."""
+    settings = app.settings
+    decoded = decode_image(
+        image, ImageLimits(settings.max_image_pixels, settings.min_image_side), name="image"
+    )
+    digest = hashlib.sha256(image).hexdigest()
+    input_key = f"inputs/{digest}{_EXTENSIONS[decoded.source_format]}"
+    if not blobs.exists(input_key):
+        blobs.put(input_key, image, _CONTENT_TYPES[decoded.source_format])
+    spec = JobSpec(render=render, backend=backend, input_key=input_key, input_sha256=digest)
+    job = Job(
+        id=new_id("job"),
+        owner_id=owner.id,
+        spec=spec.to_json(),
+        state=JobState.QUEUED.value,
+        backend=backend,
+        progress=0.0,
+        created_at=utcnow(),
+    )
+    with app.db.session() as session:
+        session.add(job)
+        session.flush()
+        repo.add_event(session, job.id, "state", {"state": JobState.QUEUED.value})
+    # After the commit: a crash in between leaves a queued row, which the sweeper enqueues.
+    queue.enqueue(job.id, owner.id)
+    return get_job(app, owner, job.id)
+
+
+def get_job(app: App, owner: UserInfo, job_id: str) -> JobView:
+    """The job, if `owner` owns it; anyone else's job is reported as missing, never forbidden."""
+    with app.db.session() as session:
+        job = repo.get_job(session, job_id)
+        if job is None or job.owner_id != owner.id:
+            raise NotFound(f"no job {job_id!r}")
+        return _view(job, repo.artifacts_of(session, job_id))
+
+
+PAGE_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: tuple[JobView, ...]
+    next_cursor: str | None
+
+
+def list_jobs(
+    app: App, owner: UserInfo, *, state: JobState | None, cursor: str | None, limit: int
+) -> JobPage:
+    """The owner's jobs, newest first; `cursor` is the last id of the previous page."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise InvalidParameter("limit", limit, f"limit {limit} is outside 1-{PAGE_MAX}")
+    with app.db.session() as session:
+        after = None
+        if cursor is not None:
+            after = repo.get_job(session, cursor)
+            if after is None or after.owner_id != owner.id:
+                raise InvalidParameter(
+                    "cursor", cursor, f"cursor {cursor!r} is not one of your jobs"
+                )
+        rows = repo.page_of_jobs(session, owner.id, state=state, after=after, limit=limit + 1)
+        views = tuple(_view(job, repo.artifacts_of(session, job.id)) for job in rows[:limit])
+    return JobPage(views, views[-1].id if len(rows) > limit else None)
+
+
+def open_artifact(
+    app: App,
+    blobs: BlobStore,
+    owner: UserInfo,
+    job_id: str,
+    kind: str,
+    byte_range: ByteRange | None,
+) -> tuple[ArtifactView, BlobStream]:
+    job = get_job(app, owner, job_id)
+    for artifact in job.artifacts:
+        if artifact.kind == kind:
+            return artifact, blobs.open(artifact.storage_key, byte_range)
+    raise NotFound(f"job {job_id!r} has no {kind} yet (state: {job.state.value})")
+
+
+def delete_job(app: App, queue: JobQueue, blobs: BlobStore, owner: UserInfo, job_id: str) -> None:
+    """Cancel the job if it still runs, then remove it, its events and its artifacts."""
+    cancel_job(app, queue, owner, job_id)
+    with app.db.session() as session:
+        job = repo.get_job(session, job_id)
+        if job is not None:
+            session.delete(job)
+    blobs.delete_prefix(f"jobs/{job_id}/")
+
+
+def cancel_job(app: App, queue: JobQueue, owner: UserInfo, job_id: str) -> JobView:
+    """Stop the job at its next step boundary or sooner; finished jobs are left as they are."""
+    job = get_job(app, owner, job_id)
+    if not job.state.terminal:
+        with app.db.session() as session:
+            repo.transition(
+                session, job_id, JobState.CANCELLED, only_from=[JobState.QUEUED, JobState.RUNNING]
+            )
+        queue.cancel(job_id)
+    return get_job(app, owner, job_id)

@@ -1,0 +1,182 @@
+"""The REST API against a real engine, on SQLite and PostgreSQL: auth, scoping, files, errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from i2v.api.app import create_app
+from i2v.bootstrap import open_app
+from i2v.config import load_settings
+from i2v.db.engine import Database
+from i2v.services import accounts
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "example.jpg"
+QUICK = {"size": "360x640", "duration": "3", "fps": "24"}
+
+
+@dataclass
+class Api:
+    client: TestClient
+    alice: dict[str, str]
+    bob: dict[str, str]
+    admin: dict[str, str]
+
+    def submit(self, who: dict[str, str], **fields: str) -> dict[str, Any]:
+        response = self.client.post(
+            "/v1/jobs",
+            headers=who,
+            files={"image": ("photo.jpg", EXAMPLE.read_bytes(), "image/jpeg")},
+            data={**QUICK, **fields},
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def wait(self, who: dict[str, str], job_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = dict(self.client.get(f"/v1/jobs/{job_id}", headers=who).json())
+            if job["state"] in ("succeeded", "failed", "cancelled"):
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"{job_id} did not finish")
+
+
+@pytest.fixture
+def api(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    monkeypatch.setenv("I2V_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("I2V_DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("I2V_MAX_UPLOAD_MB", "1")
+    settings = load_settings()
+    app = open_app(settings)
+    keys = {}
+    for name, admin in (("alice", False), ("bob", False), ("root", True)):
+        accounts.create_user(app.db, name, admin=admin)
+        keys[name] = {"Authorization": f"Bearer {accounts.create_key(app.db, name).token}"}
+    app.close()
+    with TestClient(create_app(settings)) as client:
+        yield Api(client, keys["alice"], keys["bob"], keys["root"])
+
+
+def test_health_and_readiness(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "storage": "ok"}
+
+
+def test_submit_run_and_download_with_ranges(api: Api) -> None:
+    job = api.submit(api.alice, prompt="slow pan left across the lake")
+    assert job["state"] == "queued"
+    assert job["spec"]["motion"] == "pan-left"
+    done = api.wait(api.alice, job["id"])
+    assert done["state"] == "succeeded", done
+    video = api.client.get(f"/v1/jobs/{job['id']}/video", headers=api.alice)
+    assert video.status_code == 200
+    assert video.headers["content-type"] == "video/mp4"
+    assert video.headers["accept-ranges"] == "bytes"
+    size = len(video.content)
+    assert size == {a["kind"]: a for a in done["artifacts"]}["video"]["size"]
+    part = api.client.get(
+        f"/v1/jobs/{job['id']}/video", headers={**api.alice, "Range": "bytes=100-199"}
+    )
+    assert part.status_code == 206
+    assert part.headers["content-range"] == f"bytes 100-199/{size}"
+    assert part.content == video.content[100:200]
+    tail = api.client.get(
+        f"/v1/jobs/{job['id']}/video", headers={**api.alice, "Range": "bytes=-10"}
+    )
+    assert tail.content == video.content[-10:]
+    miss = api.client.get(
+        f"/v1/jobs/{job['id']}/video", headers={**api.alice, "Range": f"bytes={size}-"}
+    )
+    assert miss.status_code == 416
+    assert miss.headers["content-range"] == f"bytes */{size}"
+    cover = api.client.get(f"/v1/jobs/{job['id']}/cover", headers=api.alice)
+    assert cover.headers["content-type"] == "image/jpeg"
+    assert cover.content[:3] == b"\xff\xd8\xff"
+
+
+def test_another_users_job_is_not_found_on_every_route(api: Api) -> None:
+    job = api.submit(api.alice)
+    api.wait(api.alice, job["id"])
+    routes = [
+        ("GET", f"/v1/jobs/{job['id']}"),
+        ("GET", f"/v1/jobs/{job['id']}/video"),
+        ("GET", f"/v1/jobs/{job['id']}/cover"),
+        ("POST", f"/v1/jobs/{job['id']}/cancel"),
+        ("DELETE", f"/v1/jobs/{job['id']}"),
+    ]
+    for method, path in routes:
+        response = api.client.request(method, path, headers=api.bob)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "not_found"
+    assert api.client.get("/v1/jobs", headers=api.bob).json()["jobs"] == []
+    assert api.client.get(f"/v1/jobs/{job['id']}", headers=api.alice).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}, {"Authorization": ""}],
+)
+def test_requests_without_a_valid_key_are_refused(api: Api, headers: dict[str, str]) -> None:
+    response = api.client.get("/v1/jobs", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["code"] == "unauthenticated"
+
+
+def test_bad_uploads_get_precise_errors(api: Api) -> None:
+    def post(content: bytes, **fields: str) -> Any:
+        return api.client.post(
+            "/v1/jobs",
+            headers=api.alice,
+            files={"image": ("x", content, "image/jpeg")},
+            data=fields,
+        )
+
+    too_big = post(b"\xff\xd8" + b"\0" * (1024 * 1024))
+    assert too_big.status_code == 413
+    assert too_big.json()["code"] == "upload_too_large"
+    not_image = post(b"hello, world")
+    assert (not_image.status_code, not_image.json()["code"]) == (415, "not_an_image")
+    truncated = post(EXAMPLE.read_bytes()[:5000])
+    assert (truncated.status_code, truncated.json()["code"]) == (422, "corrupt_image")
+    bad_fps = post(EXAMPLE.read_bytes(), fps="500")
+    assert bad_fps.status_code == 422
+    assert bad_fps.json()["field"] == "fps"
+    bad_motion = post(EXAMPLE.read_bytes(), motion="spin")
+    assert bad_motion.json()["code"] == "unknown_motion"
+    assert api.client.get("/v1/jobs", headers=api.alice).json()["jobs"] == []
+
+
+def test_listing_pages_with_a_cursor_and_filters_by_state(api: Api) -> None:
+    ids = [api.submit(api.alice)["id"] for _ in range(3)]
+    for job_id in ids:
+        api.wait(api.alice, job_id)
+    first = api.client.get("/v1/jobs?limit=2", headers=api.alice).json()
+    assert [j["id"] for j in first["jobs"]] == ids[::-1][:2]
+    second = api.client.get(
+        f"/v1/jobs?limit=2&cursor={first['next_cursor']}", headers=api.alice
+    ).json()
+    assert [j["id"] for j in second["jobs"]] == ids[:1]
+    assert second["next_cursor"] is None
+    assert api.client.get("/v1/jobs?state=queued", headers=api.alice).json()["jobs"] == []
+    assert api.client.get("/v1/jobs?state=bogus", headers=api.alice).status_code == 422
+
+
+def test_delete_removes_the_job_and_its_files(api: Api) -> None:
+    job = api.submit(api.alice)
+    api.wait(api.alice, job["id"])
+    assert api.client.delete(f"/v1/jobs/{job['id']}", headers=api.alice).status_code == 204
+    assert api.client.get(f"/v1/jobs/{job['id']}", headers=api.alice).status_code == 404
+    assert api.client.get(f"/v1/jobs/{job['id']}/video", headers=api.alice).status_code == 404
