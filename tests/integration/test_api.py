@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -180,3 +181,75 @@ def test_delete_removes_the_job_and_its_files(api: Api) -> None:
     assert api.client.delete(f"/v1/jobs/{job['id']}", headers=api.alice).status_code == 204
     assert api.client.get(f"/v1/jobs/{job['id']}", headers=api.alice).status_code == 404
     assert api.client.get(f"/v1/jobs/{job['id']}/video", headers=api.alice).status_code == 404
+
+
+def _sse(text: str) -> list[dict[str, str]]:
+    events = []
+    for block in text.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and line[0] != ":"
+        )
+        if "event" in fields:
+            events.append(fields)
+    return events
+
+
+def test_events_stream_until_done_and_resume_with_last_event_id(api: Api) -> None:
+    job = api.submit(api.alice)
+    with api.client.stream("GET", f"/v1/jobs/{job['id']}/events", headers=api.alice) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = _sse(response.read().decode())
+    states = [json.loads(e["data"])["state"] for e in events if e["event"] == "state"]
+    assert states == ["queued", "running", "succeeded"]
+    progress = [json.loads(e["data"])["progress"] for e in events if e["event"] == "progress"]
+    assert progress
+    assert progress == sorted(progress)
+    ids = [int(e["id"]) for e in events]
+    assert ids == sorted(ids)
+    middle = ids[len(ids) // 2]
+    resumed = api.client.get(
+        f"/v1/jobs/{job['id']}/events", headers={**api.alice, "Last-Event-ID": str(middle)}
+    )
+    assert [int(e["id"]) for e in _sse(resumed.text)] == [i for i in ids if i > middle]
+    other = api.client.get(f"/v1/jobs/{job['id']}/events", headers=api.bob)
+    assert other.status_code == 404
+
+
+def test_idempotency_key_replays_the_same_job_and_refuses_a_different_body(api: Api) -> None:
+    def post(key: str, **fields: str) -> Any:
+        return api.client.post(
+            "/v1/jobs",
+            headers={**api.alice, "Idempotency-Key": key},
+            files={"image": ("photo.jpg", EXAMPLE.read_bytes(), "image/jpeg")},
+            data={**QUICK, **fields},
+        )
+
+    first = post("retry-1", prompt="zoom in")
+    assert first.status_code == 201
+    again = post("retry-1", prompt="zoom in")
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    different = post("retry-1", prompt="pan left")
+    assert different.status_code == 409
+    assert different.json()["code"] == "conflict"
+    # Keys are per user: Bob's identical key is a new job.
+    bob = api.client.post(
+        "/v1/jobs",
+        headers={**api.bob, "Idempotency-Key": "retry-1"},
+        files={"image": ("photo.jpg", EXAMPLE.read_bytes(), "image/jpeg")},
+        data={**QUICK, "prompt": "zoom in"},
+    )
+    assert bob.status_code == 201
+    assert len(api.client.get("/v1/jobs", headers=api.alice).json()["jobs"]) == 1
+
+
+def test_metrics_count_jobs_by_state(api: Api) -> None:
+    job = api.submit(api.alice)
+    api.wait(api.alice, job["id"])
+    text = api.client.get("/metrics").text
+    assert 'i2v_jobs{state="succeeded"} 1.0' in text
+    assert "i2v_queue_depth 0.0" in text
+    assert 'i2v_job_duration_seconds_bucket{le="+Inf"} 1.0' in text
+    assert "i2v_job_duration_seconds_count 1.0" in text

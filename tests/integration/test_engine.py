@@ -210,7 +210,7 @@ def test_two_workers_split_twenty_jobs_and_none_runs_twice(
     image = EXAMPLE.read_bytes()
     blobs = open_blobs(service.settings)
     ids = [
-        jobs.submit(service.app, service.queue, blobs, owner, image, QUICK).id
+        jobs.submit(service.app, service.queue, blobs, owner, image, QUICK).job.id
         for owner in (service.user, other)
         for _ in range(10)
     ]

@@ -43,6 +43,7 @@ async def submit_job(
     fit: Annotated[str, Form()] = "cover",
     seed: Annotated[int, Form()] = 0,
     backend: Annotated[str, Form()] = "local",
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     cap = services.app.settings.max_upload_mb * 1024 * 1024
     data = await _read_capped(image, cap)
@@ -64,16 +65,28 @@ async def submit_job(
     if backend != "local":
         raise InvalidParameter("backend", backend, f"unknown backend {backend!r}; choose: local")
     # The service is blocking (database, storage, queue): keep it off the event loop.
-    job = await anyio.to_thread.run_sync(
+    submitted = await anyio.to_thread.run_sync(
         partial(
-            jobs.submit, services.app, services.queue, services.blobs, user, data, render, backend
+            jobs.submit,
+            services.app,
+            services.queue,
+            services.blobs,
+            user,
+            data,
+            render,
+            backend,
+            idempotency_key,
         )
     )
+    job = submitted.job
+    headers = {"Location": f"/v1/jobs/{job.id}"}
+    if not submitted.created:
+        headers["Idempotent-Replayed"] = "true"
     return Response(
         JobOut.of(job).model_dump_json(),
-        status_code=201,
+        status_code=201 if submitted.created else 200,
         media_type="application/json",
-        headers={"Location": f"/v1/jobs/{job.id}"},
+        headers=headers,
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from i2v.db.tables import Artifact, Job, JobEvent, utcnow
@@ -19,6 +19,11 @@ def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) ->
 
 def get_job(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id)
+
+
+def job_by_idempotency_key(session: Session, owner_id: str, key: str) -> Job | None:
+    query = select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
+    return session.scalars(query).one_or_none()
 
 
 def transition(
@@ -70,6 +75,31 @@ def page_of_jobs(
         )
     query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
     return list(session.scalars(query))
+
+
+def events_after(session: Session, job_id: str, after_id: int, limit: int) -> list[JobEvent]:
+    query = (
+        select(JobEvent)
+        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+        .order_by(JobEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Job.state, func.count()).group_by(Job.state))
+    return {state: int(n) for state, n in rows}
+
+
+def finished_durations(session: Session) -> list[float]:
+    """Run time (start to finish) of every finished job, in seconds."""
+    rows = session.execute(
+        select(Job.started_at, Job.finished_at).where(
+            Job.started_at.is_not(None), Job.finished_at.is_not(None)
+        )
+    )
+    return [(done - start).total_seconds() for start, done in rows if start and done]
 
 
 def artifacts_of(session: Session, job_id: str) -> list[Artifact]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from i2v.bootstrap import App
 from i2v.db import jobs as repo
@@ -14,7 +17,7 @@ from i2v.domain.ids import new_id
 from i2v.domain.job import JobSpec, JobState
 from i2v.domain.spec import RenderSpec
 from i2v.engine.queue import JobQueue
-from i2v.errors import InvalidParameter, NotFound
+from i2v.errors import Conflict, InvalidParameter, NotFound
 from i2v.media.image import ImageLimits, decode_image
 from i2v.services.accounts import UserInfo
 from i2v.storage.base import BlobStore, BlobStream, ByteRange
@@ -70,6 +73,18 @@ def _view(job: Job, artifacts: list[Artifact]) -> JobView:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    job: JobView
+    created: bool  # False when an Idempotency-Key replayed an earlier submission
+
+
+def _request_hash(spec: JobSpec) -> str:
+    """What makes two submissions "the same body": the image bytes and every parameter."""
+    canonical = json.dumps(spec.to_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def submit(
     app: App,
     queue: JobQueue,
@@ -78,17 +93,29 @@ def submit(
     image: bytes,
     render: RenderSpec,
     backend: str = "local",
-) -> JobView:
-    """Validate and store the input, record the job, and queue it."""
+    idempotency_key: str | None = None,
+) -> Submitted:
+    """Validate and store the input, record the job, and queue it.
+
+    With `idempotency_key`, a repeat of the same request returns the first job, and the same
+    key with a different request is a Conflict.
+    """
     settings = app.settings
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise InvalidParameter("idempotency_key", idempotency_key, "Idempotency-Key: 1-255 chars")
     decoded = decode_image(
         image, ImageLimits(settings.max_image_pixels, settings.min_image_side), name="image"
     )
     digest = hashlib.sha256(image).hexdigest()
     input_key = f"inputs/{digest}{_EXTENSIONS[decoded.source_format]}"
+    spec = JobSpec(render=render, backend=backend, input_key=input_key, input_sha256=digest)
+    request_hash = _request_hash(spec)
+    if idempotency_key is not None:
+        earlier = _replay(app, owner, idempotency_key, request_hash)
+        if earlier is not None:
+            return Submitted(earlier, created=False)
     if not blobs.exists(input_key):
         blobs.put(input_key, image, _CONTENT_TYPES[decoded.source_format])
-    spec = JobSpec(render=render, backend=backend, input_key=input_key, input_sha256=digest)
     job = Job(
         id=new_id("job"),
         owner_id=owner.id,
@@ -97,14 +124,34 @@ def submit(
         backend=backend,
         progress=0.0,
         created_at=utcnow(),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
     )
-    with app.db.session() as session:
-        session.add(job)
-        session.flush()
-        repo.add_event(session, job.id, "state", {"state": JobState.QUEUED.value})
+    try:
+        with app.db.session() as session:
+            session.add(job)
+            session.flush()
+            repo.add_event(session, job.id, "state", {"state": JobState.QUEUED.value})
+    except IntegrityError:
+        # The same key raced in from another request; the winner's job is the answer.
+        assert idempotency_key is not None
+        earlier = _replay(app, owner, idempotency_key, request_hash)
+        if earlier is None:
+            raise
+        return Submitted(earlier, created=False)
     # After the commit: a crash in between leaves a queued row, which the sweeper enqueues.
     queue.enqueue(job.id, owner.id)
-    return get_job(app, owner, job.id)
+    return Submitted(get_job(app, owner, job.id), created=True)
+
+
+def _replay(app: App, owner: UserInfo, key: str, request_hash: str) -> JobView | None:
+    with app.db.session() as session:
+        job = repo.job_by_idempotency_key(session, owner.id, key)
+        if job is None:
+            return None
+        if job.request_hash != request_hash:
+            raise Conflict(f"Idempotency-Key {key!r} was used for a different request")
+        return _view(job, repo.artifacts_of(session, job.id))
 
 
 def get_job(app: App, owner: UserInfo, job_id: str) -> JobView:
@@ -117,6 +164,23 @@ def get_job(app: App, owner: UserInfo, job_id: str) -> JobView:
 
 
 PAGE_MAX = 100
+EVENTS_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: int
+    type: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+def job_events(app: App, owner: UserInfo, job_id: str, after_id: int) -> list[EventView]:
+    """The job's events with ids above `after_id`, oldest first (for SSE and its resume)."""
+    get_job(app, owner, job_id)  # scoping: someone else's job is not found
+    with app.db.session() as session:
+        rows = repo.events_after(session, job_id, after_id, EVENTS_BATCH)
+        return [EventView(e.id, e.type, dict(e.data), e.created_at) for e in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,67 @@
+"""GET /metrics: Prometheus text, computed from the database at scrape time.
+
+Every API process reads the same database, so any of them answers for the whole service;
+nothing is kept in process memory that a restart would lose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anyio.to_thread
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import (
+    CollectorRegistry,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from i2v.api.auth import Services
+from i2v.bootstrap import App
+from i2v.db import jobs as repo
+from i2v.domain.job import JobState
+
+router = APIRouter(tags=["health"])
+DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+class JobCollector:
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[Metric]:
+        with self._app.db.session() as session:
+            counts = repo.count_by_state(session)
+            durations = repo.finished_durations(session)
+        jobs = GaugeMetricFamily("i2v_jobs", "Jobs by state.", labels=["state"])
+        for state in JobState:
+            jobs.add_metric([state.value], counts.get(state.value, 0))
+        yield jobs
+        yield GaugeMetricFamily(
+            "i2v_queue_depth", "Jobs waiting to start.", value=counts.get(JobState.QUEUED.value, 0)
+        )
+        cumulative, buckets = 0, []
+        for bound in DURATION_BUCKETS:
+            cumulative = sum(1 for d in durations if d <= bound)
+            buckets.append((str(bound), cumulative))
+        buckets.append(("+Inf", len(durations)))
+        yield HistogramMetricFamily(
+            "i2v_job_duration_seconds",
+            "Run time of finished jobs, start to finish.",
+            buckets=buckets,
+            sum_value=sum(durations),
+        )
+
+
+def _render(app: App) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(JobCollector(app))
+    return generate_latest(registry)
+
+
+@router.get("/metrics")
+async def metrics(services: Services) -> Response:
+    body = await anyio.to_thread.run_sync(_render, services.app)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,75 @@
+"""GET /v1/jobs/{id}/events: Server-Sent Events of state changes and progress, resumable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import StreamingResponse
+
+from i2v.api.auth import CurrentUser, Services
+from i2v.domain.job import JobState
+from i2v.services import jobs
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+POLL_S = 0.25
+KEEPALIVE_S = 15.0
+TERMINAL = {state.value for state in JobState if state.terminal}
+
+
+def _frame(event: jobs.EventView) -> str:
+    payload = {**event.data, "at": event.created_at.isoformat()}
+    return f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(payload)}\n\n"
+
+
+def _resume_from(after: int | None, last_event_id: str | None) -> int:
+    if after is not None:
+        return after
+    if last_event_id and last_event_id.strip().isdigit():
+        return int(last_event_id)
+    return 0  # a malformed Last-Event-ID replays everything, which is safe
+
+
+@router.get("/{job_id}/events")
+async def job_events(
+    job_id: str,
+    services: Services,
+    user: CurrentUser,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+) -> StreamingResponse:
+    """Stream the job's events until it finishes; reconnect with Last-Event-ID to resume."""
+    start = _resume_from(after, last_event_id)
+    # Check access before the stream starts, so a wrong id is a 404, not an empty stream.
+    first = await anyio.to_thread.run_sync(jobs.job_events, services.app, user, job_id, start)
+
+    async def stream() -> AsyncIterator[str]:
+        batch, cursor, idle = first, start, 0.0
+        yield "retry: 2000\n\n"
+        while True:
+            for event in batch:
+                cursor = event.id
+                yield _frame(event)
+                if event.type == "state" and event.data.get("state") in TERMINAL:
+                    return
+            if not batch:
+                await anyio.sleep(POLL_S)
+                idle += POLL_S
+                if idle >= KEEPALIVE_S:
+                    idle = 0.0
+                    yield ": keep-alive\n\n"  # proxies close idle connections
+            else:
+                idle = 0.0
+            batch = await anyio.to_thread.run_sync(
+                jobs.job_events, services.app, user, job_id, cursor
+            )
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
