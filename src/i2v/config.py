@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     s3_multipart_threshold_mb: int = Field(default=16, ge=5, le=5120)
     max_upload_mb: int = Field(default=30, ge=1, le=1024)
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs webhook deliveries; jobs may name a webhook only if set."
+    )
+    webhook_retry_base_s: float = Field(default=10.0, gt=0, le=3600)
     fetch_timeout_s: float = Field(default=30.0, gt=0, le=600)
     fetch_max_redirects: int = Field(default=3, ge=0, le=10)
     fetch_allow: Annotated[list[str], NoDecode] = Field(

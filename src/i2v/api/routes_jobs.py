@@ -43,6 +43,7 @@ async def submit_job(
     fit: Annotated[str, Form()] = "cover",
     seed: Annotated[int, Form()] = 0,
     backend: Annotated[str, Form()] = "local",
+    webhook_url: Annotated[str | None, Form(max_length=2048)] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     cap = services.app.settings.max_upload_mb * 1024 * 1024
@@ -76,6 +77,7 @@ async def submit_job(
             render,
             backend,
             idempotency_key,
+            webhook_url or None,
         )
     )
     job = submitted.job

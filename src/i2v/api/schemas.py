@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from i2v.services.jobs import JobPage, JobView
+from i2v.services.jobs import JobPage, JobView, public_json
 
 
 class ArtifactOut(BaseModel):
@@ -33,33 +33,7 @@ class JobOut(BaseModel):
 
     @classmethod
     def of(cls, job: JobView) -> JobOut:
-        render = job.spec.get("render", {})
-        return cls(
-            id=job.id,
-            state=job.state.value,
-            backend=job.backend,
-            stage=job.stage,
-            progress=job.progress,
-            spec={"backend": job.spec.get("backend"), **render},
-            created_at=job.created_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-            error=(
-                {"code": job.error_code, "message": job.error_message or ""}
-                if job.error_code
-                else None
-            ),
-            artifacts=[
-                ArtifactOut(
-                    kind=a.kind,
-                    size=a.size,
-                    content_type=a.content_type,
-                    sha256=a.sha256,
-                    url=f"/v1/jobs/{job.id}/{a.kind}",
-                )
-                for a in job.artifacts
-            ],
-        )
+        return cls.model_validate(public_json(job))
 
 
 class JobListOut(BaseModel):

@@ -109,6 +109,7 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
 
 
 class JobEvent(Base):

@@ -18,6 +18,7 @@ from i2v.db import jobs as job_repo
 from i2v.db.tables import Executor, utcnow
 from i2v.domain.job import JobState
 from i2v.engine import context
+from i2v.engine import webhooks as _webhooks  # noqa: F401 - registers the delivery workflow
 from i2v.engine.queue import JobQueue
 from i2v.engine.workflow import APP_NAME, JOB_QUEUE, WORKFLOW_VERSION
 from i2v.errors import ConfigError

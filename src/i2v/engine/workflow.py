@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS
+from dbos import DBOS, SetWorkflowID
 
 from i2v.backends.base import Progress
 from i2v.db import jobs as repo
@@ -139,8 +139,14 @@ def fail(job_id: str, code: str, message: str) -> None:
         )
 
 
-@DBOS.workflow(name=WORKFLOW_NAME)
-def run_job(job_id: str) -> str:
+@DBOS.step(name="i2v.has_webhook")
+def has_webhook(job_id: str) -> bool:
+    with current().app.db.session() as session:
+        job = repo.get_job(session, job_id)
+        return job is not None and bool(job.webhook_url)
+
+
+def _run(job_id: str) -> str:
     try:
         spec = prepare(job_id)
         stored = generate(job_id, spec)
@@ -155,3 +161,16 @@ def run_job(job_id: str) -> str:
         fail(job_id, "internal_error", f"{type(exc).__name__}: {exc}")
         return JobState.FAILED.value
     return JobState.SUCCEEDED.value
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+def run_job(job_id: str) -> str:
+    state = _run(job_id)
+    if state != JobState.CANCELLED.value and has_webhook(job_id):
+        from i2v.engine.webhooks import deliver_webhook  # registered with DBOS on import
+
+        # notify: delivery is its own durable workflow (retries may take a day); started from
+        # this workflow, DBOS records the start, so a recovered run attaches instead of repeating.
+        with SetWorkflowID(f"{job_id}.webhook.{state}"):
+            DBOS.start_workflow(deliver_webhook, job_id, f"job.{state}")
+    return state

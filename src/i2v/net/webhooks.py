@@ -2,7 +2,7 @@
 
 Signature
 ---------
-Each delivery carries ``I2V-Signature: t=<unix seconds>,v1=<hex>``, where ``<hex>`` is
+Each delivery carries ``X-I2V-Signature: t=<unix seconds>,v1=<hex>``, where ``<hex>`` is
 HMAC-SHA256 keyed with the endpoint's secret over ``"<t>." + body`` (the raw body bytes, exactly
 as sent). The timestamp is signed so a captured delivery cannot be replayed later: receivers
 refuse a ``t`` more than ``tolerance_s`` (5 minutes) away from their clock. While a secret is
@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-SIGNATURE_HEADER = "I2V-Signature"
+SIGNATURE_HEADER = "X-I2V-Signature"
 SIGNATURE_SCHEME = "v1"
 DEFAULT_TOLERANCE_S = 300
 
@@ -50,7 +50,7 @@ def _mac(secret: bytes, body: bytes, timestamp: int) -> str:
 def sign(
     secret: bytes, body: bytes, timestamp: int, *, previous_secrets: Sequence[bytes] = ()
 ) -> str:
-    """The ``I2V-Signature`` value for ``body`` sent at ``timestamp`` (unix seconds).
+    """The ``X-I2V-Signature`` value for ``body`` sent at ``timestamp`` (unix seconds).
 
     ``previous_secrets`` adds one more ``v1`` per secret, for receivers not yet rotated.
     """

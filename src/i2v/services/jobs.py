@@ -11,14 +11,16 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from i2v.bootstrap import App
+from i2v.config import Settings
 from i2v.db import jobs as repo
 from i2v.db.tables import Artifact, Job, utcnow
 from i2v.domain.ids import new_id
 from i2v.domain.job import JobSpec, JobState
 from i2v.domain.spec import RenderSpec
 from i2v.engine.queue import JobQueue
-from i2v.errors import Conflict, InvalidParameter, NotFound
+from i2v.errors import BlockedUrl, Conflict, InvalidParameter, NotFound
 from i2v.media.image import ImageLimits, decode_image
+from i2v.net.ssrf import parse_url
 from i2v.services.accounts import UserInfo
 from i2v.storage.base import BlobStore, BlobStream, ByteRange
 
@@ -52,7 +54,7 @@ class JobView:
     artifacts: tuple[ArtifactView, ...]
 
 
-def _view(job: Job, artifacts: list[Artifact]) -> JobView:
+def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
     return JobView(
         id=job.id,
         owner_id=job.owner_id,
@@ -71,6 +73,34 @@ def _view(job: Job, artifacts: list[Artifact]) -> JobView:
             for a in sorted(artifacts, key=lambda a: a.kind)
         ),
     )
+
+
+def public_json(job: JobView) -> dict[str, Any]:
+    """The job as clients see it, in the API and in webhooks alike."""
+    return {
+        "id": job.id,
+        "state": job.state.value,
+        "backend": job.backend,
+        "stage": job.stage,
+        "progress": job.progress,
+        "spec": {"backend": job.spec.get("backend"), **job.spec.get("render", {})},
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "error": (
+            {"code": job.error_code, "message": job.error_message or ""} if job.error_code else None
+        ),
+        "artifacts": [
+            {
+                "kind": a.kind,
+                "size": a.size,
+                "content_type": a.content_type,
+                "sha256": a.sha256,
+                "url": f"/v1/jobs/{job.id}/{a.kind}",
+            }
+            for a in job.artifacts
+        ],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +124,7 @@ def submit(
     render: RenderSpec,
     backend: str = "local",
     idempotency_key: str | None = None,
+    webhook_url: str | None = None,
 ) -> Submitted:
     """Validate and store the input, record the job, and queue it.
 
@@ -101,6 +132,8 @@ def submit(
     key with a different request is a Conflict.
     """
     settings = app.settings
+    if webhook_url is not None:
+        _check_webhook(settings, webhook_url)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidParameter("idempotency_key", idempotency_key, "Idempotency-Key: 1-255 chars")
     decoded = decode_image(
@@ -126,6 +159,7 @@ def submit(
         created_at=utcnow(),
         idempotency_key=idempotency_key,
         request_hash=request_hash,
+        webhook_url=webhook_url,
     )
     try:
         with app.db.session() as session:
@@ -144,6 +178,18 @@ def submit(
     return Submitted(get_job(app, owner, job.id), created=True)
 
 
+def _check_webhook(settings: Settings, url: str) -> None:
+    """Refuse what can never be delivered; addresses are checked again at every attempt."""
+    if settings.webhook_secret is None:
+        raise InvalidParameter(
+            "webhook_url", url, "webhooks are off on this server: I2V_WEBHOOK_SECRET is not set"
+        )
+    try:
+        parse_url(url)
+    except BlockedUrl as exc:
+        raise InvalidParameter("webhook_url", url, f"webhook_url: {exc.reason}") from None
+
+
 def _replay(app: App, owner: UserInfo, key: str, request_hash: str) -> JobView | None:
     with app.db.session() as session:
         job = repo.job_by_idempotency_key(session, owner.id, key)
@@ -151,7 +197,7 @@ def _replay(app: App, owner: UserInfo, key: str, request_hash: str) -> JobView |
             return None
         if job.request_hash != request_hash:
             raise Conflict(f"Idempotency-Key {key!r} was used for a different request")
-        return _view(job, repo.artifacts_of(session, job.id))
+        return view_of(job, repo.artifacts_of(session, job.id))
 
 
 def get_job(app: App, owner: UserInfo, job_id: str) -> JobView:
@@ -160,7 +206,7 @@ def get_job(app: App, owner: UserInfo, job_id: str) -> JobView:
         job = repo.get_job(session, job_id)
         if job is None or job.owner_id != owner.id:
             raise NotFound(f"no job {job_id!r}")
-        return _view(job, repo.artifacts_of(session, job_id))
+        return view_of(job, repo.artifacts_of(session, job_id))
 
 
 PAGE_MAX = 100
@@ -204,7 +250,7 @@ def list_jobs(
                     "cursor", cursor, f"cursor {cursor!r} is not one of your jobs"
                 )
         rows = repo.page_of_jobs(session, owner.id, state=state, after=after, limit=limit + 1)
-        views = tuple(_view(job, repo.artifacts_of(session, job.id)) for job in rows[:limit])
+        views = tuple(view_of(job, repo.artifacts_of(session, job.id)) for job in rows[:limit])
     return JobPage(views, views[-1].id if len(rows) > limit else None)
 
 
