@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +16,11 @@ from i2v.backends.local.camera import max_zoom
 from i2v.backends.registry import DEFAULT_BACKEND, get_backend
 from i2v.config import Settings
 from i2v.domain.motion import Intensity, Motion
-from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
 from i2v.errors import InvalidParameter, RenderError
 from i2v.media.atomic import atomic_outputs, check_writable
-from i2v.media.color import nv12_to_rgb
-from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
+from i2v.media.color import i420_to_rgb
+from i2v.media.encode import EncoderSettings, encode_i420, prefetch
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
 from i2v.prompts.motion import motion_from_prompt
@@ -62,12 +60,6 @@ def encoder_settings(settings: Settings) -> EncoderSettings:
     )
 
 
-def write_cover(frame: NDArray[np.uint8], size: Size, dest: Path) -> None:
-    """Save the NV12 `frame` as the cover JPEG at `dest`."""
-    rgb = nv12_to_rgb(frame, size.width, size.height)
-    Image.fromarray(rgb).save(dest, format="JPEG", quality=COVER_QUALITY, optimize=True)
-
-
 def generate_video(
     image_path: Path,
     output: Path,
@@ -104,30 +96,26 @@ def generate_video(
     )
     stream = backend.generate(request, on_progress)
     cover = cover_path(output)
+    first: list[NDArray[np.uint8]] = []
+
+    def frame_done(index: int, frame: NDArray[np.uint8]) -> None:
+        if index == 0:
+            first.append(frame.copy())
+        on_progress(Progress("render", index + 1, stream.frame_count))
+
     with atomic_outputs(output, cover) as (tmp_video, tmp_cover):
-        # The cover is made from the first frame while the rest encodes (the encoder is
-        # still filling its lookahead then), not after the video.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="i2v-cover") as pool:
-            covers: list[Future[None]] = []
-
-            def frame_done(index: int, frame: NDArray[np.uint8]) -> None:
-                if index == 0:
-                    covers.append(pool.submit(write_cover, frame, stream.size, tmp_cover))
-                on_progress(Progress("render", index + 1, stream.frame_count))
-
-            written = encode_nv12(
-                prefetch(stream.frames(), RENDER_AHEAD),
-                tmp_video,
-                stream.size,
-                stream.fps,
-                encoder_settings(settings),
-                frame_done,
-            )
-            if written != stream.frame_count or not covers:
-                raise RenderError(
-                    f"backend produced {written} frames, expected {stream.frame_count}"
-                )
-            covers[0].result()
+        written = encode_i420(
+            prefetch(stream.frames(), RENDER_AHEAD),
+            tmp_video,
+            stream.size,
+            stream.fps,
+            encoder_settings(settings),
+            frame_done,
+        )
+        if written != stream.frame_count or not first:
+            raise RenderError(f"backend produced {written} frames, expected {stream.frame_count}")
+        rgb = i420_to_rgb(first[0], stream.size.width, stream.size.height)
+        Image.fromarray(rgb).save(tmp_cover, format="JPEG", quality=COVER_QUALITY, optimize=True)
         info = probe_video(tmp_video)
     return GenerateResult(
         video=output,
