@@ -6,13 +6,14 @@ from functools import partial
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from i2v.api.auth import CurrentUser, Services
 from i2v.api.problems import problem
 from i2v.api.ranges import UnsatisfiableRange, parse_range
 from i2v.api.schemas import JobListOut, JobOut
+from i2v.api.submission import UploadTooLarge, read_submission
 from i2v.domain.job import JobState
 from i2v.domain.size import output_size
 from i2v.domain.spec import Fit, RenderSpec
@@ -21,50 +22,36 @@ from i2v.services import jobs
 from i2v.services.generate import resolve_motion
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
-
-
-async def _read_capped(upload: UploadFile, cap: int) -> bytes | None:
-    data = await upload.read(cap + READ_SLACK)
-    return None if len(data) > cap else data
 
 
 @router.post("", status_code=201, response_model=JobOut)
 async def submit_job(
+    request: Request,
     services: Services,
     user: CurrentUser,
-    image: Annotated[UploadFile, File(description="PNG, JPEG or WebP.")],
-    prompt: Annotated[str, Form(max_length=2000)] = "",
-    motion: Annotated[str | None, Form()] = None,
-    duration: Annotated[float, Form()] = 5.0,
-    fps: Annotated[int, Form()] = 30,
-    size: Annotated[str | None, Form()] = None,
-    aspect: Annotated[str | None, Form()] = None,
-    fit: Annotated[str, Form()] = "cover",
-    seed: Annotated[int, Form()] = 0,
-    backend: Annotated[str, Form()] = "local",
-    webhook_url: Annotated[str | None, Form(max_length=2048)] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    cap = services.app.settings.max_upload_mb * 1024 * 1024
-    data = await _read_capped(image, cap)
-    if data is None:
-        return problem(
-            413, "upload_too_large", f"the image is over {services.app.settings.max_upload_mb} MB"
-        )
-    chosen_motion, intensity = resolve_motion(prompt, motion)
+    """Multipart with an `image` file part, or JSON with `image_url` (fetched safely)."""
+    settings = services.app.settings
+    try:
+        submission = await read_submission(request, settings)
+    except UploadTooLarge:
+        return problem(413, "upload_too_large", f"the image is over {settings.max_upload_mb} MB")
+    fields = submission.fields
+    chosen_motion, intensity = resolve_motion(fields.prompt, fields.motion)
     render = RenderSpec(
         motion=chosen_motion,
         intensity=intensity,
-        size=output_size(size, aspect),
-        duration_s=duration,
-        fps=fps,
-        fit=Fit.parse(fit),
-        seed=seed,
-        prompt=prompt,
+        size=output_size(fields.size, fields.aspect),
+        duration_s=fields.duration,
+        fps=fields.fps,
+        fit=Fit.parse(fields.fit),
+        seed=fields.seed,
+        prompt=fields.prompt,
     )
-    if backend != "local":
-        raise InvalidParameter("backend", backend, f"unknown backend {backend!r}; choose: local")
+    if fields.backend != "local":
+        message = f"unknown backend {fields.backend!r}; choose: local"
+        raise InvalidParameter("backend", fields.backend, message)
     # The service is blocking (database, storage, queue): keep it off the event loop.
     submitted = await anyio.to_thread.run_sync(
         partial(
@@ -73,11 +60,11 @@ async def submit_job(
             services.queue,
             services.blobs,
             user,
-            data,
+            submission.image,
             render,
-            backend,
+            fields.backend,
             idempotency_key,
-            webhook_url or None,
+            fields.webhook_url,
         )
     )
     job = submitted.job

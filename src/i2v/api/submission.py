@@ -1,0 +1,92 @@
+"""Read a job submission: multipart (an `image` file plus fields) or JSON with `image_url`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from i2v.config import Settings
+from i2v.errors import InvalidParameter, NotAnImage
+from i2v.net.fetch import SafeFetcher, policy_from_settings
+
+READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
+
+
+class JobFields(BaseModel):
+    """The job parameters, the same for both encodings (form strings are coerced)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(default="", max_length=2000)
+    motion: str | None = None
+    duration: float = 5.0
+    fps: int = 30
+    size: str | None = None
+    aspect: str | None = None
+    fit: str = "cover"
+    seed: int = 0
+    backend: str = "local"
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    image_url: str | None = Field(default=None, max_length=4096)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    image: bytes
+    fields: JobFields
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+def _fields(raw: dict[str, object]) -> JobFields:
+    try:
+        return JobFields.model_validate({k: v for k, v in raw.items() if v not in ("", None)})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidParameter(field, first.get("input"), f"{field}: {first['msg']}") from None
+
+
+async def read_submission(request: Request, settings: Settings) -> Submission:
+    cap = settings.max_upload_mb * 1024 * 1024
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap + 64 * 1024:
+        raise UploadTooLarge  # refuse before reading a byte of an oversized body
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=32)
+        upload = form.get("image")
+        if not isinstance(upload, StarletteUpload):
+            raise InvalidParameter("image", None, "image: attach the picture as a file part")
+        data = await _read_capped(upload, cap)
+        fields = _fields({k: v for k, v in form.items() if k != "image"})
+        if fields.image_url is not None:
+            raise InvalidParameter(
+                "image_url", fields.image_url, "send image or image_url, not both"
+            )
+        return Submission(data, fields)
+    if kind == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise InvalidParameter("body", None, "body: not valid JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidParameter("body", None, "body: expected a JSON object")
+        fields = _fields(body)
+        if fields.image_url is None:
+            raise InvalidParameter("image_url", None, "image_url: required with a JSON body")
+        fetched = await SafeFetcher(policy_from_settings(settings)).get(fields.image_url)
+        return Submission(fetched.data, fields)
+    raise NotAnImage("body", "send multipart/form-data with an image, or JSON with image_url")
+
+
+async def _read_capped(upload: StarletteUpload, cap: int) -> bytes:
+    data = await upload.read(cap + READ_SLACK)
+    if len(data) > cap:
+        raise UploadTooLarge
+    return data
