@@ -309,9 +309,44 @@ def test_json_with_image_url_is_fetched_behind_the_ssrf_guard(
 def test_malformed_submissions_get_precise_errors(
     api: Api, kwargs: dict[str, Any], status: int, code: str | None
 ) -> None:
+    kwargs = dict(kwargs)  # the parameter is shared by the sqlite and postgres runs
     headers = {**api.alice, **kwargs.pop("headers", {})}
     response = api.client.post("/v1/jobs", headers=headers, **kwargs)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     if code is not None:
         assert response.json()["code"] == code
+
+
+def test_cache_hit_miss_and_identical_submissions_render_once(api: Api) -> None:
+    first = api.submit(api.alice, prompt="zoom in")
+    api.wait(api.alice, first["id"])
+    # A hit: same picture and parameters, answered at once as a finished job, even for Bob.
+    hit = api.client.post(
+        "/v1/jobs",
+        headers=api.bob,
+        files={"image": ("p.jpg", EXAMPLE.read_bytes(), "image/jpeg")},
+        data={**QUICK, "prompt": "zoom in"},
+    )
+    assert hit.status_code == 200
+    assert hit.headers["x-i2v-cache"] == "hit"
+    assert hit.json()["state"] == "succeeded"
+    video = {a["kind"]: a for a in hit.json()["artifacts"]}["video"]
+    original = {a["kind"]: a for a in api.wait(api.alice, first["id"])["artifacts"]}["video"]
+    assert video["sha256"] == original["sha256"]
+    # cache=false renders again; a changed parameter misses.
+    fresh = api.submit(api.alice, prompt="zoom in", cache="false")
+    other = api.submit(api.alice, prompt="zoom out")
+    for job in (fresh, other):
+        assert api.wait(api.alice, job["id"])["state"] == "succeeded"
+    # Deleting the first job keeps the shared files for the job that hit the cache.
+    api.client.delete(f"/v1/jobs/{first['id']}", headers=api.alice)
+    assert api.client.get(f"/v1/jobs/{hit.json()['id']}/video", headers=api.bob).status_code == 200
+    # Identical submissions that arrive together share one render.
+    together = [api.submit(api.alice, prompt="pan right") for _ in range(3)]
+    done = [api.wait(api.alice, job["id"]) for job in together]
+    assert {job["state"] for job in done} == {"succeeded"}
+    assert len({job["artifacts"][0]["sha256"] for job in done}) == 1
+    services = api.client.app.state.services  # type: ignore[attr-defined]
+    renders = services.queue.render_ids([job["id"] for job in together])
+    assert len(renders) == 1, renders

@@ -48,7 +48,7 @@ class Service:
         image = EXAMPLE.read_bytes()
         return jobs.submit(
             self.app, self.queue, open_blobs(self.settings), self.user, image, spec
-        ).id
+        ).job.id
 
     def wait(
         self, job_id: str, *, until: Callable[[jobs.JobView], bool], timeout: float = 60

@@ -65,15 +65,19 @@ async def submit_job(
             fields.backend,
             idempotency_key,
             fields.webhook_url,
+            fields.cache,
         )
     )
     job = submitted.job
     headers = {"Location": f"/v1/jobs/{job.id}"}
     if not submitted.created:
         headers["Idempotent-Replayed"] = "true"
+    if submitted.cached:
+        headers["X-I2V-Cache"] = "hit"
+    fresh = submitted.created and not submitted.cached
     return Response(
         JobOut.of(job).model_dump_json(),
-        status_code=201 if submitted.created else 200,
+        status_code=201 if fresh else 200,
         media_type="application/json",
         headers=headers,
     )

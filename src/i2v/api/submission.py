@@ -30,6 +30,7 @@ class JobFields(BaseModel):
     seed: int = 0
     backend: str = "local"
     webhook_url: str | None = Field(default=None, max_length=2048)
+    cache: bool = True  # False forces a new render
     image_url: str | None = Field(default=None, max_length=4096)
 
 

@@ -87,6 +87,30 @@ def events_after(session: Session, job_id: str, after_id: int, limit: int) -> li
     return list(session.scalars(query))
 
 
+def running_jobs_for_result(session: Session, result_key: str) -> list[str]:
+    query = select(Job.id).where(
+        Job.state == JobState.RUNNING.value,
+        or_(Job.cache_key == result_key, Job.id == result_key),
+    )
+    return list(session.scalars(query))
+
+
+def cached_result(session: Session, cache_key: str) -> Job | None:
+    """A succeeded job with this cache key whose artifacts are all recorded."""
+    query = (
+        select(Job)
+        .where(Job.cache_key == cache_key, Job.state == JobState.SUCCEEDED.value)
+        .order_by(Job.finished_at.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def storage_key_in_use(session: Session, storage_key: str) -> bool:
+    query = select(func.count()).select_from(Artifact).where(Artifact.storage_key == storage_key)
+    return bool(session.scalar(query))
+
+
 def count_by_state(session: Session) -> dict[str, int]:
     rows = session.execute(select(Job.state, func.count()).group_by(Job.state))
     return {state: int(n) for state, n in rows}

@@ -34,6 +34,7 @@ class JobSpec:
     backend: str
     input_key: str  # the normalised input image in the blob store
     input_sha256: str
+    use_cache: bool = True  # False: render afresh even when a stored result matches
 
     def to_json(self) -> dict[str, Any]:
         render = asdict(self.render)
@@ -44,6 +45,7 @@ class JobSpec:
             "backend": self.backend,
             "input_key": self.input_key,
             "input_sha256": self.input_sha256,
+            "use_cache": self.use_cache,
         }
 
     @classmethod
@@ -63,4 +65,5 @@ class JobSpec:
             backend=str(data["backend"]),
             input_key=str(data["input_key"]),
             input_sha256=str(data["input_sha256"]),
+            use_cache=bool(data.get("use_cache", True)),
         )

@@ -37,6 +37,13 @@ class JobQueue:
         )
         return {status.workflow_id: status.executor_id for status in found}
 
+    def render_ids(self, job_ids: list[str]) -> set[str]:
+        """The render workflows these jobs started (shared renders appear once)."""
+        found = self._client.list_workflows(
+            parent_workflow_id=job_ids, load_input=False, load_output=False
+        )
+        return {status.workflow_id for status in found}
+
     def exists(self, job_id: str) -> bool:
         found = self._client.list_workflows(
             workflow_ids=[job_id], load_input=False, load_output=False

@@ -29,6 +29,7 @@ WORKFLOW_NAME = "i2v.run_job"
 # only when the workflow's steps change incompatibly.
 WORKFLOW_VERSION = "i2v-workflow-1"
 JOB_QUEUE = "jobs"
+RENDER_NAME = "i2v.render"
 PROGRESS_EVERY_S = 0.5  # progress rows and cancellation checks, at most this often
 VIDEO, COVER = "video", "cover"
 CONTENT_TYPES = {VIDEO: "video/mp4", COVER: "image/jpeg"}
@@ -38,8 +39,9 @@ class JobCancelled(Exception):
     """Raised inside a step when the job was cancelled while it ran."""
 
 
-def artifact_key(job_id: str, kind: str) -> str:
-    return f"jobs/{job_id}/{kind}.{'mp4' if kind == VIDEO else 'jpg'}"
+def artifact_key(result_key: str, kind: str) -> str:
+    """Content-addressed (by cache key): identical jobs share one stored result."""
+    return f"results/{result_key}/{kind}.{'mp4' if kind == VIDEO else 'jpg'}"
 
 
 @DBOS.step(name="i2v.prepare")
@@ -50,11 +52,13 @@ def prepare(job_id: str) -> dict[str, Any]:
         if job is None:
             raise RenderError(f"job {job_id} has no row")
         repo.transition(session, job_id, JobState.RUNNING, only_from=[JobState.QUEUED])
-        return dict(job.spec)
+        shared = job.cache_key is not None and job.spec.get("use_cache", True)
+        return {"spec": dict(job.spec), "result_key": job.cache_key if shared else job_id}
 
 
 @DBOS.step(name="i2v.generate")
-def generate(job_id: str, spec_json: dict[str, Any]) -> dict[str, Any]:
+def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
+    """Render once for every job waiting on `result_key`; their progress moves together."""
     ctx = current()
     spec = JobSpec.from_json(spec_json)
     last = [0.0]
@@ -67,10 +71,11 @@ def generate(job_id: str, spec_json: dict[str, Any]) -> dict[str, Any]:
             return
         last[0] = now
         with ctx.app.db.session() as session:
-            job = repo.get_job(session, job_id)
-            if job is None or job.state != JobState.RUNNING.value:
-                raise JobCancelled(job_id)
-            repo.set_progress(session, job_id, "generate", event.fraction)
+            waiting = repo.running_jobs_for_result(session, result_key)
+            if not waiting:  # every job that wanted this result was cancelled
+                raise JobCancelled(result_key)
+            for job_id in waiting:
+                repo.set_progress(session, job_id, "generate", event.fraction)
 
     with tempfile.TemporaryDirectory(prefix="i2v-job-") as scratch:
         folder = Path(scratch)
@@ -83,18 +88,41 @@ def generate(job_id: str, spec_json: dict[str, Any]) -> dict[str, Any]:
         )
         stored = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):
-            info = ctx.blobs.put(artifact_key(job_id, kind), path, CONTENT_TYPES[kind])
+            info = ctx.blobs.put(artifact_key(result_key, kind), path, CONTENT_TYPES[kind])
             stored[kind] = {"key": info.key, "size": info.size, "sha256": info.sha256}
     return stored
 
 
+@DBOS.workflow(name=RENDER_NAME)
+def render(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
+    return generate(result_key, spec_json)
+
+
+@DBOS.step(name="i2v.render_id")
+def render_id(job_id: str, result_key: str) -> str:
+    """The render to attach to: a shared one per result, unless it failed or its files are gone.
+
+    Identical submissions arriving together thus render once: DBOS runs one workflow per id,
+    and every job starting that id waits on the same run.
+    """
+    if result_key == job_id:  # the job asked for a fresh render (cache: false)
+        return f"render.{job_id}"
+    shared = f"render.{result_key}"
+    status = DBOS.get_workflow_status(shared)
+    if status is None or status.status in ("PENDING", "ENQUEUED"):
+        return shared
+    if status.status == "SUCCESS" and current().blobs.exists(artifact_key(result_key, VIDEO)):
+        return shared
+    return f"render.{result_key}.{job_id}"
+
+
 @DBOS.step(name="i2v.publish")
-def publish(job_id: str) -> None:
+def publish(job_id: str, stored: dict[str, Any]) -> None:
     """Check the stored video against the platform spec before anyone is told it is ready."""
     ctx = current()
     with tempfile.TemporaryDirectory(prefix="i2v-check-") as scratch:
         path = Path(scratch) / "video.mp4"
-        with ctx.blobs.open(artifact_key(job_id, VIDEO)) as stream, path.open("wb") as fh:
+        with ctx.blobs.open(stored[VIDEO]["key"]) as stream, path.open("wb") as fh:
             for chunk in stream:
                 fh.write(chunk)
         info = probe_video(path)
@@ -148,9 +176,12 @@ def has_webhook(job_id: str) -> bool:
 
 def _run(job_id: str) -> str:
     try:
-        spec = prepare(job_id)
-        stored = generate(job_id, spec)
-        publish(job_id)
+        prepared = prepare(job_id)
+        result_key = prepared["result_key"]
+        with SetWorkflowID(render_id(job_id, result_key)):
+            handle = DBOS.start_workflow(render, result_key, prepared["spec"])
+        stored = handle.get_result()
+        publish(job_id, stored)
         store(job_id, stored)
     except JobCancelled:
         return JobState.CANCELLED.value

@@ -22,6 +22,7 @@ from i2v.errors import BlockedUrl, Conflict, InvalidParameter, NotFound
 from i2v.media.image import ImageLimits, decode_image
 from i2v.net.ssrf import parse_url
 from i2v.services.accounts import UserInfo
+from i2v.services.cache import cache_key, pixels_digest
 from i2v.storage.base import BlobStore, BlobStream, ByteRange
 
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -107,6 +108,7 @@ def public_json(job: JobView) -> dict[str, Any]:
 class Submitted:
     job: JobView
     created: bool  # False when an Idempotency-Key replayed an earlier submission
+    cached: bool = False  # True when a stored result answered it, with no generation
 
 
 def _request_hash(spec: JobSpec) -> str:
@@ -125,6 +127,7 @@ def submit(
     backend: str = "local",
     idempotency_key: str | None = None,
     webhook_url: str | None = None,
+    use_cache: bool = True,
 ) -> Submitted:
     """Validate and store the input, record the job, and queue it.
 
@@ -141,12 +144,23 @@ def submit(
     )
     digest = hashlib.sha256(image).hexdigest()
     input_key = f"inputs/{digest}{_EXTENSIONS[decoded.source_format]}"
-    spec = JobSpec(render=render, backend=backend, input_key=input_key, input_sha256=digest)
+    spec = JobSpec(
+        render=render,
+        backend=backend,
+        input_key=input_key,
+        input_sha256=digest,
+        use_cache=use_cache,
+    )
     request_hash = _request_hash(spec)
+    key = cache_key(pixels_digest(decoded.rgb), render, backend)
     if idempotency_key is not None:
         earlier = _replay(app, owner, idempotency_key, request_hash)
         if earlier is not None:
             return Submitted(earlier, created=False)
+    if use_cache:
+        hit = _from_cache(app, owner, spec, key, request_hash, idempotency_key, webhook_url)
+        if hit is not None:
+            return Submitted(hit, created=True, cached=True)
     if not blobs.exists(input_key):
         blobs.put(input_key, image, _CONTENT_TYPES[decoded.source_format])
     job = Job(
@@ -160,6 +174,7 @@ def submit(
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         webhook_url=webhook_url,
+        cache_key=key,
     )
     try:
         with app.db.session() as session:
@@ -176,6 +191,57 @@ def submit(
     # After the commit: a crash in between leaves a queued row, which the sweeper enqueues.
     queue.enqueue(job.id, owner.id)
     return Submitted(get_job(app, owner, job.id), created=True)
+
+
+def _from_cache(
+    app: App,
+    owner: UserInfo,
+    spec: JobSpec,
+    key: str,
+    request_hash: str,
+    idempotency_key: str | None,
+    webhook_url: str | None,
+) -> JobView | None:
+    """A new, already finished job sharing a stored result, or None on a miss."""
+    with app.db.session() as session:
+        source = repo.cached_result(session, key)
+        if source is None:
+            return None
+        now = utcnow()
+        job = Job(
+            id=new_id("job"),
+            owner_id=owner.id,
+            spec=spec.to_json(),
+            state=JobState.SUCCEEDED.value,
+            backend=spec.backend,
+            progress=1.0,
+            created_at=now,
+            started_at=now,
+            finished_at=now,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            webhook_url=webhook_url,
+            cache_key=key,
+        )
+        session.add(job)
+        session.flush()
+        for artifact in repo.artifacts_of(session, source.id):
+            session.add(
+                Artifact(
+                    id=new_id("art"),
+                    job_id=job.id,
+                    kind=artifact.kind,
+                    storage_key=artifact.storage_key,  # content-addressed: shared, not copied
+                    size=artifact.size,
+                    content_type=artifact.content_type,
+                    sha256=artifact.sha256,
+                )
+            )
+        repo.add_event(
+            session, job.id, "state", {"state": JobState.SUCCEEDED.value, "cached": True}
+        )
+        session.flush()
+        return view_of(job, repo.artifacts_of(session, job.id))
 
 
 def _check_webhook(settings: Settings, url: str) -> None:
@@ -274,9 +340,14 @@ def delete_job(app: App, queue: JobQueue, blobs: BlobStore, owner: UserInfo, job
     cancel_job(app, queue, owner, job_id)
     with app.db.session() as session:
         job = repo.get_job(session, job_id)
+        keys = [a.storage_key for a in repo.artifacts_of(session, job_id)]
         if job is not None:
             session.delete(job)
-    blobs.delete_prefix(f"jobs/{job_id}/")
+        session.flush()
+        # Results are content-addressed and shared by cache hits: remove only orphans.
+        orphans = [key for key in keys if not repo.storage_key_in_use(session, key)]
+    for key in orphans:
+        blobs.delete(key)
 
 
 def cancel_job(app: App, queue: JobQueue, owner: UserInfo, job_id: str) -> JobView:

@@ -1,0 +1,36 @@
+"""The result cache key: a hash of the normalised input and every parameter that shapes output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+import numpy as np
+from numpy.typing import NDArray
+
+from i2v.domain.spec import RenderSpec
+
+# Bumped whenever a backend's output for the same inputs changes (a new renderer, encoder
+# settings, workflow version), so stale results are never served.
+BACKEND_VERSIONS: dict[str, str] = {"local": "local-renderer-2"}
+
+
+def pixels_digest(rgb: NDArray[np.uint8]) -> str:
+    """Hash of the normalised pixels: the same picture in another file format hits the cache."""
+    digest = hashlib.sha256(f"{rgb.shape}".encode())
+    digest.update(np.ascontiguousarray(rgb).data)
+    return digest.hexdigest()
+
+
+def cache_key(pixels_sha256: str, render: RenderSpec, backend: str) -> str:
+    parameters = asdict(render)
+    parameters["size"] = str(render.size)
+    material = {
+        "pixels": pixels_sha256,
+        "backend": backend,
+        "backend_version": BACKEND_VERSIONS.get(backend, backend),
+        "render": parameters,  # prompt (after enhancement), seed, size, fps, duration, motion, fit
+    }
+    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
