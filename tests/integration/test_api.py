@@ -350,3 +350,14 @@ def test_cache_hit_miss_and_identical_submissions_render_once(api: Api) -> None:
     services = api.client.app.state.services  # type: ignore[attr-defined]
     renders = services.queue.render_ids([job["id"] for job in together])
     assert len(renders) == 1, renders
+
+
+def test_admin_routes_are_invisible_to_other_users(api: Api) -> None:
+    listed = api.client.get("/v1/admin/users", headers=api.admin)
+    assert listed.status_code == 200
+    assert {u["name"] for u in listed.json()["users"]} == {"alice", "bob", "root"}
+    for who in (api.alice, api.bob):
+        refused = api.client.get("/v1/admin/users", headers=who)
+        assert refused.status_code == 404
+        assert refused.json()["code"] == "not_found"
+    assert api.client.get("/v1/admin/users").status_code == 401

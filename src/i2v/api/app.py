@@ -9,7 +9,14 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from i2v import __version__
-from i2v.api import metrics, problems, routes_events, routes_health, routes_jobs
+from i2v.api import (
+    metrics,
+    problems,
+    routes_admin,
+    routes_events,
+    routes_health,
+    routes_jobs,
+)
 from i2v.api.state import ServiceState
 from i2v.bootstrap import open_app, open_blobs
 from i2v.config import Settings
@@ -48,4 +55,5 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     api.include_router(routes_jobs.router)
     api.include_router(routes_events.router)
     api.include_router(metrics.router)
+    api.include_router(routes_admin.router)
     return api

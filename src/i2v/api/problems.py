@@ -52,6 +52,8 @@ def problem(status: int, code: str, detail: str, **extra: object) -> JSONRespons
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.I2VError)
     async def i2v_error(request: Request, exc: errors.I2VError) -> JSONResponse:
+        if isinstance(exc, errors.Forbidden):  # indistinguishable from a route that isn't there
+            return problem(404, errors.NotFound.code, "not found")
         extra: dict[str, object] = {}
         if isinstance(exc, errors.InvalidParameter):
             extra["field"] = exc.field

@@ -1,0 +1,29 @@
+"""Admin-only routes; to anyone else they do not exist (404, never 403)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from i2v.api.auth import AdminUser, Services
+from i2v.services import accounts
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+@router.get("/users")
+def list_users(services: Services, admin: AdminUser) -> dict[str, Any]:
+    users = accounts.list_users(services.app.db)
+    return {
+        "users": [
+            {
+                "id": u.id,
+                "name": u.name,
+                "is_admin": u.is_admin,
+                "mature_allowed": u.mature_allowed,
+                "created_at": u.created_at.isoformat(),
+            }
+            for u in users
+        ]
+    }
