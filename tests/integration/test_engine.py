@@ -250,3 +250,29 @@ def _state(app: App, job_id: str) -> JobState:
         job = session.get(Job, job_id)
         assert job is not None
         return JobState(job.state)
+
+
+def test_a_user_has_at_most_two_jobs_running_at_once(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service.settings, "worker_concurrency", 4)
+    engine = start_engine(service.app, open_blobs(service.settings), role="test")
+    try:
+        ids = [
+            service.submit(
+                RenderSpec(Motion.ZOOM_IN, Intensity.SUBTLE, Size(540, 960), 12, 30, seed=i)
+            )
+            for i in range(4)
+        ]
+        most = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            states = [_state(service.app, job_id) for job_id in ids]
+            most = max(most, states.count(JobState.RUNNING))
+            if all(state.terminal for state in states):
+                break
+            time.sleep(0.02)
+    finally:
+        engine.stop()
+    assert states == [JobState.SUCCEEDED] * 4
+    assert most == 2
