@@ -19,6 +19,7 @@ from i2v.bootstrap import open_app
 from i2v.config import load_settings
 from i2v.db.engine import Database
 from i2v.services import accounts
+from tests.conftest import png_header_only
 
 pytestmark = pytest.mark.integration
 
@@ -361,3 +362,23 @@ def test_admin_routes_are_invisible_to_other_users(api: Api) -> None:
         assert refused.status_code == 404
         assert refused.json()["code"] == "not_found"
     assert api.client.get("/v1/admin/users").status_code == 401
+
+
+def test_a_revoked_key_is_refused(api: Api) -> None:
+    services = api.client.app.state.services  # type: ignore[attr-defined]
+    created = accounts.create_key(services.app.db, "alice")
+    headers = {"Authorization": f"Bearer {created.token}"}
+    assert api.client.get("/v1/jobs", headers=headers).status_code == 200
+    accounts.revoke_key(services.app.db, created.info.id)
+    refused = api.client.get("/v1/jobs", headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "unauthenticated"
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(api: Api) -> None:
+    bomb = png_header_only(40_000, 40_000)  # 1.6 gigapixels declared in a few bytes
+    response = api.client.post(
+        "/v1/jobs", headers=api.alice, files={"image": ("bomb.png", bomb, "image/png")}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "image_too_large"
