@@ -31,7 +31,7 @@ from i2v.config import Settings, load_settings
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
 from i2v.domain.spec import Fit, RenderSpec
-from i2v.media.encode import encode_i420
+from i2v.media.encode import encode_nv12
 from i2v.media.image import ImageLimits, load_image
 from i2v.services.generate import encoder_settings, generate_video
 
@@ -198,7 +198,7 @@ def run_i2v(image: Path, output: Path) -> dict[str, float]:
 
 
 def run_encode_only(image: Path, output: Path) -> dict[str, float]:
-    """Time encode_i420 alone on frames rendered beforehand, exactly as i2v would render them.
+    """Time encode_nv12 alone on frames rendered beforehand, exactly as i2v would render them.
 
     Also reports the marker's wobble on those frames before encoding: the renderer's own
     smoothness, free of compression noise.
@@ -217,7 +217,7 @@ def run_encode_only(image: Path, output: Path) -> dict[str, float]:
     scene = Scene(loaded.width, loaded.height)
     del loaded, canvas
     watch = Stopwatch()
-    encode_i420(iter(frames), output, OUTPUT, FPS, encoder_settings(settings))
+    encode_nv12(iter(frames), output, OUTPUT, FPS, encoder_settings(settings))
     timing = watch.read()
     raw_rms = wobble_rms(track_marker((frame[: OUTPUT.height] for frame in frames), scene))
     return {**timing, "raw_rms_px": raw_rms}
@@ -517,7 +517,7 @@ def report(
     print(f"i2v output byte-identical to encode only: {'yes' if same else 'NO'}")
     print(
         "wall and cpu: i2v = the generate_video call, image load included; encode only = the"
-        " encode_i420 call;\nffmpeg = the whole ffmpeg process. peak MB: each process's own peak"
+        " encode_nv12 call;\nffmpeg = the whole ffmpeg process. peak MB: each process's own peak"
         " RSS (encode only holds all 150 frames)."
     )
 

@@ -20,7 +20,7 @@ import i2v.services.generate as service
 from i2v.cli.app import run
 from i2v.domain.size import Size
 from i2v.media.atomic import atomic_outputs
-from i2v.media.encode import EncoderSettings, encode_i420, prefetch
+from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
 from tests.conftest import i2v_environment
 
 pytestmark = pytest.mark.integration
@@ -110,7 +110,7 @@ def test_signal_cleans_up_and_exits(
 
 
 def _frames(count: int, error: BaseException | None = None) -> Iterator[NDArray[np.uint8]]:
-    """`count` I420 frames of a moving gradient, then `error` if given."""
+    """`count` NV12 frames of a moving gradient, then `error` if given."""
     ramp = np.linspace(16, 235, SIZE.width, dtype=np.float64)
     for i in range(count):
         frame = np.full((SIZE.height * 3 // 2, SIZE.width), 128, np.uint8)
@@ -129,7 +129,7 @@ def _encode_atomically(
         def on_frame(index: int, frame: NDArray[np.uint8]) -> None:
             temp_seen.append((tmp_video.name, tmp_video.is_file()))
 
-        encode_i420(prefetch(frames, 4), tmp_video, SIZE, 24, FAST_ENCODER, on_frame)
+        encode_nv12(prefetch(frames, 4), tmp_video, SIZE, 24, FAST_ENCODER, on_frame)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_encoder_success_renames_into_place(tmp_path: Path) -> None:
     """The control for the failure test: the same job, without the failure, publishes."""
     dest, cover = tmp_path / "out.mp4", tmp_path / "out.jpg"
     with atomic_outputs(dest, cover) as (tmp_video, tmp_cover):
-        count = encode_i420(prefetch(_frames(10), 4), tmp_video, SIZE, 24, FAST_ENCODER)
+        count = encode_nv12(prefetch(_frames(10), 4), tmp_video, SIZE, 24, FAST_ENCODER)
         tmp_cover.write_bytes(b"cover")
         assert not dest.exists()
     assert count == 10
@@ -184,9 +184,9 @@ def test_cli_failure_midway_leaves_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     def failing_prefetch(
-        items: Iterable[NDArray[np.uint8]], depth: int
+        items: Iterable[NDArray[np.uint8]], depth: int, nice: int = 0
     ) -> Iterator[NDArray[np.uint8]]:
-        for index, item in enumerate(prefetch(items, depth)):
+        for index, item in enumerate(prefetch(items, depth, nice)):
             if index == 10:
                 raise RuntimeError("renderer crashed")
             yield item

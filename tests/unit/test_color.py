@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from i2v.media.color import RGB_TO_YCBCR, YCBCR_TO_RGB, i420_to_rgb, rgb_to_ycbcr420
+from i2v.media.color import RGB_TO_YCBCR, YCBCR_TO_RGB, nv12_to_rgb, rgb_to_ycbcr420
 
 
 def solid(colour: tuple[int, int, int], width: int = 4, height: int = 4) -> NDArray[np.uint8]:
@@ -23,12 +23,12 @@ def ycbcr_of(colour: tuple[int, int, int]) -> tuple[int, int, int]:
     return int(luma[0, 0]), int(cb[0, 0]), int(cr[0, 0])
 
 
-def pack_i420(
+def pack_nv12(
     luma: NDArray[np.uint8], cb: NDArray[np.uint8], cr: NDArray[np.uint8]
 ) -> NDArray[np.uint8]:
     height, width = luma.shape
-    flat = np.concatenate([luma.reshape(-1), cb.reshape(-1), cr.reshape(-1)])
-    return flat.reshape(height * 3 // 2, width)
+    chroma = np.dstack([cb, cr]).reshape(height // 2, width)  # Cb, Cr interleaved
+    return np.concatenate([luma, chroma])
 
 
 def smooth_image(width: int, height: int) -> NDArray[np.uint8]:
@@ -48,7 +48,7 @@ def smooth_image(width: int, height: int) -> NDArray[np.uint8]:
 
 def round_trip(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     height, width = rgb.shape[:2]
-    return i420_to_rgb(pack_i420(*rgb_to_ycbcr420(rgb)), width, height)
+    return nv12_to_rgb(pack_nv12(*rgb_to_ycbcr420(rgb)), width, height)
 
 
 # --- levels and coefficients ---------------------------------------------------------------
@@ -151,19 +151,19 @@ def test_round_trip_of_any_flat_colour_is_within_three_code_values(
     assert np.abs(back.astype(int) - np.array(colour)).max() <= 3
 
 
-def test_i420_to_rgb_decodes_planes_in_y_cb_cr_order() -> None:
+def test_nv12_to_rgb_decodes_y_then_interleaved_cb_cr() -> None:
     width, height = 8, 6
     luma = np.full((height, width), 63, dtype=np.uint8)
     cb = np.full((height // 2, width // 2), 102, dtype=np.uint8)
     cr = np.full((height // 2, width // 2), 240, dtype=np.uint8)
-    rgb = i420_to_rgb(pack_i420(luma, cb, cr), width, height)
+    rgb = nv12_to_rgb(pack_nv12(luma, cb, cr), width, height)
     assert rgb.shape == (height, width, 3)
     assert np.abs(rgb.astype(int) - np.array([255, 0, 0])).max() <= 2
 
 
-def test_i420_with_odd_chroma_height_round_trips() -> None:
-    # 1080x1350: chroma planes are 675 rows, so Cr starts mid-row of the (H*3/2, W) array.
+def test_nv12_with_odd_chroma_height_round_trips() -> None:
+    # 1080x1350: the interleaved chroma is 675 rows of the (H*3/2, W) array.
     rgb = smooth_image(1080, 1350)
-    frame = pack_i420(*rgb_to_ycbcr420(rgb))
+    frame = pack_nv12(*rgb_to_ycbcr420(rgb))
     assert frame.shape == (2025, 1080)
-    assert np.abs(i420_to_rgb(frame, 1080, 1350).astype(int) - rgb.astype(int)).max() <= 4
+    assert np.abs(nv12_to_rgb(frame, 1080, 1350).astype(int) - rgb.astype(int)).max() <= 4

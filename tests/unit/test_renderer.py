@@ -1,4 +1,4 @@
-"""PathRenderer: I420 layout, no pixels from outside the canvas, sub-pixel motion, bounds."""
+"""PathRenderer: NV12 layout, no pixels from outside the canvas, sub-pixel motion, bounds."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from i2v.backends.local.camera import CameraPath, plan_path
 from i2v.backends.local.canvas import build_canvas
 from i2v.backends.local.renderer import PathRenderer, frame_times, visited_bounds
+from i2v.backends.local.resample import TOLERANCE_PX, plan_resize
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import ASPECT_PRESETS, Size
 from i2v.domain.spec import Fit
@@ -39,14 +40,10 @@ def uniform(width: int, height: int, colour: tuple[int, int, int]) -> NDArray[np
 def planes(
     frame: NDArray[np.uint8], size: Size
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
-    """Y', Cb and Cr of an I420 frame shaped (H * 3 // 2, W)."""
+    """Y', Cb and Cr of an NV12 frame shaped (H * 3 // 2, W)."""
     w, h = size.width, size.height
-    quarter = (w // 2) * (h // 2)
-    flat = frame.reshape(-1)
-    luma = flat[: w * h].reshape(h, w)
-    cb = flat[w * h : w * h + quarter].reshape(h // 2, w // 2)
-    cr = flat[w * h + quarter :].reshape(h // 2, w // 2)
-    return luma, cb, cr
+    chroma = frame[h:].reshape(h // 2, w // 2, 2)
+    return frame[:h], chroma[:, :, 0], chroma[:, :, 1]
 
 
 def expected_ycbcr(colour: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -85,7 +82,7 @@ def predicted_position(path: CameraPath, t: float, x0: float, y0: float) -> tupl
 
 
 @pytest.mark.parametrize("size", OUTPUT_SIZES, ids=str)
-def test_frames_are_i420_of_the_output_size(size: Size) -> None:
+def test_frames_are_nv12_of_the_output_size(size: Size) -> None:
     canvas = uniform(size.width + 200, size.height + 100, (90, 140, 200))
     path = plan_path(Motion.ZOOM_IN, Intensity.NORMAL, size.width + 200, size.height + 100, size)
     frames = list(PathRenderer(canvas, path, 3))
@@ -93,7 +90,7 @@ def test_frames_are_i420_of_the_output_size(size: Size) -> None:
     for frame in frames:
         assert frame.shape == (size.height * 3 // 2, size.width)
         assert frame.dtype == np.uint8
-        assert frame.flags.c_contiguous
+        assert frame.strides[1] == 1  # rows may be padded, pixels may not
         assert frame.size == size.width * size.height + 2 * (size.width // 2) * (size.height // 2)
 
 
@@ -334,3 +331,22 @@ def test_contain_canvas_has_the_output_aspect_and_room_to_zoom(size: Size) -> No
     assert fg_w == width or fg_h == height
     # The backdrop is the dimmed blur of the image, darker than the image itself.
     assert canvas[0, 0].max() < 250 or canvas[-1, -1].max() < 250
+
+
+# --- cost ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("motion", [Motion.ZOOM_IN, Motion.PAN_RIGHT, Motion.STATIC])
+def test_almost_every_frame_takes_the_planned_resize(motion: Motion) -> None:
+    # A bilinear warp costs ~3x a planned resize per plane: it is for rare scales only.
+    size = Size(1080, 1920)
+    path = plan_path(motion, Intensity.SUBTLE, 3000, 2000, size)
+    renderer = PathRenderer(uniform(3000, 2000, (1, 2, 3)), path, 150)
+    planned = 0
+    for t in renderer.times:
+        luma, chroma = renderer.affines(t)
+        planned += (
+            plan_resize(luma, size.width, size.height) is not None
+            and plan_resize(chroma, size.width // 2, size.height // 2, 2 * TOLERANCE_PX) is not None
+        )
+    assert planned >= 0.95 * len(renderer.times)

@@ -14,7 +14,11 @@ from i2v.domain.size import Size
 from i2v.domain.spec import Fit
 from i2v.media.image import NormalisedImage
 
-I420Frame = NDArray[np.uint8]  # shape (height * 3 // 2, width): Y', then Cb, then Cr planes
+# One NV12 frame, shape (height * 3 // 2, width): `height` rows of Y', then height / 2 rows of
+# Cb and Cr interleaved (Cb, Cr, Cb, Cr...). x264 keeps 4:2:0 chroma interleaved too, so it
+# takes NV12 as a plain copy; the video is the same 4:2:0 (decoders give yuv420p). Rows may
+# be padded (strides[0] >= width, strides[1] == 1), so a backend can render in place.
+NV12Frame = NDArray[np.uint8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +50,16 @@ class GenerationRequest:
 
 @dataclass(frozen=True, slots=True)
 class FrameStream:
-    """Frames produced lazily, already at the requested size and rate, BT.709 limited range."""
+    """Frames produced lazily, already at the requested size and rate, BT.709 limited range.
+
+    Each frame is a new array that the backend never writes to again: the encoder and the
+    cover read it without copying.
+    """
 
     size: Size
     fps: int
     frame_count: int
-    frames: Callable[[], Iterator[I420Frame]]
+    frames: Callable[[], Iterator[NV12Frame]]
 
 
 @dataclass(frozen=True, slots=True)

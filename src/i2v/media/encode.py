@@ -1,8 +1,10 @@
-"""Encode I420 frames to a publish-ready MP4 (H.264 High, yuv420p, CFR, closed GOP, faststart)."""
+"""Encode NV12 frames to a publish-ready MP4 (H.264 High, 4:2:0, CFR, closed GOP, faststart)."""
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -50,17 +52,21 @@ class EncoderSettings:
         }
 
 
-def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
+def prefetch(items: Iterable[T], depth: int, nice: int = 0) -> Iterator[T]:
     """Iterate `items` on a worker thread, up to `depth` ahead, so producing overlaps consuming.
 
     Exceptions from the producer re-raise in the consumer; when the consumer stops early
-    the producer is told to stop too.
+    the producer is told to stop too. A positive `nice` lowers the worker's CPU priority
+    (Linux), so that it runs in the consumer's idle moments rather than competing with it.
     """
     buffer: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:
         try:
+            if nice > 0 and sys.platform == "linux":
+                # On Linux the nice value is per thread: this one thread yields.
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
             for item in items:
                 while not stop.is_set():
                     try:
@@ -94,7 +100,24 @@ def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
                 worker.join(timeout=0.05)
 
 
-def encode_i420(
+def _video_frame(frame: NDArray[np.uint8], size: Size) -> av.VideoFrame:
+    """`frame` as an AVFrame, sharing its memory where PyAV can: x264 copies it in anyway.
+
+    The frame must not change afterwards (backends never reuse one). PyAV derives the
+    height of a shared NV12 buffer as rows // 6 * 4, so other heights are copied once.
+    """
+    if size.height % 4 == 0 and frame.strides[1] == 1:
+        return av.VideoFrame.from_numpy_buffer(frame, format="nv12")
+    video_frame = av.VideoFrame(size.width, size.height, "nv12")
+    for plane, rows in zip(
+        video_frame.planes, (frame[: size.height], frame[size.height :]), strict=True
+    ):
+        lines = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+        lines[: rows.shape[0], : size.width] = rows
+    return video_frame
+
+
+def encode_nv12(
     frames: Iterable[NDArray[np.uint8]],
     dest: Path,
     size: Size,
@@ -102,7 +125,7 @@ def encode_i420(
     settings: EncoderSettings,
     on_frame: Callable[[int, NDArray[np.uint8]], None] | None = None,
 ) -> int:
-    """Encode `frames` (I420, `size`) at constant `fps` into an MP4 at `dest`; return the count.
+    """Encode `frames` (NV12, `size`) at constant `fps` into an MP4 at `dest`; return the count.
 
     `on_frame(index, frame)` is called after each frame is handed to the encoder.
     """
@@ -114,7 +137,7 @@ def encode_i420(
             )
             ctx = stream.codec_context
             ctx.width, ctx.height = size.width, size.height
-            ctx.pix_fmt = "yuv420p"
+            ctx.pix_fmt = "nv12"  # the input layout; the stream is 4:2:0 (yuv420p) either way
             ctx.time_base = Fraction(1, fps)
             # Frame threads, as the ffmpeg CLI uses; PyAV defaults to slice threads.
             ctx.thread_type = "FRAME"
@@ -123,7 +146,7 @@ def encode_i420(
             ctx.colorspace = _BT709
             ctx.color_range = _RANGE_MPEG
             for frame in frames:
-                video_frame = av.VideoFrame.from_ndarray(frame, format="yuv420p")
+                video_frame = _video_frame(frame, size)
                 video_frame.pts = count
                 container.mux(stream.encode(video_frame))
                 if on_frame is not None:

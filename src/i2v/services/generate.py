@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,22 +12,26 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from i2v.backends.base import GenerationRequest, Progress, ProgressCallback
+from i2v.backends.base import GenerationRequest, NV12Frame, Progress, ProgressCallback
 from i2v.backends.local.camera import max_zoom
 from i2v.backends.registry import DEFAULT_BACKEND, get_backend
 from i2v.config import Settings
 from i2v.domain.motion import Intensity, Motion
+from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
 from i2v.errors import InvalidParameter, RenderError
 from i2v.media.atomic import atomic_outputs, check_writable
-from i2v.media.color import i420_to_rgb
-from i2v.media.encode import EncoderSettings, encode_i420, prefetch
+from i2v.media.color import nv12_to_rgb
+from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
 from i2v.prompts.motion import motion_from_prompt
 
 COVER_QUALITY = 90
 RENDER_AHEAD = 8  # frames rendered ahead of the encoder
+# The encoder is the critical path and keeps every core busy but for short gaps: rendering
+# at a lower priority fills those gaps instead of taking turns with the encoder's threads.
+RENDER_NICE = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,12 @@ def encoder_settings(settings: Settings) -> EncoderSettings:
         max_bitrate_kbps=settings.max_bitrate_kbps,
         gop_seconds=settings.gop_seconds,
     )
+
+
+def write_cover(frame: NDArray[np.uint8], size: Size, dest: Path) -> None:
+    """Save the NV12 `frame` as the cover JPEG at `dest`."""
+    rgb = nv12_to_rgb(frame, size.width, size.height)
+    Image.fromarray(rgb).save(dest, format="JPEG", quality=COVER_QUALITY, optimize=True)
 
 
 def generate_video(
@@ -96,26 +107,32 @@ def generate_video(
     )
     stream = backend.generate(request, on_progress)
     cover = cover_path(output)
-    first: list[NDArray[np.uint8]] = []
-
-    def frame_done(index: int, frame: NDArray[np.uint8]) -> None:
-        if index == 0:
-            first.append(frame.copy())
-        on_progress(Progress("render", index + 1, stream.frame_count))
-
     with atomic_outputs(output, cover) as (tmp_video, tmp_cover):
-        written = encode_i420(
-            prefetch(stream.frames(), RENDER_AHEAD),
+
+        def frames_then_cover() -> Iterator[NV12Frame]:
+            # The cover is made on the render thread after the last frame, while the encoder
+            # still works through the frames queued ahead of it and drains: made at the start
+            # it would hold up the first frames, made after the video it would add its time.
+            first: NV12Frame | None = None
+            for frame in stream.frames():
+                first = frame if first is None else first
+                yield frame
+            if first is not None:
+                write_cover(first, stream.size, tmp_cover)
+
+        def frame_done(index: int, frame: NDArray[np.uint8]) -> None:
+            on_progress(Progress("render", index + 1, stream.frame_count))
+
+        written = encode_nv12(
+            prefetch(frames_then_cover(), RENDER_AHEAD, RENDER_NICE),
             tmp_video,
             stream.size,
             stream.fps,
             encoder_settings(settings),
             frame_done,
         )
-        if written != stream.frame_count or not first:
+        if written != stream.frame_count:
             raise RenderError(f"backend produced {written} frames, expected {stream.frame_count}")
-        rgb = i420_to_rgb(first[0], stream.size.width, stream.size.height)
-        Image.fromarray(rgb).save(tmp_cover, format="JPEG", quality=COVER_QUALITY, optimize=True)
         info = probe_video(tmp_video)
     return GenerateResult(
         video=output,

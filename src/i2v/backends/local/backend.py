@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import cv2
+
 from i2v.backends.base import (
     Capabilities,
     FrameStream,
@@ -27,6 +29,10 @@ class LocalBackend:
         )
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> FrameStream:
+        # OpenCV's worker threads spin-wait between calls. With x264's frame threads busy on
+        # every core they only take CPU from the encoder (and from other jobs), so OpenCV
+        # runs on the calling thread. Process-wide: OpenCV has no per-thread setting.
+        cv2.setNumThreads(1)
         canvas = build_canvas(request.image.rgb, request.size, request.fit, max_zoom())
         height, width = canvas.shape[:2]
         path = plan_path(request.motion, request.intensity, width, height, request.size)

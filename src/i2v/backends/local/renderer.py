@@ -1,10 +1,10 @@
-"""Render a camera path over a still canvas straight into I420 frames, sub-pixel exact.
+"""Render a camera path over a still canvas straight into NV12 frames, sub-pixel exact.
 
 The canvas is cropped to the area the path ever shows, resampled once so that the most
-zoomed frame samples it at a little under 1:1, and converted to Y'CbCr once. Each frame
-is then one bilinear scale-and-shift per plane with float (never whole-pixel) offsets
-and scales (see resample.py), so motion is free of jitter and the encoder gets yuv420p
-without a per-frame colour conversion.
+zoomed frame samples it at a little under 1:1, and converted to Y'CbCr 4:2:0 once. Each
+frame is then one bilinear scale-and-shift of the luma plane and one of the interleaved
+chroma plane, with float (never whole-pixel) offsets and scales (see resample.py), so
+motion is free of jitter and the encoder gets 4:2:0 without a per-frame colour conversion.
 """
 
 from __future__ import annotations
@@ -16,27 +16,51 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from i2v.backends.base import I420Frame
+from i2v.backends.base import NV12Frame
 from i2v.backends.local.camera import CameraPath, Window
 from i2v.backends.local.resample import (
     PREFERRED_MAX_SCALE,
     TOLERANCE_PX,
-    pad_needed,
-    resample,
+    Plane,
+    plan_resize,
 )
-from i2v.media.color import rgb_to_ycbcr420
+from i2v.media.color import rgb_to_luma_chroma
 
 _MARGIN = 2  # canvas px kept around the visited area so bilinear taps stay inside
 
 
-def _padded(plane: NDArray[np.uint8], pad: int) -> NDArray[np.uint8]:
-    return np.asarray(
-        cv2.copyMakeBorder(plane, pad, pad, pad, pad, cv2.BORDER_REPLICATE), dtype=np.uint8
-    )
-
-
 def _even_ceil(value: float) -> int:
     return 2 * math.ceil(value / 2 - 1e-9)
+
+
+def _resampled(
+    region: NDArray[np.uint8], factor: float, need_w: int, need_h: int
+) -> NDArray[np.uint8]:
+    """`region` scaled by `factor` into (need_h, need_w, 3), its last row and column repeated
+    to fill it (cv2 rounds the size, and 4:2:0 needs even sides), as edge replication would.
+    """
+    if abs(factor - 1.0) <= 1e-9:
+        height, width = region.shape[:2]
+        if (height, width) == (need_h, need_w):
+            return region
+        grown = np.empty((need_h, need_w, 3), np.uint8)
+        grown[:height, :width] = region
+    else:
+        # Straight into the grown array: no second copy of a few MB of fresh memory.
+        height, width = round(region.shape[0] * factor), round(region.shape[1] * factor)
+        grown = np.empty((need_h, need_w, 3), np.uint8)
+        target = grown[:height, :width]
+        # fx/fy (not a target size) so the map is exactly x * factor: the frame scales then
+        # land exactly on PREFERRED_MAX_SCALE, whatever the rounding of the size.
+        interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+        resized = cv2.resize(
+            region, None, dst=target, fx=factor, fy=factor, interpolation=interpolation
+        )
+        if resized is not target:  # cv2 rounds length * factor to nearest, as round() does
+            raise RuntimeError(f"cv2.resize made {resized.shape[:2]}, expected {(height, width)}")
+    grown[height:, :width] = grown[height - 1 : height, :width]
+    grown[:, width:] = grown[:, width - 1 : width]
+    return grown
 
 
 def frame_times(frame_count: int) -> list[float]:
@@ -57,7 +81,7 @@ def visited_bounds(
 
 
 class PathRenderer:
-    """Frames of `path` over `canvas` (H, W, 3 uint8 sRGB); iterate to get I420 frames."""
+    """Frames of `path` over `canvas` (H, W, 3 uint8 sRGB); iterate to get NV12 frames."""
 
     def __init__(self, canvas: NDArray[np.uint8], path: CameraPath, frame_count: int) -> None:
         self.path = path
@@ -66,43 +90,27 @@ class PathRenderer:
         left, top, right, bottom = visited_bounds(
             [path.window(t) for t in self.times], canvas_w, canvas_h
         )
-        region = canvas[top:bottom, left:right]
         # Resample once so that the deepest zoom maps source to output at PREFERRED_MAX_SCALE:
         # every frame is then a mild downscale, which the planned resize handles exactly.
         factor = path.max_scale / PREFERRED_MAX_SCALE
-        if abs(factor - 1.0) > 1e-9:
-            # fx/fy (not a target size) so the map is exactly x * factor: the frame scales
-            # then land exactly on PREFERRED_MAX_SCALE, whatever the rounding of the size.
-            interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
-            resized = cv2.resize(region, None, fx=factor, fy=factor, interpolation=interpolation)
-            region = np.asarray(resized, dtype=np.uint8)
-        # Grow to cover the exact extent (cv2 rounds the size) and to even sides for 4:2:0,
-        # by repeating the last row and column, as edge replication would anyway.
-        height, width = region.shape[:2]
         need_w = _even_ceil((right - left) * factor)
         need_h = _even_ceil((bottom - top) * factor)
-        if (need_w, need_h) != (width, height):
-            region = np.asarray(
-                cv2.copyMakeBorder(
-                    region, 0, need_h - height, 0, need_w - width, cv2.BORDER_REPLICATE
-                ),
-                dtype=np.uint8,
-            )
+        region = _resampled(canvas[top:bottom, left:right], factor, need_w, need_h)
         self._origin = (float(left), float(top))
         self._factor = factor  # source px per canvas px
-        luma, cb, cr = rgb_to_ycbcr420(np.ascontiguousarray(region))
         min_scale = min(path.scale(t) for t in (0.0, 1.0)) / factor
-        self._pad = pad_needed(min_scale)
-        self._chroma_pad = self._pad  # plans reach as far, in chroma px, as in luma px
-        self._luma = _padded(luma, self._pad)
-        self._cb = _padded(cb, self._chroma_pad)
-        self._cr = _padded(cr, self._chroma_pad)
+        out_w, out_h = path.output.width, path.output.height
+        self._luma = Plane(need_w, need_h, 1, min_scale, out_w, out_h)
+        # Cb and Cr interleaved, as in the frame: one resize of two channels, and no shuffling.
+        self._chroma = Plane(need_w // 2, need_h // 2, 2, min_scale, out_w // 2, out_h // 2)
+        rgb_to_luma_chroma(region, self._luma.pixels, self._chroma.pixels)
+        self._luma.replicate_border()
+        self._chroma.replicate_border()
         self.resized_frames = 0  # frames whose planes all took the fast exact path
 
     @property
     def source_shape(self) -> tuple[int, int]:
-        height, width = self._luma.shape
-        return width - 2 * self._pad, height - 2 * self._pad
+        return self._luma.width, self._luma.height
 
     def affines(self, t: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Source-to-output affine matrices for the luma and the chroma planes at time t."""
@@ -130,25 +138,19 @@ class PathRenderer:
         )
         return luma, chroma
 
-    def render(self, t: float) -> I420Frame:
+    def render(self, t: float) -> NV12Frame:
         out_w, out_h = self.path.output.width, self.path.output.height
-        chroma_shape = (out_h // 2, out_w // 2)
-        luma_end = out_w * out_h
-        quarter = chroma_shape[0] * chroma_shape[1]
-        buffer = np.empty(luma_end + 2 * quarter, dtype=np.uint8)
         luma_m, chroma_m = self.affines(t)
-        fast = resample(self._luma, self._pad, luma_m, buffer[:luma_end].reshape(out_h, out_w))
-        for plane, dst in (
-            (self._cb, buffer[luma_end:-quarter]),
-            (self._cr, buffer[-quarter:]),
-        ):
-            # A chroma px is two luma px wide, so the same tolerance in luma px is doubled.
-            fast &= resample(
-                plane, self._chroma_pad, chroma_m, dst.reshape(chroma_shape), 2 * TOLERANCE_PX
-            )
+        # Luma is resized straight into the new frame; the chroma rows go below it.
+        luma_plans = plan_resize(luma_m, out_w, out_h)
+        frame, fast = self._luma.render_new(luma_m, luma_plans, out_w, out_h, out_h * 3 // 2)
+        chroma = frame[out_h:].reshape(out_h // 2, out_w // 2, 2)
+        # A chroma px is two luma px wide, so the same tolerance in luma px is doubled.
+        chroma_plans = plan_resize(chroma_m, out_w // 2, out_h // 2, 2 * TOLERANCE_PX)
+        fast &= self._chroma.render(chroma_m, chroma_plans, chroma)
         self.resized_frames += fast
-        return buffer.reshape(out_h * 3 // 2, out_w)
+        return frame
 
-    def __iter__(self) -> Iterator[I420Frame]:
+    def __iter__(self) -> Iterator[NV12Frame]:
         for t in self.times:
             yield self.render(t)
