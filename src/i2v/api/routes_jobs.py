@@ -114,15 +114,14 @@ def delete_job(job_id: str, services: Services, user: CurrentUser) -> Response:
 def _download(
     services: Services, user: CurrentUser, job_id: str, kind: str, range_header: str | None
 ) -> Response:
-    artifact, stream = jobs.open_artifact(services.app, services.blobs, user, job_id, kind, None)
-    stream.close()
+    artifact = jobs.find_artifact(services.app, user, job_id, kind)
     try:
         byte_range = parse_range(range_header, artifact.size)
     except UnsatisfiableRange:
         response = problem(416, "range_not_satisfiable", f"{range_header!r} misses the file")
         response.headers["Content-Range"] = f"bytes */{artifact.size}"
         return response
-    _, stream = jobs.open_artifact(services.app, services.blobs, user, job_id, kind, byte_range)
+    stream = services.blobs.open(artifact.storage_key, byte_range)  # one read, already ranged
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(stream.length),

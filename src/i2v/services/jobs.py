@@ -23,7 +23,7 @@ from i2v.media.image import ImageLimits, decode_image
 from i2v.net.ssrf import parse_url
 from i2v.services.accounts import UserInfo
 from i2v.services.cache import cache_key, pixels_digest
-from i2v.storage.base import BlobStore, BlobStream, ByteRange
+from i2v.storage.base import BlobStore
 
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 _CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -320,18 +320,12 @@ def list_jobs(
     return JobPage(views, views[-1].id if len(rows) > limit else None)
 
 
-def open_artifact(
-    app: App,
-    blobs: BlobStore,
-    owner: UserInfo,
-    job_id: str,
-    kind: str,
-    byte_range: ByteRange | None,
-) -> tuple[ArtifactView, BlobStream]:
+def find_artifact(app: App, owner: UserInfo, job_id: str, kind: str) -> ArtifactView:
+    """The owner's job's `kind` artifact (its size decides Range answers before any read)."""
     job = get_job(app, owner, job_id)
     for artifact in job.artifacts:
         if artifact.kind == kind:
-            return artifact, blobs.open(artifact.storage_key, byte_range)
+            return artifact
     raise NotFound(f"job {job_id!r} has no {kind} yet (state: {job.state.value})")
 
 
