@@ -25,12 +25,12 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from i2v.backends.local.camera import ZOOM_FACTOR, CameraPath, max_zoom, plan_path
-from i2v.backends.local.canvas import build_canvas
 from i2v.backends.local.renderer import PathRenderer, frame_times
 from i2v.config import Settings, load_settings
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
 from i2v.domain.spec import Fit, RenderSpec
+from i2v.media.canvas import build_canvas
 from i2v.media.encode import encode_nv12
 from i2v.media.image import ImageLimits, load_image
 from i2v.services.generate import encoder_settings, generate_video

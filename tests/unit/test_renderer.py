@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from i2v.backends.local.camera import CameraPath, plan_path
-from i2v.backends.local.canvas import build_canvas
 from i2v.backends.local.renderer import PathRenderer, frame_times, visited_bounds
 from i2v.backends.local.resample import TOLERANCE_PX, plan_resize
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import ASPECT_PRESETS, Size
 from i2v.domain.spec import Fit
+from i2v.media.canvas import build_canvas
 from i2v.media.color import rgb_to_ycbcr420
 
 OUTPUT_SIZES = [

@@ -1,9 +1,10 @@
-"""The VideoBackend contract: typed requests in, frames or files out, progress on the side."""
+"""The VideoBackend contract: typed requests in, frames or an encoded clip out, progress aside."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -46,6 +47,7 @@ class GenerationRequest:
     motion: Motion
     intensity: Intensity
     fit: Fit
+    workdir: Path  # scratch space of this run, removed afterwards; an EncodedClip goes here
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,20 @@ class FrameStream:
 
 
 @dataclass(frozen=True, slots=True)
+class EncodedClip:
+    """A finished video file from a backend that renders elsewhere (a GPU server, an API).
+
+    Its size, rate and length are the model's: publishing re-times and re-frames it to the
+    request's preset, or copies it unchanged where it already meets it.
+    """
+
+    path: Path
+
+
+GenerationResult = FrameStream | EncodedClip
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     name: str
     max_frames: int
@@ -73,6 +89,8 @@ class Capabilities:
 class VideoBackend(Protocol):
     def capabilities(self) -> Capabilities: ...
 
-    def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> FrameStream:
-        """Turn `request` into frames; long-running backends report through `on_progress`."""
+    def generate(
+        self, request: GenerationRequest, on_progress: ProgressCallback
+    ) -> GenerationResult:
+        """Turn `request` into frames or a clip; long-running backends report progress."""
         ...

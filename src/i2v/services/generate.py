@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +14,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from i2v.backends.base import GenerationRequest, NV12Frame, Progress, ProgressCallback
+from i2v.backends.base import (
+    EncodedClip,
+    FrameStream,
+    GenerationRequest,
+    NV12Frame,
+    Progress,
+    ProgressCallback,
+)
 from i2v.backends.local.camera import max_zoom
 from i2v.backends.registry import DEFAULT_BACKEND, get_backend
 from i2v.config import Settings
@@ -22,6 +31,7 @@ from i2v.domain.spec import RenderSpec
 from i2v.errors import InvalidParameter, RenderError
 from i2v.media.atomic import atomic_outputs, check_writable
 from i2v.media.color import nv12_to_rgb
+from i2v.media.conform import first_frame, publish_ready, retimed
 from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
@@ -94,45 +104,31 @@ def generate_video(
         min_decode_size=(math.ceil(spec.size.width * zoom), math.ceil(spec.size.height * zoom)),
     )
     on_progress(Progress("load", 1, 1))
-    request = GenerationRequest(
-        image=image,
-        prompt=spec.prompt,
-        seed=spec.seed,
-        size=spec.size,
-        fps=spec.fps,
-        frame_count=spec.frame_count,
-        motion=spec.motion,
-        intensity=spec.intensity,
-        fit=spec.fit,
-    )
-    stream = backend.generate(request, on_progress)
     cover = cover_path(output)
-    with atomic_outputs(output, cover) as (tmp_video, tmp_cover):
-
-        def frames_then_cover() -> Iterator[NV12Frame]:
-            # The cover is made on the render thread after the last frame, while the encoder
-            # still works through the frames queued ahead of it and drains: made at the start
-            # it would hold up the first frames, made after the video it would add its time.
-            first: NV12Frame | None = None
-            for frame in stream.frames():
-                first = frame if first is None else first
-                yield frame
-            if first is not None:
-                write_cover(first, stream.size, tmp_cover)
-
-        def frame_done(index: int, frame: NDArray[np.uint8]) -> None:
-            on_progress(Progress("render", index + 1, stream.frame_count))
-
-        written = encode_nv12(
-            prefetch(frames_then_cover(), RENDER_AHEAD, RENDER_NICE),
-            tmp_video,
-            stream.size,
-            stream.fps,
-            encoder_settings(settings),
-            frame_done,
+    with (
+        tempfile.TemporaryDirectory(prefix="i2v-gen-") as workdir,
+        atomic_outputs(output, cover) as (tmp_video, tmp_cover),
+    ):
+        request = GenerationRequest(
+            image=image,
+            prompt=spec.prompt,
+            seed=spec.seed,
+            size=spec.size,
+            fps=spec.fps,
+            frame_count=spec.frame_count,
+            motion=spec.motion,
+            intensity=spec.intensity,
+            fit=spec.fit,
+            workdir=Path(workdir),
         )
-        if written != stream.frame_count:
-            raise RenderError(f"backend produced {written} frames, expected {stream.frame_count}")
+        result = backend.generate(request, on_progress)
+        stream = (
+            _publish_clip(result, spec, tmp_video, tmp_cover)
+            if isinstance(result, EncodedClip)
+            else result
+        )
+        if stream is not None:
+            _encode(stream, tmp_video, tmp_cover, encoder_settings(settings), on_progress)
         info = probe_video(tmp_video)
     return GenerateResult(
         video=output,
@@ -142,3 +138,48 @@ def generate_video(
         intensity=spec.intensity,
         elapsed_s=time.perf_counter() - started,
     )
+
+
+def _publish_clip(
+    clip: EncodedClip, spec: RenderSpec, video: Path, cover: Path
+) -> FrameStream | None:
+    """Copy a clip that already meets the preset (None); otherwise its frames, re-timed."""
+    if publish_ready(probe_video(clip.path), spec.size, spec.fps):
+        shutil.copyfile(clip.path, video)
+        rgb = first_frame(clip.path)
+        Image.fromarray(rgb).save(cover, format="JPEG", quality=COVER_QUALITY, optimize=True)
+        return None
+    return retimed(clip.path, spec.size, spec.fps, spec.fit)
+
+
+def _encode(
+    stream: FrameStream,
+    video: Path,
+    cover: Path,
+    settings: EncoderSettings,
+    on_progress: ProgressCallback,
+) -> None:
+    def frames_then_cover() -> Iterator[NV12Frame]:
+        # The cover is made on the render thread after the last frame, while the encoder
+        # still works through the frames queued ahead of it and drains: made at the start
+        # it would hold up the first frames, made after the video it would add its time.
+        first: NV12Frame | None = None
+        for frame in stream.frames():
+            first = frame if first is None else first
+            yield frame
+        if first is not None:
+            write_cover(first, stream.size, cover)
+
+    def frame_done(index: int, frame: NDArray[np.uint8]) -> None:
+        on_progress(Progress("render", index + 1, stream.frame_count))
+
+    written = encode_nv12(
+        prefetch(frames_then_cover(), RENDER_AHEAD, RENDER_NICE),
+        video,
+        stream.size,
+        stream.fps,
+        settings,
+        frame_done,
+    )
+    if written != stream.frame_count:
+        raise RenderError(f"backend produced {written} frames, expected {stream.frame_count}")

@@ -12,9 +12,9 @@ from i2v.backends.base import (
     ProgressCallback,
 )
 from i2v.backends.local.camera import max_zoom, plan_path
-from i2v.backends.local.canvas import build_canvas
 from i2v.backends.local.renderer import PathRenderer
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS
+from i2v.media.canvas import build_canvas
 
 
 class LocalBackend:

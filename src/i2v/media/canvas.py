@@ -1,4 +1,4 @@
-"""The still canvas a camera moves over: the image (cover), or it on a blurred copy (contain)."""
+"""The still canvas an image sits on: the image itself (cover), or on a blurred copy (contain)."""
 
 from __future__ import annotations
 
