@@ -27,9 +27,17 @@ class App:
         self.db.dispose()
 
 
+API_THREADS = 40  # anyio's default thread limit, which runs the API's blocking calls
+
+
+def pool_size(settings: Settings) -> int:
+    """Enough connections that running jobs and API requests never queue for one."""
+    return settings.worker_concurrency + API_THREADS // 4
+
+
 def open_app(settings: Settings, *, migrate: bool = True) -> App:
     """Open the database (bringing its schema up to date unless told not to)."""
-    db = open_database(resolved_database_url(settings))
+    db = open_database(resolved_database_url(settings), pool_size=pool_size(settings))
     if migrate:
         upgrade(db)
         DBOS.migrate(engine_database_url(settings))  # the durable engine's own tables

@@ -24,13 +24,24 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     ├── FetchError                fetching a URL failed upstream (url); retryable by default
     │   ├── FetchTimeout          the whole-fetch deadline passed (timeout_s)
     │   └── FetchFailed           non-2xx (status), bad redirect or connection failure
-    └── StorageError              object storage failed (key, where one is involved)
-        ├── InvalidBlobKey        a storage key or prefix breaks the key rules, or clashes
-        ├── BlobNotFound
-        ├── RangeNotSatisfiable   the byte range starts past the end (byte_range, size)
-        ├── StorageAccessDenied   credentials refused (HTTP 403) or a local permission error
-        ├── BucketNotFound
-        └── StorageUnavailable    unreachable, timed out, throttled, 5xx or disk full; retryable
+    ├── StorageError              object storage failed (key, where one is involved)
+    │   ├── InvalidBlobKey        a storage key or prefix breaks the key rules, or clashes
+    │   ├── BlobNotFound
+    │   ├── RangeNotSatisfiable   the byte range starts past the end (byte_range, size)
+    │   ├── StorageAccessDenied   credentials refused (HTTP 403) or a local permission error
+    │   ├── BucketNotFound
+    │   └── StorageUnavailable    unreachable, timed out, throttled, 5xx or disk full; retryable
+    └── BackendError              a generation backend failed (backend, server, prompt_id)
+        ├── WorkflowInvalid       the server refused the workflow (node_errors: node, class,
+        │                         input, message); a bad parameter, never retried
+        ├── ModelNotInstalled     a loader names a model file the server lacks (model, server);
+        │                         retryable on another server
+        ├── OutOfMemory           the GPU ran out of memory; retryable on a bigger GPU
+        ├── ExecutionFailed       a node raised (node, node_type, exception_type); traceback
+        │                         kept for the job's events, never shown to users
+        ├── Interrupted           the run was interrupted (by a cancel or by the server)
+        ├── ServerUnreachable     connection refused, timed out or 5xx; retryable elsewhere
+        └── BackendProtocolError  the server answered something we cannot parse
 
 URLs in fetch errors never include the query string or userinfo (signed URLs carry secrets).
 
@@ -39,7 +50,9 @@ Each subclass sets a class-level ``code``; instances may override ``retryable``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class I2VError(Exception):
@@ -233,4 +246,94 @@ class BucketNotFound(StorageError):
 
 class StorageUnavailable(StorageError):
     code = "storage_unavailable"
+    retryable = True
+
+
+class BackendError(I2VError):
+    """A generation backend failed; says where, so retries can go elsewhere."""
+
+    code = "backend_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str,
+        server: str | None = None,
+        prompt_id: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.backend = backend
+        self.server = server
+        self.prompt_id = prompt_id
+
+
+@dataclass(frozen=True, slots=True)
+class NodeError:
+    """One validation failure the server reported for one input of one node."""
+
+    node_id: str
+    class_type: str
+    input_name: str | None
+    kind: str  # the server's own type, e.g. value_not_in_list, value_smaller_than_min
+    message: str
+    received: object = None
+
+
+class WorkflowInvalid(BackendError):
+    code = "workflow_invalid"
+
+    def __init__(self, message: str, *, node_errors: tuple[NodeError, ...] = (), **where: Any):
+        super().__init__(message, retryable=False, **where)
+        self.node_errors = node_errors
+
+
+class ModelNotInstalled(BackendError):
+    code = "model_not_installed"
+    retryable = True  # on a server that has it
+
+    def __init__(self, model: str, folder: str | None, **where: Any) -> None:
+        server = where.get("server") or "the server"
+        super().__init__(f"model {model} is not installed on {server}", **where)
+        self.model = model
+        self.folder = folder
+
+
+class OutOfMemory(BackendError):
+    code = "out_of_memory"
+    retryable = True  # on a GPU with more memory
+
+
+class ExecutionFailed(BackendError):
+    code = "execution_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_id: str | None = None,
+        node_type: str | None = None,
+        exception_type: str | None = None,
+        traceback: str | None = None,
+        **where: Any,
+    ) -> None:
+        super().__init__(message, **where)
+        self.node_id = node_id
+        self.node_type = node_type
+        self.exception_type = exception_type
+        self.traceback = traceback  # for the job's events; never in a user-facing message
+
+
+class Interrupted(BackendError):
+    code = "interrupted"
+
+
+class ServerUnreachable(BackendError):
+    code = "server_unreachable"
+    retryable = True  # on another server
+
+
+class BackendProtocolError(BackendError):
+    code = "backend_protocol_error"
     retryable = True

@@ -24,6 +24,7 @@ STATUS: tuple[tuple[type[errors.I2VError], int], ...] = (
     (errors.ImageNotFound, 422),
     (errors.InvalidInput, 422),
     (errors.InvalidBlobKey, 422),
+    (errors.WorkflowInvalid, 422),  # a bad parameter is refused before any GPU runs
     (errors.StorageUnavailable, 503),
     (errors.ConfigError, 500),
 )

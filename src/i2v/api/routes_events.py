@@ -16,7 +16,10 @@ from i2v.domain.job import JobState
 from i2v.services import jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+# Commits in this process wake a stream at once; the poll is for workers in other
+# processes, so it backs off while a job sits quiet (a queue wait, a long render).
 POLL_S = 0.25
+POLL_MAX_S = 2.0
 KEEPALIVE_S = 15.0
 TERMINAL = {state.value for state in JobState if state.terminal}
 
@@ -44,29 +47,40 @@ async def job_events(
 ) -> StreamingResponse:
     """Stream the job's events until it finishes; reconnect with Last-Event-ID to resume."""
     start = _resume_from(after, last_event_id)
-    # Check access before the stream starts, so a wrong id is a 404, not an empty stream.
-    first = await anyio.to_thread.run_sync(jobs.job_events, services.app, user, job_id, start)
+    # Subscribed before the first read, so no commit falls between the two.
+    changed = services.app.db.feed.subscribe(job_id)
+    try:
+        # Check access before the stream starts, so a wrong id is a 404, not an empty stream.
+        first = await anyio.to_thread.run_sync(jobs.job_events, services.app, user, job_id, start)
+    except BaseException:
+        changed.close()
+        raise
 
     async def stream() -> AsyncIterator[str]:
-        batch, cursor, idle = first, start, 0.0
-        yield "retry: 2000\n\n"
-        while True:
-            for event in batch:
-                cursor = event.id
-                yield _frame(event)
-                if event.type == "state" and event.data.get("state") in TERMINAL:
-                    return
-            if not batch:
-                await anyio.sleep(POLL_S)
-                idle += POLL_S
-                if idle >= KEEPALIVE_S:
-                    idle = 0.0
-                    yield ": keep-alive\n\n"  # proxies close idle connections
-            else:
-                idle = 0.0
-            batch = await anyio.to_thread.run_sync(
-                jobs.job_events, services.app, user, job_id, cursor
-            )
+        batch, cursor, idle, poll = first, start, 0.0, POLL_S
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                for event in batch:
+                    cursor = event.id
+                    yield _frame(event)
+                    if event.type == "state" and event.data.get("state") in TERMINAL:
+                        return
+                if not batch:
+                    woke = await changed.wait(poll)
+                    idle = 0.0 if woke else idle + poll
+                    poll = POLL_S if woke else min(POLL_MAX_S, poll * 1.5)
+                    if idle >= KEEPALIVE_S:
+                        idle = 0.0
+                        yield ": keep-alive\n\n"  # proxies close idle connections
+                else:
+                    idle, poll = 0.0, POLL_S
+                changed.clear()
+                batch = await anyio.to_thread.run_sync(
+                    jobs.job_events, services.app, user, job_id, cursor
+                )
+        finally:
+            changed.close()
 
     return StreamingResponse(
         stream(),

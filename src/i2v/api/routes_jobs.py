@@ -17,7 +17,6 @@ from i2v.api.submission import UploadTooLarge, read_submission
 from i2v.domain.job import JobState
 from i2v.domain.size import output_size
 from i2v.domain.spec import Fit, RenderSpec
-from i2v.errors import InvalidParameter
 from i2v.services import jobs
 from i2v.services.generate import resolve_motion
 
@@ -49,9 +48,6 @@ async def submit_job(
         seed=fields.seed,
         prompt=fields.prompt,
     )
-    if fields.backend != "local":
-        message = f"unknown backend {fields.backend!r}; choose: local"
-        raise InvalidParameter("backend", fields.backend, message)
     # The service is blocking (database, storage, queue): keep it off the event loop.
     submitted = await anyio.to_thread.run_sync(
         partial(

@@ -14,12 +14,12 @@ BACKENDS: dict[str, Callable[[], VideoBackend]] = {
 DEFAULT_BACKEND = "local"
 
 
-def get_backend(name: str) -> VideoBackend:
-    try:
-        factory = BACKENDS[name]
-    except KeyError:
+def check_backend(name: str) -> str:
+    if name not in BACKENDS:
         known = ", ".join(BACKENDS)
-        raise InvalidParameter(
-            "backend", name, f"unknown backend {name!r}; choose one of: {known}"
-        ) from None
-    return factory()
+        raise InvalidParameter("backend", name, f"unknown backend {name!r}; choose one of: {known}")
+    return name
+
+
+def get_backend(name: str) -> VideoBackend:
+    return BACKENDS[check_backend(name)]()

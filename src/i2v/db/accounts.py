@@ -31,5 +31,12 @@ def keys_of(session: Session, user_id: str) -> list[ApiKey]:
     return list(session.scalars(query))
 
 
+def key_with_user(session: Session, key_id: str) -> tuple[ApiKey, User] | None:
+    """The key and its user in one round trip: this runs on every request."""
+    query = select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.id == key_id)
+    row = session.execute(query).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 def touch_key(session: Session, key_id: str, when: datetime) -> None:
     session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))

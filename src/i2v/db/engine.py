@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from i2v.db.feed import JobFeed
 from i2v.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -21,6 +22,10 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 class Database:
     engine: Engine
     sessions: sessionmaker[Session]
+    feed: JobFeed = field(default_factory=JobFeed)
+
+    def __post_init__(self) -> None:
+        self.feed.attach(self.sessions)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -42,7 +47,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, pool_size: int = 5) -> Database:
+    """`pool_size` connections are kept open, and as many again opened under bursts."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -52,8 +58,18 @@ def open_database(url: str) -> Database:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

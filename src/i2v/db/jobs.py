@@ -9,16 +9,22 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from i2v.db.feed import JobFeed
 from i2v.db.tables import Artifact, Job, JobEvent, utcnow
 from i2v.domain.job import JobState
 
 
 def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) -> None:
     session.add(JobEvent(job_id=job_id, type=kind, data=data, created_at=utcnow()))
+    JobFeed.mark(session, job_id)
 
 
 def get_job(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id)
+
+
+def owner_of(session: Session, job_id: str) -> str | None:
+    return session.scalar(select(Job.owner_id).where(Job.id == job_id))
 
 
 def job_by_idempotency_key(session: Session, owner_id: str, key: str) -> Job | None:

@@ -149,6 +149,8 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
         "application_version": WORKFLOW_VERSION,
         "log_level": "WARNING",
         "notification_listener_polling_interval_sec": settings.queue_poll_s,
+        # DBOS's default of 20 makes more than a dozen concurrent workflows queue for one.
+        "sys_db_pool_size": max(20, 2 * settings.worker_concurrency),
     }
     DBOS(config=config)
     DBOS.launch()

@@ -27,7 +27,7 @@ APP_NAME = "i2v"
 WORKFLOW_NAME = "i2v.run_job"
 # Pinned, not DBOS's default hash of the code: a deploy must not strand queued jobs. Bump it
 # only when the workflow's steps change incompatibly.
-WORKFLOW_VERSION = "i2v-workflow-1"
+WORKFLOW_VERSION = "i2v-workflow-2"
 JOB_QUEUE = "jobs"
 RENDER_NAME = "i2v.render"
 PROGRESS_EVERY_S = 0.5  # progress rows and cancellation checks, at most this often
@@ -46,6 +46,7 @@ def artifact_key(result_key: str, kind: str) -> str:
 
 @DBOS.step(name="i2v.prepare")
 def prepare(job_id: str) -> dict[str, Any]:
+    """Mark the job running; return its spec, the render to attach to, and its webhook."""
     ctx = current()
     with ctx.app.db.session() as session:
         job = repo.get_job(session, job_id)
@@ -53,7 +54,13 @@ def prepare(job_id: str) -> dict[str, Any]:
             raise RenderError(f"job {job_id} has no row")
         repo.transition(session, job_id, JobState.RUNNING, only_from=[JobState.QUEUED])
         shared = job.cache_key is not None and job.spec.get("use_cache", True)
-        return {"spec": dict(job.spec), "result_key": job.cache_key if shared else job_id}
+        result_key = job.cache_key if shared and job.cache_key else job_id
+        return {
+            "spec": dict(job.spec),
+            "result_key": result_key,
+            "render_id": render_id(job_id, result_key),
+            "webhook": bool(job.webhook_url),
+        }
 
 
 @DBOS.step(name="i2v.generate")
@@ -98,7 +105,6 @@ def render(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
     return generate(result_key, spec_json)
 
 
-@DBOS.step(name="i2v.render_id")
 def render_id(job_id: str, result_key: str) -> str:
     """The render to attach to: a shared one per result, unless it failed or its files are gone.
 
@@ -167,37 +173,32 @@ def fail(job_id: str, code: str, message: str) -> None:
         )
 
 
-@DBOS.step(name="i2v.has_webhook")
-def has_webhook(job_id: str) -> bool:
-    with current().app.db.session() as session:
-        job = repo.get_job(session, job_id)
-        return job is not None and bool(job.webhook_url)
-
-
-def _run(job_id: str) -> str:
+def _run(job_id: str) -> tuple[str, bool]:
+    """The job's final state, and whether it has a webhook to notify."""
+    webhook = False
     try:
         prepared = prepare(job_id)
-        result_key = prepared["result_key"]
-        with SetWorkflowID(render_id(job_id, result_key)):
-            handle = DBOS.start_workflow(render, result_key, prepared["spec"])
+        webhook = prepared["webhook"]
+        with SetWorkflowID(prepared["render_id"]):
+            handle = DBOS.start_workflow(render, prepared["result_key"], prepared["spec"])
         stored = handle.get_result()
         publish(job_id, stored)
         store(job_id, stored)
     except JobCancelled:
-        return JobState.CANCELLED.value
+        return JobState.CANCELLED.value, webhook
     except I2VError as exc:
         fail(job_id, exc.code, exc.message)
-        return JobState.FAILED.value
+        return JobState.FAILED.value, webhook
     except Exception as exc:  # DBOS's cancellation is a BaseException and passes through
         fail(job_id, "internal_error", f"{type(exc).__name__}: {exc}")
-        return JobState.FAILED.value
-    return JobState.SUCCEEDED.value
+        return JobState.FAILED.value, webhook
+    return JobState.SUCCEEDED.value, webhook
 
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 def run_job(job_id: str) -> str:
-    state = _run(job_id)
-    if state != JobState.CANCELLED.value and has_webhook(job_id):
+    state, webhook = _run(job_id)
+    if state != JobState.CANCELLED.value and webhook:
         from i2v.engine.webhooks import deliver_webhook  # registered with DBOS on import
 
         # notify: delivery is its own durable workflow (retries may take a day); started from

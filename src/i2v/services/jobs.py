@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from i2v.backends.registry import check_backend
 from i2v.bootstrap import App
 from i2v.config import Settings
 from i2v.db import jobs as repo
@@ -135,6 +136,7 @@ def submit(
     key with a different request is a Conflict.
     """
     settings = app.settings
+    check_backend(backend)
     if webhook_url is not None:
         _check_webhook(settings, webhook_url)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
@@ -190,7 +192,7 @@ def submit(
         return Submitted(earlier, created=False)
     # After the commit: a crash in between leaves a queued row, which the sweeper enqueues.
     queue.enqueue(job.id, owner.id)
-    return Submitted(get_job(app, owner, job.id), created=True)
+    return Submitted(view_of(job, []), created=True)
 
 
 def _from_cache(
@@ -289,8 +291,9 @@ class EventView:
 
 def job_events(app: App, owner: UserInfo, job_id: str, after_id: int) -> list[EventView]:
     """The job's events with ids above `after_id`, oldest first (for SSE and its resume)."""
-    get_job(app, owner, job_id)  # scoping: someone else's job is not found
     with app.db.session() as session:
+        if repo.owner_of(session, job_id) != owner.id:
+            raise NotFound(f"no job {job_id!r}")  # scoping: someone else's job is not found
         rows = repo.events_after(session, job_id, after_id, EVENTS_BATCH)
         return [EventView(e.id, e.type, dict(e.data), e.created_at) for e in rows]
 
