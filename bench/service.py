@@ -154,7 +154,7 @@ def serve_child(port: int) -> None:
     from i2v.backends.registry import BACKENDS
     from i2v.cli.app import run
 
-    BACKENDS["instant"] = InstantBackend
+    BACKENDS["instant"] = lambda _settings: InstantBackend()
     sys.exit(run(["serve", "--host", "127.0.0.1", "--port", str(port)]))
 
 

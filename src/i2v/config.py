@@ -60,6 +60,22 @@ class Settings(BaseSettings):
     x264_crf: int = Field(default=20, ge=0, le=51)
     max_bitrate_kbps: int = Field(default=15_000, ge=500, le=25_000)
     gop_seconds: float = Field(default=2.0, gt=0, le=10)
+    comfyui_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="ComfyUI servers for backend=comfyui (comma-separated)."
+    )
+    comfyui_workflow: str = Field(default="wan22_ti2v_5b", description="Workflow library name.")
+    comfyui_timeout_s: float = Field(default=1800.0, gt=0, le=86_400, description="Per run.")
+    comfyui_request_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("comfyui_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        for url in value if isinstance(value, list) else ():
+            if not str(url).startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return value
 
     @field_validator("fetch_allow", mode="before")
     @classmethod

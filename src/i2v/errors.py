@@ -31,6 +31,16 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │   ├── StorageAccessDenied   credentials refused (HTTP 403) or a local permission error
     │   ├── BucketNotFound
     │   └── StorageUnavailable    unreachable, timed out, throttled, 5xx or disk full; retryable
+    ├── ProviderError             a GPU provider call failed (provider, instance_id, status)
+    │   ├── ProviderAuthError     the API key was refused
+    │   ├── ProviderRateLimited   429 (retry_after); retryable
+    │   ├── ProviderUnavailable   5xx, timeout or connection failure; retryable
+    │   ├── OfferUnavailable      the offer was taken between search and launch; retryable
+    │   └── ProviderRequestError  the provider refused the request (4xx) or answered garbage
+    ├── FleetError                the fleet cannot provide a machine (provider, instance_id)
+    │   ├── NoCapacity            no provider has an offer meeting the requirements; retryable
+    │   ├── BudgetExceeded        a launch would pass an instance, hourly or daily limit
+    │   └── InstanceNotReady      an instance missed its readiness deadline (destroyed)
     └── BackendError              a generation backend failed (backend, server, prompt_id)
         ├── WorkflowInvalid       the server refused the workflow (node_errors: node, class,
         │                         input, message); a bad parameter, never retried
@@ -336,4 +346,81 @@ class ServerUnreachable(BackendError):
 
 class BackendProtocolError(BackendError):
     code = "backend_protocol_error"
+    retryable = True
+
+
+class ProviderError(I2VError):
+    """A GPU provider's API failed; carries which provider and instance, for cleanup."""
+
+    code = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        instance_id: str | None = None,
+        status: int | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.provider = provider
+        self.instance_id = instance_id
+        self.status = status
+
+
+class ProviderAuthError(ProviderError):
+    code = "provider_auth_error"
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderUnavailable(ProviderError):
+    code = "provider_unavailable"
+    retryable = True
+
+
+class OfferUnavailable(ProviderError):
+    code = "offer_unavailable"
+    retryable = True  # another offer may do
+
+
+class ProviderRequestError(ProviderError):
+    code = "provider_request_error"
+
+
+class FleetError(I2VError):
+    code = "fleet_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        instance_id: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.provider = provider
+        self.instance_id = instance_id
+
+
+class NoCapacity(FleetError):
+    code = "no_capacity"
+    retryable = True
+
+
+class BudgetExceeded(FleetError):
+    code = "budget_exceeded"
+
+
+class InstanceNotReady(FleetError):
+    code = "instance_not_ready"
     retryable = True

@@ -67,7 +67,7 @@ class ClipBackend:
 
 @pytest.fixture
 def clip_backend(monkeypatch: pytest.MonkeyPatch) -> type[ClipBackend]:
-    monkeypatch.setitem(registry.BACKENDS, "clip", ClipBackend)
+    monkeypatch.setitem(registry.BACKENDS, "clip", lambda _settings: ClipBackend())
     return ClipBackend
 
 

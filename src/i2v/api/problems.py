@@ -26,6 +26,8 @@ STATUS: tuple[tuple[type[errors.I2VError], int], ...] = (
     (errors.InvalidBlobKey, 422),
     (errors.WorkflowInvalid, 422),  # a bad parameter is refused before any GPU runs
     (errors.StorageUnavailable, 503),
+    (errors.BudgetExceeded, 409),
+    (errors.NoCapacity, 503),
     (errors.ConfigError, 500),
 )
 

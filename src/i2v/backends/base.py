@@ -48,6 +48,9 @@ class GenerationRequest:
     intensity: Intensity
     fit: Fit
     workdir: Path  # scratch space of this run, removed afterwards; an EncodedClip goes here
+    # Stable across retries of the same render (a crash, a recovered step): a remote backend
+    # derives its own run ids from it, so it finds an earlier run instead of paying twice.
+    run_id: str
 
 
 @dataclass(frozen=True, slots=True)

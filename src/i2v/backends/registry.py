@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from i2v.backends.base import VideoBackend
+from i2v.backends.comfyui.backend import ComfyBackend
 from i2v.backends.local.backend import LocalBackend
+from i2v.config import Settings
 from i2v.errors import InvalidParameter
 
-BACKENDS: dict[str, Callable[[], VideoBackend]] = {
-    "local": LocalBackend,
+BACKENDS: dict[str, Callable[[Settings], VideoBackend]] = {
+    "local": lambda _settings: LocalBackend(),
+    "comfyui": ComfyBackend,
 }
 DEFAULT_BACKEND = "local"
 
@@ -21,5 +24,5 @@ def check_backend(name: str) -> str:
     return name
 
 
-def get_backend(name: str) -> VideoBackend:
-    return BACKENDS[check_backend(name)]()
+def get_backend(name: str, settings: Settings) -> VideoBackend:
+    return BACKENDS[check_backend(name)](settings)

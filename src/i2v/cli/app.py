@@ -15,6 +15,7 @@ from i2v.cli.admin import db_app, keys_app, users_app
 from i2v.cli.generate import generate
 from i2v.cli.serve import serve
 from i2v.cli.worker import worker
+from i2v.cli.workflows import workflows_app
 from i2v.errors import I2VError, InvalidInput
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command()(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(workflows_app, name="workflows")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -1,4 +1,4 @@
-"""The SQLAlchemy 2 tables: users, API keys, jobs, job events and artifacts."""
+"""The SQLAlchemy 2 tables: users, API keys, jobs, events, artifacts, executors and the fleet."""
 
 from __future__ import annotations
 
@@ -150,3 +150,46 @@ class Executor(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class FleetInstance(Base):
+    """A rented GPU, recorded before the launch call (intent-first) so a crash cannot orphan it.
+
+    The label (`i2v:<deployment>:<id>`) is written here first and given to the provider, so
+    reconcile can match what the provider has with what this table knows.
+    """
+
+    __tablename__ = "fleet_instances"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    instance_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    label: Mapped[str] = mapped_column(String(128), unique=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    offer_id: Mapped[str] = mapped_column(String(64))
+    gpu_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    usd_per_hour: Mapped[Decimal] = mapped_column(Numeric(10, 4))
+    endpoint: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    workflow: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    busy: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    launched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ready_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    terminated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class FleetLease(Base):
+    """One run's use of one instance; unique per run, so a retried run is never billed twice."""
+
+    __tablename__ = "fleet_leases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    instance: Mapped[str] = mapped_column(
+        ForeignKey("fleet_instances.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[str] = mapped_column(String(128), unique=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    usd: Mapped[Decimal | None] = mapped_column(Numeric(14, 6), nullable=True)

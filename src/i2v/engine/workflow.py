@@ -31,6 +31,7 @@ WORKFLOW_VERSION = "i2v-workflow-2"
 JOB_QUEUE = "jobs"
 RENDER_NAME = "i2v.render"
 PROGRESS_EVERY_S = 0.5  # progress rows and cancellation checks, at most this often
+REMOTE_SHARE = 0.9  # of a remote backend's progress bar, the part its own run takes
 VIDEO, COVER = "video", "cover"
 CONTENT_TYPES = {VIDEO: "video/mp4", COVER: "image/jpeg"}
 
@@ -69,12 +70,19 @@ def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
     ctx = current()
     spec = JobSpec.from_json(spec_json)
     last = [0.0]
+    remote = [False]  # a remote backend's `generate` progress, then our re-encode's `render`
 
     def on_progress(event: Progress) -> None:
+        if event.stage == "generate":
+            remote[0] = True
+            fraction = REMOTE_SHARE * event.fraction
+        elif event.stage == "render":
+            share = REMOTE_SHARE if remote[0] else 0.0
+            fraction = share + (1 - share) * event.fraction
+        else:
+            return
         now = time.monotonic()
-        if event.stage != "render" or (
-            now - last[0] < PROGRESS_EVERY_S and event.done != event.total
-        ):
+        if now - last[0] < PROGRESS_EVERY_S and event.done != event.total:
             return
         last[0] = now
         with ctx.app.db.session() as session:
@@ -82,7 +90,7 @@ def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
             if not waiting:  # every job that wanted this result was cancelled
                 raise JobCancelled(result_key)
             for job_id in waiting:
-                repo.set_progress(session, job_id, "generate", event.fraction)
+                repo.set_progress(session, job_id, "generate", fraction)
 
     with tempfile.TemporaryDirectory(prefix="i2v-job-") as scratch:
         folder = Path(scratch)
@@ -91,7 +99,13 @@ def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
             for chunk in stream:
                 fh.write(chunk)
         result = generate_video(
-            source, folder / "video.mp4", spec.render, ctx.app.settings, on_progress, spec.backend
+            source,
+            folder / "video.mp4",
+            spec.render,
+            ctx.app.settings,
+            on_progress,
+            spec.backend,
+            run_id=DBOS.workflow_id or result_key,  # the render's workflow id: stable on recovery
         )
         stored = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):

@@ -6,6 +6,7 @@ import math
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,9 +89,14 @@ def generate_video(
     settings: Settings,
     on_progress: ProgressCallback,
     backend_name: str = DEFAULT_BACKEND,
+    run_id: str | None = None,
 ) -> GenerateResult:
+    """Render `spec` from the image at `image_path` into `output` (and its .jpg cover).
+
+    `run_id` names this render for remote backends; give the same one when retrying it.
+    """
     started = time.perf_counter()
-    backend = get_backend(backend_name)
+    backend = get_backend(backend_name, settings)
     check_writable(output)
     if output.suffix.lower() != ".mp4":
         raise InvalidParameter(
@@ -120,6 +126,7 @@ def generate_video(
             intensity=spec.intensity,
             fit=spec.fit,
             workdir=Path(workdir),
+            run_id=run_id or uuid.uuid4().hex,
         )
         result = backend.generate(request, on_progress)
         stream = (

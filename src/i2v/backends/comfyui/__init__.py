@@ -1,0 +1,1 @@
+"""The ComfyUI backend: node catalogue, API graphs, workflow library, conversion and validation."""

@@ -1,0 +1,269 @@
+"""ComfyBackend: run a library workflow on the least-loaded ready ComfyUI server.
+
+A run is named by a prompt id derived from the request's run id, so a retried step first
+looks for its earlier run on every server and follows it instead of paying for a second.
+A run that fails for a reason another server may not have (unreachable, out of memory, a
+missing model) is cancelled where it was and tried elsewhere, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PIL import Image
+
+from i2v.backends.base import (
+    Capabilities,
+    EncodedClip,
+    GenerationRequest,
+    Progress,
+    ProgressCallback,
+)
+from i2v.backends.comfyui.client import ComfyClient, Readiness
+from i2v.backends.comfyui.events import BACKEND, OutputFile, PromptState, RunTracker
+from i2v.backends.comfyui.manifest import Workflow, WorkflowManifest, WorkflowParams
+from i2v.backends.comfyui.targets import StaticTargets, Targets
+from i2v.backends.comfyui.validate import check_graph, check_params
+from i2v.backends.comfyui.workflows.library import get_workflow
+from i2v.config import Settings
+from i2v.errors import BackendError, ModelNotInstalled, ServerUnreachable
+from i2v.media.image import NormalisedImage
+
+MAX_ATTEMPTS = 3  # servers tried per run before the job fails
+READY_TTL_S = 60.0  # a server's readiness for a workflow is re-checked this often
+PROGRESS_UNITS = 1000
+NEGATIVE = (
+    "blurry, low quality, low resolution, jpeg artifacts, distorted, deformed, watermark, "
+    "text, subtitles, static, frozen frame"
+)
+_PROMPT_NAMESPACE = uuid.UUID("5b1e7d52-3c2a-4f0e-9a7e-1f3c6d2b8a90")
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    url: str
+    load: int
+
+
+def model_size(width: int, height: int, manifest: WorkflowManifest) -> tuple[int, int]:
+    """The model's frame: the request's aspect with its long side at the model's own size."""
+    scale = manifest.max_side / max(width, height)
+    step = manifest.side_multiple
+
+    def side(value: int) -> int:
+        fitted = math.floor(value * scale / step) * step  # floor: never past max_side
+        return max(manifest.min_side, step, fitted)
+
+    return side(width), side(height)
+
+
+def model_length(duration_s: float, manifest: WorkflowManifest) -> int:
+    """Frames at the model's native rate, on its length grid (Wan: 4k + 1)."""
+    wanted = duration_s * manifest.native_fps
+    step, offset = manifest.length_multiple, manifest.length_offset
+    frames = max(offset + step, offset + math.ceil((wanted - offset) / step) * step)
+    while frames > manifest.max_length:  # the model's longest clip; publishing keeps it
+        frames -= step
+    return frames
+
+
+def prompt_id_for(run_id: str, workflow: WorkflowManifest) -> str:
+    return str(uuid.uuid5(_PROMPT_NAMESPACE, f"{run_id}/{workflow.name}/v{workflow.version}"))
+
+
+def png_bytes(image: NormalisedImage) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image.rgb).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+class ComfyBackend:
+    name = BACKEND
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        targets: Targets | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._targets = targets or StaticTargets(tuple(settings.comfyui_urls))
+        self._clock = clock
+        self._ready: dict[tuple[str, str], tuple[float, Readiness]] = {}
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(name=self.name, max_frames=241, needs_gpu=True, runs_locally=False)
+
+    def _client(self, url: str) -> ComfyClient:
+        return ComfyClient(
+            url, timeout_s=self._settings.comfyui_request_timeout_s, clock=self._clock
+        )
+
+    def params(
+        self, request: GenerationRequest, workflow: Workflow, image_name: str
+    ) -> WorkflowParams:
+        manifest = workflow.manifest
+        width, height = model_size(request.size.width, request.size.height, manifest)
+        params = WorkflowParams(
+            image_name=image_name,
+            positive=request.prompt or "a gentle, natural camera move",
+            negative=NEGATIVE,
+            seed=request.seed,
+            width=width,
+            height=height,
+            length=model_length(request.frame_count / request.fps, manifest),
+            fps=manifest.native_fps,
+        )
+        check_params(manifest, params)
+        return params
+
+    def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
+        workflow = get_workflow(self._settings.comfyui_workflow)
+        image = png_bytes(request.image)
+        image_name = f"i2v_{hashlib.sha256(image).hexdigest()[:20]}.png"
+        params = self.params(request, workflow, image_name)
+        prompt_id = prompt_id_for(request.run_id, workflow.manifest)
+        deadline = self._clock() + self._settings.comfyui_timeout_s
+        tried: list[str] = []
+        failures: list[BackendError] = []
+        while len(tried) < MAX_ATTEMPTS:
+            url = self._earlier_run(prompt_id, tried) or self._pick(workflow, tried, failures)
+            tried.append(url)
+            try:
+                return self._run_on(url, workflow, params, image, prompt_id, request, deadline,
+                                    on_progress)  # fmt: skip
+            except BackendError as exc:
+                if not exc.retryable:
+                    raise
+                failures.append(exc)
+        raise failures[-1]
+
+    def _earlier_run(self, prompt_id: str, tried: Sequence[str]) -> str | None:
+        """The server that already has this prompt (queued, running or finished), if any."""
+        for url in self._targets.urls():
+            if url in tried:
+                continue
+            try:
+                with self._client(url) as client:
+                    if client.state(prompt_id) is not PromptState.UNKNOWN:
+                        return url
+            except BackendError:
+                continue
+        return None
+
+    def _readiness(self, client: ComfyClient, workflow: Workflow) -> Readiness:
+        key = (client.base_url, workflow.manifest.name)
+        cached = self._ready.get(key)
+        if cached is not None and self._clock() - cached[0] < READY_TTL_S:
+            return cached[1]
+        models = [(m.folder, m.name) for m in workflow.manifest.models]
+        readiness = client.readiness(workflow.required_nodes(), models)
+        self._ready[key] = (self._clock(), readiness)
+        return readiness
+
+    def _pick(self, workflow: Workflow, tried: Sequence[str], failures: list[BackendError]) -> str:
+        """The ready server with the fewest prompts queued or running, untried ones first.
+
+        A server already tried is taken again only when no other is ready: with one server,
+        a retry after its restart must go back to it.
+        """
+        urls = list(self._targets.urls())
+        fresh = [url for url in urls if url not in tried]
+        candidates: list[_Candidate] = []
+        missing: list[str] = []
+        for url in fresh or urls:
+            try:
+                with self._client(url) as client:
+                    readiness = self._readiness(client, workflow)
+                    if not readiness.ready:
+                        lacks = readiness.missing_nodes + readiness.missing_models
+                        missing.append(f"{url} lacks {', '.join(lacks)}")
+                        continue
+                    queue = client.queue()
+                    candidates.append(_Candidate(url, len(queue.running) + len(queue.pending)))
+            except BackendError as exc:
+                failures.append(exc)
+        if candidates:
+            return min(candidates, key=lambda c: c.load).url
+        if failures and not missing:
+            raise failures[-1]
+        if missing:
+            first = workflow.manifest.models[0] if workflow.manifest.models else None
+            raise ModelNotInstalled(
+                first.name if first else workflow.manifest.name,
+                first.folder if first else None,
+                backend=BACKEND,
+                server="; ".join(missing),
+            )
+        raise ServerUnreachable(
+            "no ComfyUI server is configured (set I2V_COMFYUI_URLS)", backend=BACKEND
+        )
+
+    def _run_on(
+        self,
+        url: str,
+        workflow: Workflow,
+        params: WorkflowParams,
+        image: bytes,
+        prompt_id: str,
+        request: GenerationRequest,
+        deadline: float,
+        on_progress: ProgressCallback,
+    ) -> EncodedClip:
+        client_id = f"i2v-{prompt_id}"
+        with self._client(url) as client:
+            # Opened before submitting, so no message of the run is missed.
+            socket = client.open_socket(client_id)
+            graph = workflow.fill(params)
+            tracker = RunTracker.for_graph(prompt_id, url, graph.to_json())
+            try:
+                if client.state(prompt_id) is PromptState.UNKNOWN:
+                    uploaded = client.upload_image(image, params.image_name)
+                    if uploaded.name != params.image_name:
+                        graph = workflow.fill(replace(params, image_name=uploaded.name))
+                    check_graph(graph, client.object_info(), server=url)
+                    client.submit(graph, client_id=client_id, prompt_id=prompt_id)
+
+                def progress(fraction: float) -> None:
+                    on_progress(
+                        Progress("generate", round(fraction * PROGRESS_UNITS), PROGRESS_UNITS)
+                    )
+
+                client.follow(
+                    tracker, client_id, deadline=deadline, on_progress=progress, socket=socket
+                )
+                socket = None
+            except BaseException:
+                # Cancelled, failed or crashing: stop paying for the run before anything else.
+                with contextlib.suppress(BackendError):  # unreachable: nothing more to do
+                    client.cancel(prompt_id)
+                raise
+            finally:
+                if socket is not None:
+                    socket.close()
+            if tracker.error is not None:
+                raise tracker.error
+            video = _video_output(tracker.outputs, url, prompt_id)
+            dest = request.workdir / Path(video.filename).name
+            return EncodedClip(client.download(video, dest, prompt_id=prompt_id))
+
+
+def _video_output(outputs: Sequence[OutputFile], url: str, prompt_id: str) -> OutputFile:
+    videos = [o for o in outputs if o.is_video]
+    if not videos:
+        raise BackendError(
+            f"the workflow finished on {url} without a video output",
+            backend=BACKEND,
+            server=url,
+            prompt_id=prompt_id,
+        )
+    return min(videos, key=lambda o: not o.filename.lower().endswith(".mp4"))

@@ -1,0 +1,365 @@
+"""HTTP and websocket client for one ComfyUI server: upload, submit, follow, fetch, cancel.
+
+Every call has a deadline. No Origin header is ever sent: ComfyUI answers 403 to a /prompt
+or /ws whose Origin does not match its Host. The prompt id is the caller's, so after a crash
+the same id finds the earlier run (in the queue or the history) instead of running twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from websockets.exceptions import InvalidHandshake, WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from i2v.backends.comfyui.catalog import LOADER_FOLDERS, NodeCatalog, model_folder
+from i2v.backends.comfyui.events import BACKEND, OutputFile, PromptState, RunTracker
+from i2v.backends.comfyui.graph import ApiGraph
+from i2v.errors import (
+    BackendError,
+    BackendProtocolError,
+    ModelNotInstalled,
+    NodeError,
+    ServerUnreachable,
+    WorkflowInvalid,
+)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+ProgressFn = Callable[[float], None]
+POLL_S = 1.0  # /history polling while the socket is down, and the socket's read timeout
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    name: str
+    subfolder: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    name: str
+    vram_total: int
+    vram_free: int
+
+
+@dataclass(frozen=True, slots=True)
+class SystemStats:
+    comfyui_version: str | None
+    devices: tuple[Device, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    missing_nodes: tuple[str, ...]
+    missing_models: tuple[str, ...]  # "folder/name"
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing_nodes and not self.missing_models
+
+
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    running: tuple[str, ...]
+    pending: tuple[str, ...]
+
+
+class ComfyClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout_s = timeout_s
+        self._clock, self._sleep = clock, sleep
+        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout_s)
+
+    def __enter__(self) -> ComfyClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---- plain HTTP -------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise self._unreachable(f"{method} {path} timed out ({exc})") from exc
+        except httpx.TransportError as exc:
+            raise self._unreachable(f"{method} {path} failed: {exc}") from exc
+        if response.status_code >= 500:
+            raise self._unreachable(f"{method} {path} answered {response.status_code}")
+        return response
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise BackendProtocolError(
+                f"{self.base_url}: {response.request.url.path} answered non-JSON "
+                f"({response.status_code})",
+                backend=BACKEND,
+                server=self.base_url,
+            ) from None
+
+    def _unreachable(self, message: str, prompt_id: str | None = None) -> ServerUnreachable:
+        return ServerUnreachable(
+            f"ComfyUI at {self.base_url}: {message}",
+            backend=BACKEND,
+            server=self.base_url,
+            prompt_id=prompt_id,
+        )
+
+    def system_stats(self) -> SystemStats:
+        body = self._json(self._request("GET", "/system_stats"))
+        system = body.get("system") or {}
+        devices = tuple(
+            Device(str(d.get("name", "")), int(d.get("vram_total", 0)), int(d.get("vram_free", 0)))
+            for d in body.get("devices") or ()
+        )
+        return SystemStats(system.get("comfyui_version"), devices)
+
+    def object_info(self) -> NodeCatalog:
+        return NodeCatalog.from_json(self._json(self._request("GET", "/object_info")))
+
+    def readiness(
+        self, required_nodes: Iterable[str], models: Iterable[tuple[str, str]]
+    ) -> Readiness:
+        """Whether this server can run a workflow: it answers, has the nodes and the models.
+
+        `models` are (folder, file name) pairs; a model counts as present when its loader's
+        combo list offers it, which is what a prompt will be validated against.
+        """
+        self.system_stats()
+        catalog = self.object_info()
+        missing_nodes = tuple(sorted(n for n in set(required_nodes) if not catalog.has(n)))
+        missing_models = []
+        for folder, name in models:
+            loaders = [key for key, where in LOADER_FOLDERS.items() if where == folder]
+            offered = {
+                option
+                for class_type, input_name in loaders
+                if catalog.has(class_type)
+                for option in catalog.combo(class_type, input_name) or ()
+            }
+            if name not in offered:
+                missing_models.append(f"{folder}/{name}")
+        return Readiness(missing_nodes, tuple(missing_models))
+
+    def upload_image(self, data: bytes, name: str) -> Uploaded:
+        """Upload under `name`; the same bytes keep the name, so a repeat is harmless."""
+        files = {"image": (name, data, "application/octet-stream")}
+        response = self._request("POST", "/upload/image", files=files, data={"type": "input"})
+        if response.status_code != 200:
+            raise BackendProtocolError(
+                f"{self.base_url}: uploading {name} answered {response.status_code}",
+                backend=BACKEND,
+                server=self.base_url,
+            )
+        body = self._json(response)
+        return Uploaded(str(body["name"]), str(body.get("subfolder", "")), str(body["type"]))
+
+    def submit(self, graph: ApiGraph, *, client_id: str, prompt_id: str) -> None:
+        body = {"prompt": graph.to_json(), "client_id": client_id, "prompt_id": prompt_id}
+        response = self._request("POST", "/prompt", json=body)
+        if response.status_code == 200:
+            return
+        raise self._refusal(self._json(response), graph, prompt_id)
+
+    def _refusal(self, body: Any, graph: ApiGraph, prompt_id: str) -> BackendError:
+        """A 400 from /prompt as a typed error: a missing model, or an invalid workflow."""
+        where = {"backend": BACKEND, "server": self.base_url, "prompt_id": prompt_id}
+        error = body.get("error") if isinstance(body, Mapping) else None
+        found: list[NodeError] = []
+        for node_id, entry in (body.get("node_errors") or {}).items():
+            for item in entry.get("errors") or ():
+                extra = item.get("extra_info") or {}
+                found.append(
+                    NodeError(
+                        node_id=str(node_id),
+                        class_type=str(entry.get("class_type", "")),
+                        input_name=extra.get("input_name"),
+                        kind=str(item.get("type", "")),
+                        message=str(item.get("details") or item.get("message", "")),
+                        received=extra.get("received_value"),
+                    )
+                )
+        for node_error in found:
+            folder = model_folder(
+                node_error.class_type, node_error.input_name or "", node_error.received
+            )
+            if node_error.kind == "value_not_in_list" and folder is not None:
+                return ModelNotInstalled(str(node_error.received), folder, **where)
+        summary = "; ".join(
+            f"node {e.node_id} ({e.class_type}) {e.input_name or ''}: {e.message}".replace(
+                " :", ":"
+            )
+            for e in found
+        ) or (error.get("message") if isinstance(error, Mapping) else None)
+        return WorkflowInvalid(
+            f"ComfyUI at {self.base_url} refused the workflow: {summary or body}",
+            node_errors=tuple(found),
+            **where,
+        )
+
+    def history(self, prompt_id: str) -> Mapping[str, Any] | None:
+        """The history entry of `prompt_id`, or None (queued, running, or unknown alike)."""
+        body = self._json(self._request("GET", f"/history/{prompt_id}"))
+        entry = body.get(prompt_id) if isinstance(body, Mapping) else None
+        return entry if isinstance(entry, Mapping) else None
+
+    def queue(self) -> QueueState:
+        body = self._json(self._request("GET", "/queue"))
+
+        def ids(items: Any) -> tuple[str, ...]:
+            return tuple(str(item[1]) for item in items or () if len(item) > 1)
+
+        return QueueState(ids(body.get("queue_running")), ids(body.get("queue_pending")))
+
+    def state(self, prompt_id: str) -> PromptState:
+        """Where `prompt_id` is now; /history alone cannot tell queued from unknown."""
+        entry = self.history(prompt_id)
+        if entry is not None:
+            status = (entry.get("status") or {}).get("status_str")
+            return PromptState.FAILED if status == "error" else PromptState.SUCCEEDED
+        queue = self.queue()
+        if prompt_id in queue.running:
+            return PromptState.RUNNING
+        if prompt_id in queue.pending:
+            return PromptState.PENDING
+        return PromptState.UNKNOWN
+
+    def cancel(self, prompt_id: str) -> None:
+        """Remove it from the queue if pending; interrupt it (and only it) if running."""
+        queue = self.queue()
+        if prompt_id in queue.pending:
+            self._request("POST", "/queue", json={"delete": [prompt_id]})
+        if prompt_id in queue.running:
+            self._request("POST", "/interrupt", json={"prompt_id": prompt_id})
+
+    def download(self, output: OutputFile, dest: Path, *, prompt_id: str | None = None) -> Path:
+        params = {"filename": output.filename, "subfolder": output.subfolder, "type": output.type}
+        try:
+            with self._http.stream("GET", "/view", params=params) as response:
+                if response.status_code != 200:
+                    raise BackendProtocolError(
+                        f"{self.base_url}: /view of {output.filename} answered "
+                        f"{response.status_code}",
+                        backend=BACKEND,
+                        server=self.base_url,
+                        prompt_id=prompt_id,
+                    )
+                with dest.open("wb") as fh:
+                    for chunk in response.iter_bytes(CHUNK):
+                        fh.write(chunk)
+        except httpx.TransportError as exc:
+            raise self._unreachable(f"downloading {output.filename} failed: {exc}") from exc
+        return dest
+
+    # ---- following a run ------------------------------------------------------------
+
+    def ws_url(self, client_id: str) -> str:
+        parts = urlsplit(self.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, parts.netloc, f"{parts.path}/ws", f"clientId={client_id}", ""))
+
+    def open_socket(self, client_id: str) -> ClientConnection | None:
+        """The run's websocket, or None if it cannot be opened now (polling takes over)."""
+        try:
+            # origin=None: websockets sends no Origin header, which ComfyUI would check.
+            return connect(
+                self.ws_url(client_id),
+                origin=None,
+                open_timeout=self._timeout_s,
+                close_timeout=1,
+                max_size=None,  # preview frames can be large
+            )
+        except (OSError, InvalidHandshake, TimeoutError):
+            return None
+
+    def follow(
+        self,
+        tracker: RunTracker,
+        client_id: str,
+        *,
+        deadline: float,
+        on_progress: ProgressFn,
+        socket: ClientConnection | None = None,
+    ) -> RunTracker:
+        """Follow the run to its end over the websocket, polling /history when it drops.
+
+        Each quiet second also checks /history, so a message missed while reconnecting
+        cannot leave the run waiting forever; the history entry is the final word.
+        """
+        try:
+            while not tracker.finished:
+                if self._clock() >= deadline:
+                    raise self._unreachable("the run missed its deadline", tracker.prompt_id)
+                if socket is None:
+                    socket = self.open_socket(client_id)
+                    if socket is None:
+                        self._poll(tracker)
+                        self._sleep(POLL_S)
+                        continue
+                try:
+                    raw = socket.recv(timeout=POLL_S)
+                except TimeoutError:
+                    self._poll(tracker)
+                    continue
+                except WebSocketException:
+                    socket.close()
+                    socket = None
+                    self._poll(tracker)
+                    continue
+                if isinstance(raw, bytes):
+                    continue  # preview images: 8-byte header and a picture
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(message, Mapping) and tracker.handle(message):
+                    on_progress(tracker.fraction)
+        finally:
+            if socket is not None:
+                socket.close()
+        if tracker.state is PromptState.SUCCEEDED and not tracker.outputs:
+            entry = self.history(tracker.prompt_id)  # `executed` messages may have been missed
+            if entry is not None:
+                tracker.apply_history(entry)
+        return tracker
+
+    def _poll(self, tracker: RunTracker) -> None:
+        state = self.state(tracker.prompt_id)
+        if state is PromptState.UNKNOWN:
+            state = self.state(tracker.prompt_id)  # it may have finished between two reads
+        if state is PromptState.UNKNOWN:
+            # Neither queued nor in history: the server restarted and lost it.
+            raise self._unreachable(
+                f"prompt {tracker.prompt_id} is gone (the server restarted?)", tracker.prompt_id
+            )
+        if state in (PromptState.SUCCEEDED, PromptState.FAILED):
+            entry = self.history(tracker.prompt_id)
+            if entry is not None:
+                tracker.apply_history(entry)
+        elif state is PromptState.RUNNING:
+            tracker.state = state

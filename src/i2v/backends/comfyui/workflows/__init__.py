@@ -1,0 +1,1 @@
+"""The shipped ComfyUI workflows: versioned API graphs exported from the official templates."""
