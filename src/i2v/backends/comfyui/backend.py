@@ -38,6 +38,7 @@ from i2v.errors import BackendError, ModelNotInstalled, ServerUnreachable
 from i2v.media.image import NormalisedImage
 
 MAX_ATTEMPTS = 3  # servers tried per run before the job fails
+RETRY_BACKOFF_S = 1.0  # before the 2nd attempt; doubles after (a restarting server, say)
 READY_TTL_S = 60.0  # a server's readiness for a workflow is re-checked this often
 PROGRESS_UNITS = 1000
 NEGATIVE = (
@@ -94,10 +95,11 @@ class ComfyBackend:
         *,
         targets: Targets | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
         self._targets = targets or StaticTargets(tuple(settings.comfyui_urls))
-        self._clock = clock
+        self._clock, self._sleep = clock, sleep
         self._ready: dict[tuple[str, str], tuple[float, Readiness]] = {}
 
     def capabilities(self) -> Capabilities:
@@ -135,12 +137,20 @@ class ComfyBackend:
         deadline = self._clock() + self._settings.comfyui_timeout_s
         tried: list[str] = []
         failures: list[BackendError] = []
-        while len(tried) < MAX_ATTEMPTS:
-            url = self._earlier_run(prompt_id, tried) or self._pick(workflow, tried, failures)
-            tried.append(url)
+        best = [0.0]
+
+        def progress(fraction: float) -> None:
+            best[0] = max(best[0], fraction)  # a retry starts over; the bar does not go back
+            on_progress(Progress("generate", round(best[0] * PROGRESS_UNITS), PROGRESS_UNITS))
+
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                self._sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
             try:
+                url = self._earlier_run(prompt_id, tried) or self._pick(workflow, tried, failures)
+                tried.append(url)
                 return self._run_on(url, workflow, params, image, prompt_id, request, deadline,
-                                    on_progress)  # fmt: skip
+                                    progress)  # fmt: skip
             except BackendError as exc:
                 if not exc.retryable:
                     raise
@@ -217,12 +227,11 @@ class ComfyBackend:
         prompt_id: str,
         request: GenerationRequest,
         deadline: float,
-        on_progress: ProgressCallback,
+        progress: Callable[[float], None],
     ) -> EncodedClip:
         client_id = f"i2v-{prompt_id}"
-        with self._client(url) as client:
-            # Opened before submitting, so no message of the run is missed.
-            socket = client.open_socket(client_id)
+        # Opened before submitting, so no message of the run is missed.
+        with self._client(url) as client, client.socket(client_id) as socket:
             graph = workflow.fill(params)
             tracker = RunTracker.for_graph(prompt_id, url, graph.to_json())
             try:
@@ -232,24 +241,14 @@ class ComfyBackend:
                         graph = workflow.fill(replace(params, image_name=uploaded.name))
                     check_graph(graph, client.object_info(), server=url)
                     client.submit(graph, client_id=client_id, prompt_id=prompt_id)
-
-                def progress(fraction: float) -> None:
-                    on_progress(
-                        Progress("generate", round(fraction * PROGRESS_UNITS), PROGRESS_UNITS)
-                    )
-
                 client.follow(
                     tracker, client_id, deadline=deadline, on_progress=progress, socket=socket
                 )
-                socket = None
             except BaseException:
                 # Cancelled, failed or crashing: stop paying for the run before anything else.
                 with contextlib.suppress(BackendError):  # unreachable: nothing more to do
                     client.cancel(prompt_id)
                 raise
-            finally:
-                if socket is not None:
-                    socket.close()
             if tracker.error is not None:
                 raise tracker.error
             video = _video_output(tracker.outputs, url, prompt_id)

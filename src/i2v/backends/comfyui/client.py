@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,19 +284,26 @@ class ComfyClient:
         scheme = "wss" if parts.scheme == "https" else "ws"
         return urlunsplit((scheme, parts.netloc, f"{parts.path}/ws", f"clientId={client_id}", ""))
 
-    def open_socket(self, client_id: str) -> ClientConnection | None:
+    @contextmanager
+    def socket(self, client_id: str) -> Iterator[ClientConnection | None]:
         """The run's websocket, or None if it cannot be opened now (polling takes over)."""
+        # origin=None: websockets then sends no Origin header, which ComfyUI would check.
+        opener = connect(
+            self.ws_url(client_id),
+            origin=None,
+            open_timeout=self._timeout_s,
+            close_timeout=1,
+            max_size=None,  # preview frames can be large
+        )
         try:
-            # origin=None: websockets sends no Origin header, which ComfyUI would check.
-            return connect(
-                self.ws_url(client_id),
-                origin=None,
-                open_timeout=self._timeout_s,
-                close_timeout=1,
-                max_size=None,  # preview frames can be large
-            )
+            connection = opener.__enter__()
         except (OSError, InvalidHandshake, TimeoutError):
-            return None
+            yield None
+            return
+        try:
+            yield connection
+        finally:
+            opener.__exit__(None, None, None)
 
     def follow(
         self,
@@ -311,42 +319,54 @@ class ComfyClient:
         Each quiet second also checks /history, so a message missed while reconnecting
         cannot leave the run waiting forever; the history entry is the final word.
         """
-        try:
-            while not tracker.finished:
-                if self._clock() >= deadline:
-                    raise self._unreachable("the run missed its deadline", tracker.prompt_id)
-                if socket is None:
-                    socket = self.open_socket(client_id)
-                    if socket is None:
-                        self._poll(tracker)
-                        self._sleep(POLL_S)
-                        continue
-                try:
-                    raw = socket.recv(timeout=POLL_S)
-                except TimeoutError:
-                    self._poll(tracker)
-                    continue
-                except WebSocketException:
-                    socket.close()
-                    socket = None
-                    self._poll(tracker)
-                    continue
-                if isinstance(raw, bytes):
-                    continue  # preview images: 8-byte header and a picture
-                try:
-                    message = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(message, Mapping) and tracker.handle(message):
-                    on_progress(tracker.fraction)
-        finally:
+        while not tracker.finished:
+            self._check_deadline(tracker, deadline)
             if socket is not None:
-                socket.close()
+                self._read(tracker, socket, deadline, on_progress)
+                socket = None
+                continue
+            with self.socket(client_id) as fresh:
+                if fresh is None:
+                    self._poll(tracker)
+                    self._sleep(POLL_S)
+                else:
+                    self._read(tracker, fresh, deadline, on_progress)
         if tracker.state is PromptState.SUCCEEDED and not tracker.outputs:
             entry = self.history(tracker.prompt_id)  # `executed` messages may have been missed
             if entry is not None:
                 tracker.apply_history(entry)
         return tracker
+
+    def _check_deadline(self, tracker: RunTracker, deadline: float) -> None:
+        if self._clock() >= deadline:
+            raise self._unreachable("the run missed its deadline", tracker.prompt_id)
+
+    def _read(
+        self,
+        tracker: RunTracker,
+        socket: ClientConnection,
+        deadline: float,
+        on_progress: ProgressFn,
+    ) -> None:
+        """Read messages until the run ends or the socket drops (then poll once)."""
+        while not tracker.finished:
+            self._check_deadline(tracker, deadline)
+            try:
+                raw = socket.recv(timeout=POLL_S)
+            except TimeoutError:
+                self._poll(tracker)
+                continue
+            except WebSocketException:
+                self._poll(tracker)
+                return
+            if isinstance(raw, bytes):
+                continue  # preview images: an 8-byte header and a picture
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(message, Mapping) and tracker.handle(message):
+                on_progress(tracker.fraction)
 
     def _poll(self, tracker: RunTracker) -> None:
         state = self.state(tracker.prompt_id)

@@ -1,0 +1,1 @@
+"""In-process fakes of the external servers i2v talks to, for tests."""

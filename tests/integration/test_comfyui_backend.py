@@ -1,0 +1,218 @@
+"""The ComfyUI backend end to end against the fake server: dispatch, faults, retries, publish.
+
+Our production client is pointed at fake ComfyUI servers on loopback; nothing of ours is
+patched. Each run goes through `generate_video`, so the clip is also published to spec.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from i2v.backends.base import Progress
+from i2v.backends.comfyui.client import ComfyClient
+from i2v.backends.comfyui.workflows.library import get_workflow
+from i2v.config import Settings
+from i2v.domain.motion import Intensity, Motion
+from i2v.domain.size import Size
+from i2v.domain.spec import RenderSpec
+from i2v.errors import ExecutionFailed, ModelNotInstalled
+from i2v.media.probe import probe_video
+from i2v.services.generate import generate_video
+from tests.fakes.comfyui import FakeComfyUI
+
+pytestmark = pytest.mark.integration
+
+WORKFLOW = "wan22_ti2v_5b"
+SPEC = RenderSpec(
+    motion=Motion.ZOOM_IN,
+    intensity=Intensity.NORMAL,
+    size=Size(360, 640),
+    fps=24,
+    duration_s=3,
+    prompt="a slow push in on the lighthouse",
+)
+
+
+def installed() -> dict[str, list[str]]:
+    models: dict[str, list[str]] = {}
+    for model in get_workflow(WORKFLOW).manifest.models:
+        models.setdefault(model.folder, []).append(model.name)
+    return models
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[list[FakeComfyUI]]:
+    fakes = [FakeComfyUI(tmp_path / f"comfy{i}", installed_models=installed()) for i in (0, 1)]
+    for fake in fakes:
+        fake.start()
+    try:
+        yield fakes
+    finally:
+        for fake in fakes:
+            fake.stop()
+
+
+def run(
+    image: Path,
+    folder: Path,
+    urls: list[str],
+    *,
+    run_id: str = "run-1",
+    on_progress: object = None,
+) -> Path:
+    settings = Settings(comfyui_urls=urls, comfyui_workflow=WORKFLOW, comfyui_timeout_s=60)
+    out = folder / "out.mp4"
+    folder.mkdir(exist_ok=True)
+    seen: list[float] = []
+
+    def progress(event: Progress) -> None:
+        if event.stage == "generate":
+            seen.append(event.fraction)
+        if callable(on_progress):
+            on_progress(event)
+
+    generate_video(image, out, SPEC, settings, progress, "comfyui", run_id=run_id)
+    assert seen == sorted(seen)
+    return out
+
+
+def test_a_run_is_published_to_the_preset(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    out = run(photo_jpeg, tmp_path / "a", [fake.url])
+    info = probe_video(out)
+    assert (info.codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p", 360, 640)
+    assert info.fps == 24
+    assert info.faststart
+    assert len(fake.executed_prompts) == 1
+    assert not fake.origin_headers_seen, "ComfyUI refuses a mismatched Origin: never send one"
+    assert [name.startswith("i2v_") for name in fake.uploads] == [True]
+    prompt = fake.history(fake.executed_prompts[0])
+    assert prompt is not None
+    graph = prompt["prompt"][2]
+    texts = [n["inputs"].get("text") for n in graph.values() if n["class_type"] == "CLIPTextEncode"]
+    assert SPEC.prompt in texts
+
+
+def test_the_least_loaded_server_gets_the_job(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    busy, idle = servers
+    busy.pause()
+    workflow = get_workflow(WORKFLOW)
+    with ComfyClient(busy.url) as client:
+        uploaded = client.upload_image(photo_jpeg.read_bytes(), "other.jpg")
+        graph = workflow.fill(replace(workflow.default_params(), image_name=uploaded.name))
+        for i in range(2):
+            client.submit(graph, client_id="someone-else", prompt_id=str(uuid.UUID(int=i + 1)))
+    run(photo_jpeg, tmp_path / "a", [busy.url, idle.url])
+    assert len(idle.executed_prompts) == 1
+    busy.resume()
+
+
+def test_a_dropped_socket_falls_back_to_polling(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.drop_socket_after_messages = 3
+    out = run(photo_jpeg, tmp_path / "a", [fake.url])
+    assert probe_video(out).frames > 0
+    assert len(fake.executed_prompts) == 1
+
+
+def test_an_execution_error_is_typed_and_not_retried(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    first, second = servers
+    first.faults.execution_error_on = "KSampler"
+    with pytest.raises(ExecutionFailed) as caught:
+        run(photo_jpeg, tmp_path / "a", [first.url])
+    assert caught.value.node_type == "KSampler"
+    assert caught.value.server == first.url
+    assert caught.value.traceback  # kept for the job's events
+    assert len(first.executed_prompts) == 1
+    assert not second.executed_prompts
+
+
+def test_out_of_memory_is_retried_on_another_server(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    first, second = servers
+    first.faults.out_of_memory_on = "KSampler"
+    out = run(photo_jpeg, tmp_path / "a", [first.url, second.url])
+    assert probe_video(out).frames > 0
+    assert len(first.executed_prompts) == 1
+    assert len(second.executed_prompts) == 1
+
+
+def test_a_missing_model_is_named(photo_jpeg: Path, tmp_path: Path) -> None:
+    with FakeComfyUI(tmp_path / "bare") as bare, pytest.raises(ModelNotInstalled) as caught:
+        run(photo_jpeg, tmp_path / "a", [bare.url])
+    assert "is not installed on" in caught.value.message
+    assert bare.url in caught.value.message
+    assert not bare.executed_prompts
+
+
+def test_500s_on_submit_are_retried_and_the_prompt_runs_once(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.http_500["/prompt"] = 1
+    run(photo_jpeg, tmp_path / "a", [fake.url])
+    assert len(fake.executed_prompts) == 1
+
+
+def test_a_repeated_run_attaches_to_the_earlier_one(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    run(photo_jpeg, tmp_path / "a", [fake.url], run_id="same")
+    run(photo_jpeg, tmp_path / "b", [fake.url], run_id="same")  # a recovered step, say
+    assert len(fake.executed_prompts) == 1
+
+
+def test_a_restart_that_loses_the_run_submits_it_again(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.step_delay_s = 0.05
+    restarted = threading.Event()
+
+    def restart_once(event: Progress) -> None:
+        if event.stage == "generate" and event.fraction > 0 and not restarted.is_set():
+            restarted.set()
+            threading.Thread(target=fake.restart).start()
+
+    out = run(photo_jpeg, tmp_path / "a", [fake.url], on_progress=restart_once)
+    assert restarted.is_set()
+    assert probe_video(out).frames > 0
+
+
+class Cancelled(Exception):
+    pass
+
+
+def test_cancelling_interrupts_the_run_on_the_server(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.step_delay_s = 0.2
+
+    def cancel(event: Progress) -> None:
+        if event.stage == "generate" and event.fraction > 0:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        run(photo_jpeg, tmp_path / "a", [fake.url], on_progress=cancel)
+    fake.wait_idle()
+    (prompt_id,) = fake.executed_prompts
+    entry = fake.history(prompt_id)
+    assert entry is not None
+    assert entry["status"]["status_str"] == "error"  # interrupted, not left running
