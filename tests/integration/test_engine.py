@@ -276,3 +276,31 @@ def test_a_user_has_at_most_two_jobs_running_at_once(
         engine.stop()
     assert states == [JobState.SUCCEEDED] * 4
     assert most == 2
+
+
+def test_a_comfyui_job_is_generated_remotely_and_published(
+    service: Service, tmp_path: Path
+) -> None:
+    from i2v.backends.comfyui.workflows.library import get_workflow
+    from tests.fakes.comfyui import FakeComfyUI
+
+    models: dict[str, list[str]] = {}
+    for model in get_workflow("wan22_ti2v_5b").manifest.models:
+        models.setdefault(model.folder, []).append(model.name)
+    with FakeComfyUI(tmp_path / "comfy", installed_models=models) as fake:
+        settings = service.settings.model_copy(update={"comfyui_urls": [fake.url]})
+        app = open_app(settings, migrate=False)
+        engine = start_engine(app, open_blobs(settings), role="test")
+        try:
+            blobs = open_blobs(settings)
+            job_id = jobs.submit(
+                app, service.queue, blobs, service.user, EXAMPLE.read_bytes(), QUICK, "comfyui"
+            ).job.id
+            view = service.wait(job_id, until=finished)
+        finally:
+            engine.stop()
+            app.close()
+        assert view.state is JobState.SUCCEEDED, view
+        assert len(fake.executed_prompts) == 1
+    video = next(a for a in view.artifacts if a.kind == "video")
+    assert video.size > 0
