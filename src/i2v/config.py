@@ -66,6 +66,32 @@ class Settings(BaseSettings):
     comfyui_workflow: str = Field(default="wan22_ti2v_5b", description="Workflow library name.")
     comfyui_timeout_s: float = Field(default=1800.0, gt=0, le=86_400, description="Per run.")
     comfyui_request_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    fleet_enabled: bool = Field(default=False, description="Rent GPUs for backend=comfyui.")
+    fleet_deployment: str = Field(
+        default="default", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", description="Instance label."
+    )
+    fleet_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["vast", "runpod"], description="Providers, in failover order."
+    )
+    fleet_idle_seconds: float = Field(default=600.0, ge=0)
+    fleet_max_instances: int = Field(default=2, ge=0, le=1000)
+    fleet_max_hourly_usd: float = Field(default=3.0, ge=0)
+    fleet_daily_budget_usd: float = Field(default=50.0, ge=0)
+    fleet_ready_timeout_s: float = Field(default=1200.0, gt=0)
+    fleet_min_vram_gb: float = Field(default=24.0, gt=0)
+    fleet_gpus: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    fleet_max_usd_per_hour: float | None = Field(default=1.0, gt=0)
+    fleet_min_reliability: float = Field(default=0.95, ge=0, le=1)
+    fleet_min_cuda: float | None = Field(default=12.4, gt=0)
+    fleet_disk_gb: int = Field(default=80, ge=10, le=4096)
+    fleet_regions: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    vast_api_key: SecretStr | None = None
+    vast_url: str = "https://console.vast.ai"
+    vast_template: str = Field(default="", description="Template hash that runs ComfyUI.")
+    runpod_api_key: SecretStr | None = None
+    runpod_rest_url: str = "https://rest.runpod.io/v1"
+    runpod_graphql_url: str = "https://api.runpod.io/graphql"
+    runpod_template: str = Field(default="", description="Template id that runs ComfyUI.")
 
     @field_validator("comfyui_urls", mode="before")
     @classmethod
@@ -75,6 +101,21 @@ class Settings(BaseSettings):
         for url in value if isinstance(value, list) else ():
             if not str(url).startswith(("http://", "https://")):
                 raise ValueError(f"{url!r} is not an http(s) URL")
+        return value
+
+    @field_validator("fleet_providers", "fleet_gpus", "fleet_regions", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("fleet_providers")
+    @classmethod
+    def _known_providers(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in ("vast", "runpod")]
+        if unknown:
+            raise ValueError(f"unknown provider {unknown[0]!r}; choose from vast, runpod")
         return value
 
     @field_validator("fetch_allow", mode="before")

@@ -64,13 +64,16 @@ class Faults:
 
     # Route template ("/prompt", "/history/{prompt_id}", "/ws", ...) -> 500s still to answer.
     http_500: dict[str, int] = field(default_factory=dict)
-    # Close the running prompt's socket after this many messages of the run (one-shot).
+    # Close the running prompt's socket after it got this many of the run's messages (status
+    # not counted). One-shot: it resets to None, so the client's reconnect stays up.
     drop_socket_after_messages: int | None = None
     # The real server always does this on a reconnect mid-run (ws_*reconnect*.json): on by
     # default; switch off to get no `executing` at all on reconnect.
     reconnect_executing_without_prompt_id: bool = True
-    execution_error_on: str | None = None  # node id or class_type that raises
-    execution_error: tuple[str, str] | None = None  # (exception_type, message) to raise there
+    # Node id or class_type that raises: loaders as a corrupt .safetensors does
+    # (run_err_broken_*.json), other nodes a RuntimeError; `execution_error` overrides that.
+    execution_error_on: str | None = None
+    execution_error: tuple[str, str] | None = None  # (exception_type, exception_message)
     out_of_memory_on: str | None = None  # node id or class_type: torch.OutOfMemoryError
     step_delay_s: float = 0.0  # per sampler step, for slow progress
     hang_prompt: bool = False  # the first node to run waits until interrupted

@@ -269,7 +269,7 @@ def test_saved_video_is_real_and_sized_from_the_graph(fake_comfyui: FakeComfyUI)
 
 def test_large_video_is_scaled_down_for_speed(fake_comfyui: FakeComfyUI) -> None:
     latent = {"width": 1280, "height": 704, "length": 5, "batch_size": 1}
-    prompt = {
+    prompt: Json = {
         "1": {"class_type": "EmptyHunyuanLatentVideo", "inputs": latent},
         "2": {"class_type": "VAELoader", "inputs": {"vae_name": "pixel_space"}},
         "3": {"class_type": "VAEDecode", "inputs": {"samples": ["1", 0], "vae": ["2", 0]}},

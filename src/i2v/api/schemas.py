@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from i2v.services.jobs import JobPage, JobView, public_json
 
@@ -24,6 +24,7 @@ class JobOut(BaseModel):
     backend: str
     stage: str | None
     progress: float
+    cost_usd: float = Field(description="GPU time this job paid for, in US dollars.")
     spec: dict[str, Any]
     created_at: datetime
     started_at: datetime | None

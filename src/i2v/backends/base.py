@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
@@ -76,6 +77,7 @@ class EncodedClip:
     """
 
     path: Path
+    cost_usd: Decimal = Decimal(0)  # GPU time this clip cost, where the backend rents it
 
 
 GenerationResult = FrameStream | EncodedClip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -139,3 +140,15 @@ def artifacts_of(session: Session, job_id: str) -> list[Artifact]:
 def jobs_in_state(session: Session, state: JobState, older_than: datetime) -> list[Job]:
     query = select(Job).where(Job.state == state.value, Job.created_at < older_than)
     return list(session.scalars(query))
+
+
+def result_has_owner(session: Session, storage_key: str, job_id: str) -> bool:
+    """Whether another job already stored the result at `storage_key` (and paid for it)."""
+    query = select(Artifact.id).where(
+        Artifact.storage_key == storage_key, Artifact.job_id != job_id
+    )
+    return session.scalars(query.limit(1)).first() is not None
+
+
+def set_cost(session: Session, job_id: str, usd: Decimal) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(cost_usd=usd))

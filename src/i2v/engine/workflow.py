@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ RENDER_NAME = "i2v.render"
 PROGRESS_EVERY_S = 0.5  # progress rows and cancellation checks, at most this often
 REMOTE_SHARE = 0.9  # of a remote backend's progress bar, the part its own run takes
 VIDEO, COVER = "video", "cover"
+COST = "cost_usd"  # in a render's result, beside its files
 CONTENT_TYPES = {VIDEO: "video/mp4", COVER: "image/jpeg"}
 
 
@@ -107,10 +109,11 @@ def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
             spec.backend,
             run_id=DBOS.workflow_id or result_key,  # the render's workflow id: stable on recovery
         )
-        stored = {}
+        stored: dict[str, Any] = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):
             info = ctx.blobs.put(artifact_key(result_key, kind), path, CONTENT_TYPES[kind])
             stored[kind] = {"key": info.key, "size": info.size, "sha256": info.sha256}
+        stored[COST] = str(result.cost_usd)
     return stored
 
 
@@ -155,7 +158,11 @@ def store(job_id: str, stored: dict[str, Any]) -> None:
     ctx = current()
     with ctx.app.db.session() as session:
         existing = {a.kind for a in repo.artifacts_of(session, job_id)}
-        for kind, blob in stored.items():
+        files = {kind: blob for kind, blob in stored.items() if kind in CONTENT_TYPES}
+        # A render shared by identical jobs is billed once: to the first job that stores it.
+        if not existing and not repo.result_has_owner(session, files[VIDEO]["key"], job_id):
+            repo.set_cost(session, job_id, Decimal(stored.get(COST, "0")))
+        for kind, blob in files.items():
             if kind in existing:
                 continue  # this step ran before a crash
             session.add(

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ class GenerateResult:
     motion: Motion
     intensity: Intensity
     elapsed_s: float
+    cost_usd: Decimal = Decimal(0)
 
 
 def resolve_motion(prompt: str, motion: str | None) -> tuple[Motion, Intensity]:
@@ -129,6 +131,7 @@ def generate_video(
             run_id=run_id or uuid.uuid4().hex,
         )
         result = backend.generate(request, on_progress)
+        cost = result.cost_usd if isinstance(result, EncodedClip) else Decimal(0)
         stream = (
             _publish_clip(result, spec, tmp_video, tmp_cover)
             if isinstance(result, EncodedClip)
@@ -144,6 +147,7 @@ def generate_video(
         motion=spec.motion,
         intensity=spec.intensity,
         elapsed_s=time.perf_counter() - started,
+        cost_usd=cost,
     )
 
 

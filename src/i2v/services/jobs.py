@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +55,7 @@ class JobView:
     error_code: str | None
     error_message: str | None
     artifacts: tuple[ArtifactView, ...]
+    cost_usd: Decimal = Decimal(0)
 
 
 def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
@@ -70,6 +72,7 @@ def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
         finished_at=job.finished_at,
         error_code=job.error_code,
         error_message=job.error_message,
+        cost_usd=job.cost_usd or Decimal(0),
         artifacts=tuple(
             ArtifactView(a.kind, a.storage_key, a.size, a.content_type, a.sha256)
             for a in sorted(artifacts, key=lambda a: a.kind)
@@ -85,6 +88,7 @@ def public_json(job: JobView) -> dict[str, Any]:
         "backend": job.backend,
         "stage": job.stage,
         "progress": job.progress,
+        "cost_usd": float(job.cost_usd),
         "spec": {"backend": job.spec.get("backend"), **job.spec.get("render", {})},
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,

@@ -146,15 +146,28 @@ class ComfyBackend:
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 self._sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
+            url = None
             try:
-                url = self._earlier_run(prompt_id, tried) or self._pick(workflow, tried, failures)
+                url = (
+                    self._earlier_run(prompt_id, tried)
+                    or self._targets.acquire(workflow, request.run_id, tried)
+                    or self._pick(workflow, tried, failures)
+                )
                 tried.append(url)
-                return self._run_on(url, workflow, params, image, prompt_id, request, deadline,
+                clip = self._run_on(url, workflow, params, image, prompt_id, request, deadline,
                                     progress)  # fmt: skip
             except BackendError as exc:
+                if url is not None:
+                    self._targets.release(url, request.run_id)  # a failed attempt is not billed
                 if not exc.retryable:
                     raise
                 failures.append(exc)
+                continue
+            except BaseException:
+                if url is not None:
+                    self._targets.release(url, request.run_id)
+                raise
+            return replace(clip, cost_usd=self._targets.release(url, request.run_id))
         raise failures[-1]
 
     def _earlier_run(self, prompt_id: str, tried: Sequence[str]) -> str | None:

@@ -1,0 +1,79 @@
+"""Queries for the fleet's instance rows and run leases; the rules live in fleet/manager.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from i2v.db.tables import FleetInstance, FleetLease
+
+# Row states. `launching`: the intent, written before the provider is called.
+LAUNCHING, PENDING, READY, TERMINATED, FAILED = (
+    "launching",
+    "pending",
+    "ready",
+    "terminated",
+    "failed",
+)
+OPEN = (LAUNCHING, PENDING, READY)  # rows that may stand for a paid instance
+
+
+def open_rows(session: Session, provider: str | None = None) -> list[FleetInstance]:
+    query = select(FleetInstance).where(FleetInstance.state.in_(OPEN))
+    if provider is not None:
+        query = query.where(FleetInstance.provider == provider)
+    return list(session.scalars(query.order_by(FleetInstance.created_at)))
+
+
+def all_rows(session: Session) -> list[FleetInstance]:
+    return list(session.scalars(select(FleetInstance).order_by(FleetInstance.created_at)))
+
+
+def rows_since(session: Session, since: datetime) -> list[FleetInstance]:
+    """Rows that may have cost anything after `since`: open ones, or closed after it."""
+    query = select(FleetInstance).where(
+        (FleetInstance.terminated_at.is_(None)) | (FleetInstance.terminated_at > since)
+    )
+    return list(session.scalars(query))
+
+
+def update_row(session: Session, row_id: str, *, only_from: Sequence[str], **values: Any) -> bool:
+    """Change a row if it is in one of `only_from`; False if another process got there first."""
+    result = session.execute(
+        update(FleetInstance)
+        .where(FleetInstance.id == row_id, FleetInstance.state.in_(only_from))
+        .values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_idle(session: Session, row_id: str, now: datetime) -> bool:
+    """Take an idle ready instance for one run, atomically across processes."""
+    result = session.execute(
+        update(FleetInstance)
+        .where(FleetInstance.id == row_id, FleetInstance.state == READY, FleetInstance.busy == 0)
+        .values(busy=FleetInstance.busy + 1, last_used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def lease_for(session: Session, run_id: str) -> FleetLease | None:
+    return session.scalars(select(FleetLease).where(FleetLease.run_id == run_id)).one_or_none()
+
+
+def close_leases(session: Session, row_id: str, now: datetime) -> None:
+    session.execute(
+        update(FleetLease)
+        .where(FleetLease.instance == row_id, FleetLease.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def job_spend(session: Session) -> Decimal:
+    total = sum((lease.usd or Decimal(0)) for lease in session.scalars(select(FleetLease)))
+    return Decimal(total)

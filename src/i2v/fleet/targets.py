@@ -1,0 +1,50 @@
+"""FleetTargets: the ComfyUI backend's servers, acquired from (and given back to) the fleet."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+
+from i2v.backends.comfyui.manifest import Workflow
+from i2v.config import Settings
+from i2v.db import fleet as repo
+from i2v.db.engine import Database
+from i2v.fleet.manager import Lease
+from i2v.fleet.setup import needs_of, open_fleet
+
+
+class FleetTargets:
+    """Each run acquires an instance (reused if idle, else launched) and releases it after.
+
+    Runs on a worker thread (a workflow step), so each call drives the async manager on
+    its own event loop.
+    """
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self._settings, self._db = settings, db
+        self._leases: dict[tuple[str, str], Lease] = {}
+
+    def urls(self) -> Sequence[str]:
+        with self._db.session() as session:
+            return [row.endpoint for row in repo.open_rows(session) if row.endpoint]
+
+    def acquire(self, workflow: Workflow, run_id: str, exclude: Sequence[str]) -> str | None:
+        async def go() -> Lease:
+            async with open_fleet(self._settings, self._db) as fleet:
+                return await fleet.acquire(needs_of(workflow), run_id=run_id, exclude=exclude)
+
+        lease = asyncio.run(go())
+        self._leases[(lease.endpoint, run_id)] = lease
+        return lease.endpoint
+
+    def release(self, url: str, run_id: str) -> Decimal:
+        lease = self._leases.pop((url, run_id), None)
+        if lease is None:
+            return Decimal(0)
+
+        async def go() -> Decimal:
+            async with open_fleet(self._settings, self._db) as fleet:
+                return fleet.release(lease, run_id)
+
+        return asyncio.run(go())
