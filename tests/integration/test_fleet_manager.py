@@ -1,0 +1,281 @@
+"""The fleet manager against fake Vast.ai and RunPod: reuse, failover, budgets, reconcile, crashes.
+
+No instance may leak: every test ends by checking that each instance the fakes still run
+has an open row that stands for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from i2v.db import fleet as repo
+from i2v.db.engine import Database
+from i2v.db.tables import FleetInstance, FleetLease, utcnow
+from i2v.errors import BudgetExceeded, NoCapacity
+from i2v.fleet.base import GpuProvider
+from i2v.fleet.budget import Budget
+from tests.fakes.runpod import FakeRunPod
+from tests.fakes.vast import FakeVast
+from tests.support import fleet as support
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def fakes(tmp_path: Path) -> Iterator[tuple[FakeVast, FakeRunPod]]:
+    models = support.installed_models()
+    with (
+        FakeVast(tmp_path / "vast", installed_models=models, ready_delay_s=0.1) as vast,
+        FakeRunPod(root=tmp_path / "runpod", installed_models=models, ready_delay_s=0.1) as rp,
+    ):
+        yield vast, rp
+
+
+def providers(fakes: tuple[FakeVast, FakeRunPod]) -> dict[str, GpuProvider]:
+    vast, rp = fakes
+    return {
+        "vast": support.vast(vast.url, vast.api_key),
+        "runpod": support.runpod(rp.rest_url, rp.graphql_url, rp.api_key),
+    }
+
+
+def rows(db: Database) -> list[FleetInstance]:
+    with db.session() as session:
+        return list(session.scalars(select(FleetInstance)))
+
+
+def live(fakes: tuple[FakeVast, FakeRunPod]) -> set[str]:
+    vast, rp = fakes
+    running = {str(i) for i, row in vast.instances.items() if row.get("actual_status") != "gone"}
+    return running | set(rp.pods)
+
+
+def assert_no_leak(db: Database, fakes: tuple[FakeVast, FakeRunPod]) -> None:
+    with db.session() as session:
+        known = {row.instance_id for row in repo.open_rows(session)}
+    assert live(fakes) <= known, "an instance runs that no open row stands for"
+
+
+def test_acquire_launches_the_cheapest_fit_then_reuses_it(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    vast, _ = fakes
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), support.config()) as fleet:
+            first = await fleet.acquire(support.needs(), run_id="run-1")
+            cost = fleet.release(first, "run-1")
+            second = await fleet.acquire(support.needs(), run_id="run-2")
+            fleet.release(second, "run-2")
+            assert second.row_id == first.row_id
+            assert cost >= 0
+
+    asyncio.run(scenario())
+    assert len(vast.creations()) == 1
+    (row,) = rows(db)
+    assert row.provider == "vast"
+    assert row.state == repo.READY
+    assert row.label.startswith("i2v:test:")
+    with db.session() as session:
+        leases = list(session.scalars(select(FleetLease)))
+    assert {lease.run_id for lease in leases} == {"run-1", "run-2"}
+    assert all(lease.usd is not None for lease in leases)
+    assert_no_leak(db, fakes)
+
+
+def test_idle_instances_are_destroyed(db: Database, fakes: tuple[FakeVast, FakeRunPod]) -> None:
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), support.config(idle_s=60)) as fleet:
+            lease = await fleet.acquire(support.needs(), run_id="run-1")
+            fleet.release(lease, "run-1")
+        later = utcnow() + timedelta(seconds=61)
+        async with support.manager(db, providers(fakes), support.config(idle_s=60), later) as f:
+            report = await f.reconcile()
+            assert [why for _, _, why in report.destroyed] == ["idle for 61 s"]
+
+    asyncio.run(scenario())
+    assert live(fakes) == set()
+    assert [row.state for row in rows(db)] == [repo.TERMINATED]
+
+
+def test_the_instance_cap_and_the_hourly_ceiling_refuse_launches(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    capped = support.config(
+        budget=Budget(max_instances=1, max_hourly_usd=Decimal(5), daily_budget_usd=Decimal(50))
+    )
+    poor = support.config(
+        budget=Budget(max_instances=5, max_hourly_usd=Decimal("0.1"), daily_budget_usd=Decimal(9))
+    )
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), capped) as fleet:
+            await fleet.acquire(support.needs(), run_id="busy")  # held, not released
+            with pytest.raises(BudgetExceeded, match="I2V_FLEET_MAX_INSTANCES=1"):
+                await fleet.acquire(support.needs(), run_id="second")
+        async with support.manager(db, providers(fakes), poor) as fleet:
+            with pytest.raises(BudgetExceeded, match="I2V_FLEET_MAX_HOURLY_USD"):
+                await fleet.acquire(support.needs(), run_id="third")
+
+    asyncio.run(scenario())
+    assert len(rows(db)) == 1
+    assert_no_leak(db, fakes)
+
+
+def test_failover_from_vast_to_runpod(db: Database, fakes: tuple[FakeVast, FakeRunPod]) -> None:
+    vast, rp = fakes
+    vast.faults.fail_next = 1000  # Vast is down
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), support.config()) as fleet:
+            lease = await fleet.acquire(support.needs(), run_id="run-1")
+            assert lease.provider == "runpod"
+
+    asyncio.run(scenario())
+    assert len(rp.pods) == 1
+    assert_no_leak(db, fakes)
+
+
+def test_an_offer_taken_before_launch_moves_on_to_the_next(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    vast, _ = fakes
+    vast.faults.take_offer_on_launch = {104, 105}  # the two cheapest fitting offers
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), support.config(("vast",))) as fleet:
+            await fleet.acquire(support.needs(), run_id="run-1")
+
+    asyncio.run(scenario())
+    states = sorted(row.state for row in rows(db))
+    assert repo.READY in states
+    assert_no_leak(db, fakes)
+
+
+def test_an_instance_never_ready_is_destroyed_at_the_deadline(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    vast, _ = fakes
+    vast.faults.never_ready = True
+
+    async def scenario() -> None:
+        cfg = support.config(("vast",), ready_timeout_s=0.5)
+        async with support.manager(db, providers(fakes), cfg) as fleet:
+            with pytest.raises(NoCapacity, match="not ready within"):
+                await fleet.acquire(support.needs(), run_id="run-1")
+
+    asyncio.run(scenario())
+    assert live(fakes) == set()
+    assert [row.state for row in rows(db)] == [repo.TERMINATED]
+
+
+def test_reconcile_closes_rows_of_vanished_instances_and_destroys_strays(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    vast, _ = fakes
+    stray = vast.seed_instance("i2v:test:fin_unknown")
+    other = vast.seed_instance("someone-else's")  # not ours: never touched
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), support.config()) as fleet:
+            lease = await fleet.acquire(support.needs(), run_id="run-1")
+            vast.vanish(lease.instance_id)
+            report = await fleet.reconcile()
+            assert report.closed == [lease.row_id]
+            assert (("vast", str(stray), "not in the database")) in report.destroyed
+
+    asyncio.run(scenario())
+    assert str(other) in live(fakes)
+    assert str(stray) not in live(fakes)
+
+
+def test_a_launch_that_fails_after_creating_is_adopted_by_label(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    vast, _ = fakes
+    vast.faults.launch_then_fail = True
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), support.config(("vast",))) as fleet:
+            await fleet.acquire(support.needs(), run_id="run-1")
+
+    asyncio.run(scenario())
+    assert len(vast.creations()) == 1
+    (row,) = rows(db)
+    assert row.state == repo.READY
+    assert_no_leak(db, fakes)
+
+
+def test_crash_between_launch_and_bookkeeping_then_reconcile(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    """SIGKILL while the launch call is in flight (the pod exists, our row says launching)."""
+    _, rp = fakes
+    rp.faults.hang_after_create_s = 30
+    url = db.engine.url.render_as_string(hide_password=False)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fleet", url, rp.rest_url, rp.graphql_url,
+         rp.api_key],
+        cwd=ROOT, env={**os.environ}, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not rp.pods:
+            assert time.monotonic() < deadline, child.stderr.read() if child.stderr else ""
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    (row,) = rows(db)
+    assert row.state == repo.LAUNCHING  # the intent survived; the launch was never recorded
+    rp.faults.hang_after_create_s = 0
+
+    async def scenario() -> None:
+        cfg = support.config(("runpod",))
+        async with support.manager(db, providers(fakes), cfg) as fleet:
+            report = await fleet.reconcile()
+            assert report.adopted == [row.id]
+        # Not ready by its deadline (nobody is waiting on it): the next reconcile destroys it.
+        later = utcnow() + timedelta(seconds=cfg.ready_timeout_s + 1)
+        async with support.manager(db, providers(fakes), cfg, later) as fleet:
+            await fleet.reconcile()
+
+    asyncio.run(scenario())
+    assert live(fakes) == set()
+    assert [r.state for r in rows(db)] == [repo.TERMINATED]
+
+
+def test_crash_before_the_launch_call_leaves_nothing_to_pay_for(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    with db.session() as session:
+        session.add(
+            FleetInstance(
+                id="fin_orphan", provider="vast", label="i2v:test:fin_orphan",
+                state=repo.LAUNCHING, offer_id="105", usd_per_hour=Decimal("0.35"),
+                created_at=utcnow() - timedelta(minutes=5),
+            )
+        )  # fmt: skip
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), support.config()) as fleet:
+            report = await fleet.reconcile()
+            assert report.closed == ["fin_orphan"]
+
+    asyncio.run(scenario())
+    assert [r.state for r in rows(db)] == [repo.TERMINATED]
