@@ -279,3 +279,61 @@ def test_crash_before_the_launch_call_leaves_nothing_to_pay_for(
 
     asyncio.run(scenario())
     assert [r.state for r in rows(db)] == [repo.TERMINATED]
+
+
+def test_a_job_whose_instance_vanishes_is_retried_elsewhere_and_billed_once(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    from i2v.backends.base import Progress
+    from i2v.config import Settings
+    from i2v.domain.motion import Intensity, Motion
+    from i2v.domain.size import Size
+    from i2v.domain.spec import RenderSpec
+    from i2v.media.probe import probe_video
+    from i2v.services.generate import generate_video
+
+    vast, _ = fakes
+    settings = Settings(
+        database_url=db.engine.url.render_as_string(hide_password=False),
+        fleet_enabled=True,
+        fleet_deployment="test",
+        fleet_providers=["vast"],
+        fleet_poll_s=0.05,
+        fleet_min_vram_gb=20,
+        fleet_min_cuda=12.0,
+        vast_url=vast.url,
+        vast_api_key=vast.api_key,
+        vast_template="tmpl-comfyui",
+        comfyui_workflow=support.WORKFLOW,
+        comfyui_timeout_s=60,
+    )
+    spec = RenderSpec(Motion.ZOOM_IN, Intensity.NORMAL, Size(360, 640), duration_s=3, fps=24)
+    vanished: list[str] = []
+
+    def vanish_first(event: Progress) -> None:
+        if event.stage == "generate" and event.fraction > 0 and not vanished:
+            (instance_id,) = list(vast.instances)
+            vanished.append(str(instance_id))
+            vast.vanish(instance_id)
+
+    out = tmp_path / "out.mp4"
+    result = generate_video(photo_jpeg, out, spec, settings, vanish_first, "comfyui", run_id="r1")
+    assert probe_video(out).frames > 0
+    assert vanished
+    assert len(vast.creations()) == 2  # the replacement
+    with db.session() as session:
+        (lease,) = session.scalars(select(FleetLease))
+        running = {row.instance_id: row for row in repo.open_rows(session)}
+    assert lease.run_id == "r1"
+    assert lease.usd is not None
+    assert result.cost_usd == lease.usd  # the finished attempt only
+    assert set(running) == {vanished[0], str(max(int(i) for i in vast.instances))}
+
+    async def reconcile() -> None:
+        async with support.manager(db, providers(fakes), support.config(("vast",))) as fleet:
+            await fleet.reconcile()
+
+    asyncio.run(reconcile())  # closes the vanished instance's row
+    with db.session() as session:
+        assert vanished[0] not in {row.instance_id for row in repo.open_rows(session)}
+    assert_no_leak(db, fakes)

@@ -10,9 +10,19 @@ from i2v.backends.local.backend import LocalBackend
 from i2v.config import Settings
 from i2v.errors import InvalidParameter
 
+
+def _comfyui(settings: Settings) -> VideoBackend:
+    """On the fleet's rented machines when it is on, else on the configured servers."""
+    if settings.fleet_enabled:
+        from i2v.fleet.targets import FleetTargets  # the vendor clients load only when used
+
+        return ComfyBackend(settings, targets=FleetTargets.from_settings(settings))
+    return ComfyBackend(settings)
+
+
 BACKENDS: dict[str, Callable[[Settings], VideoBackend]] = {
     "local": lambda _settings: LocalBackend(),
-    "comfyui": ComfyBackend,
+    "comfyui": _comfyui,
 }
 DEFAULT_BACKEND = "local"
 

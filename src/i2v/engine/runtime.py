@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,6 +27,7 @@ from i2v.errors import ConfigError
 from i2v.storage.base import BlobStore
 
 SHUTDOWN_GRACE_S = 30  # running steps get this long to finish on SIGTERM
+FLEET_RECONCILE_S = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +103,35 @@ class Engine:
                 log.warning("enqueueing orphaned job %s", job_id)
                 self.queue.enqueue(job_id, owner_id)
 
+    def reconcile_fleet(self) -> None:
+        """Destroy labelled instances nobody should pay for; close rows of vanished ones."""
+        from i2v.fleet.setup import open_fleet  # vendor clients load only with the fleet on
+
+        async def go() -> None:
+            async with open_fleet(self.app.settings, self.app.db) as fleet:
+                report = await fleet.reconcile()
+            for provider, instance_id, why in report.destroyed:
+                log.warning("fleet: destroyed %s instance %s: %s", provider, instance_id, why)
+
+        asyncio.run(go())
+
     def _loop(self) -> None:
         period = self.app.settings.heartbeat_s
+        last_reconcile = time.monotonic()
         while not self._stop.wait(period):
             try:
                 self.heartbeat()
                 self.sweep()
             except Exception:  # a missed beat is retried; the lease is several beats long
                 log.exception("engine heartbeat failed")
+            if self.app.settings.fleet_enabled and (
+                time.monotonic() - last_reconcile >= FLEET_RECONCILE_S
+            ):
+                last_reconcile = time.monotonic()
+                try:
+                    self.reconcile_fleet()
+                except Exception:  # the provider may be down; the next minute tries again
+                    log.exception("fleet reconcile failed")
 
 
 def _process_alive(pid: int) -> bool:
@@ -162,6 +186,11 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
     )
     engine = Engine(app=app, queue=JobQueue(settings), executor_id=executor_id, role=role)
     engine.heartbeat()
+    if settings.fleet_enabled:
+        try:
+            engine.reconcile_fleet()  # at start-up: whatever a crash left behind
+        except Exception:
+            log.exception("fleet reconcile at start-up failed")
     thread = threading.Thread(target=engine._loop, name="i2v-heartbeat", daemon=True)
     thread.start()
     engine._threads.append(thread)

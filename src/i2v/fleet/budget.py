@@ -11,6 +11,7 @@ from i2v.db.tables import FleetInstance
 from i2v.errors import BudgetExceeded
 
 HOUR = Decimal(3600)
+CENT_MICROS = Decimal("0.000001")  # the precision costs are stored with (Numeric 14, 6)
 
 
 @dataclass(frozen=True, slots=True)

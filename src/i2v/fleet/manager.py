@@ -301,7 +301,7 @@ class FleetManager:
             usd = Decimal(0)
             if record is not None and record.ended_at is None:
                 seconds = Decimal((now - record.started_at).total_seconds())
-                usd = seconds * lease.usd_per_hour / money.HOUR
+                usd = (seconds * lease.usd_per_hour / money.HOUR).quantize(money.CENT_MICROS)
                 record.ended_at, record.usd = now, usd
             row = session.get(FleetInstance, lease.row_id)
             if row is not None and row.busy > 0:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from i2v.backends.comfyui.manifest import Workflow
-from i2v.config import Settings
+from i2v.config import Settings, resolved_database_url
 from i2v.db import fleet as repo
-from i2v.db.engine import Database
+from i2v.db.engine import Database, open_database
 from i2v.fleet.manager import Lease
 from i2v.fleet.setup import needs_of, open_fleet
 
@@ -24,6 +24,10 @@ class FleetTargets:
     def __init__(self, settings: Settings, db: Database) -> None:
         self._settings, self._db = settings, db
         self._leases: dict[tuple[str, str], Lease] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FleetTargets:
+        return cls(settings, open_database(resolved_database_url(settings)))
 
     def urls(self) -> Sequence[str]:
         with self._db.session() as session:
