@@ -65,6 +65,13 @@ def generate(
     seed: Annotated[
         int, typer.Option(help="Seed for generative backends; the local renderer is deterministic.")
     ] = 0,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="local: the CPU camera-move renderer; comfyui: an image-to-video model on "
+            "I2V_COMFYUI_URLS (or the fleet's GPUs with I2V_FLEET_ENABLED)."
+        ),
+    ] = "local",
 ) -> None:
     """Animate IMAGE with a camera move and write a publish-ready MP4 plus a JPEG cover."""
     chosen_motion, intensity = resolve_motion(prompt, motion)
@@ -80,7 +87,7 @@ def generate(
     )
     settings = load_settings()
     with FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress:
-        result = generate_video(image, output, spec, settings, on_progress)
+        result = generate_video(image, output, spec, settings, on_progress, backend)
     info = result.info
     typer.echo(
         f"wrote {result.video} ({info.size_bytes / 1e6:.1f} MB, {info.duration_s:.2f} s, "

@@ -17,9 +17,12 @@ from rich.progress import (
 
 from i2v.backends.base import Progress as StageProgress
 
+_UNITS = {"generate": "(per mille)", "render": "frames"}  # stages with a bar; what they count
+
 
 class FrameProgress:
-    """Callable progress sink; the bar starts on the first "render" event.
+    """Callable progress sink: a bar per stage ("generate" on a remote GPU, then "render"),
+    each started on its first event.
 
     Starting lazily keeps input errors (bad image, bad output folder) to the one error
     line, with no half-drawn bar before it.
@@ -29,26 +32,29 @@ class FrameProgress:
         self._console = console
         self._label = label
         self._bar: Progress | None = None
-        self._task: TaskID | None = None
+        self._tasks: dict[str, TaskID] = {}
 
     def __call__(self, event: StageProgress) -> None:
-        if event.stage != "render":
+        if event.stage not in _UNITS:
             return
         if self._bar is None:
             self._bar = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("frames"),
+                TextColumn("{task.fields[units]}"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 console=self._console,
             )
             self._bar.start()
-            self._task = self._bar.add_task(self._label, total=event.total)
-        assert self._task is not None
-        self._bar.update(self._task, completed=event.done)
+        if event.stage not in self._tasks:
+            label = self._label if event.stage == "render" else f"{event.stage} (GPU)"
+            self._tasks[event.stage] = self._bar.add_task(
+                label, total=event.total, units=_UNITS[event.stage]
+            )
+        self._bar.update(self._tasks[event.stage], completed=event.done)
 
     def __enter__(self) -> FrameProgress:
         return self
