@@ -36,6 +36,7 @@ from PIL import Image
 
 from i2v.backends.base import Capabilities, EncodedClip, GenerationRequest, ProgressCallback
 from i2v.domain.size import Size
+from i2v.domain.spec import RenderSpec
 from i2v.media.encode import EncoderSettings, encode_nv12
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,9 @@ class InstantBackend:
 
     def capabilities(self) -> Capabilities:
         return Capabilities(name=self.name, max_frames=10_000, needs_gpu=False, runs_locally=True)
+
+    def check(self, spec: RenderSpec) -> None:
+        pass
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
         source = self._clip(request.size, request.fps, request.frame_count)

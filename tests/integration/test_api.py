@@ -160,6 +160,12 @@ def test_bad_uploads_get_precise_errors(api: Api) -> None:
     assert bad_fps.json()["field"] == "fps"
     bad_motion = post(EXAMPLE.read_bytes(), motion="spin")
     assert bad_motion.json()["code"] == "unknown_motion"
+    unknown_backend = post(EXAMPLE.read_bytes(), backend="sora")
+    assert (unknown_backend.status_code, unknown_backend.json()["field"]) == (422, "backend")
+    # Wan 2.2 5B makes about 5 s: refused before anything is queued or any GPU runs.
+    too_long = post(EXAMPLE.read_bytes(), backend="comfyui", duration="30")
+    assert (too_long.status_code, too_long.json()["field"]) == (422, "duration")
+    assert "wan22_ti2v_5b" in too_long.json()["detail"]
     assert api.client.get("/v1/jobs", headers=api.alice).json()["jobs"] == []
 
 

@@ -59,6 +59,9 @@ class ClipBackend:
     def capabilities(self) -> Capabilities:
         return Capabilities(name=self.name, max_frames=1000, needs_gpu=False, runs_locally=True)
 
+    def check(self, spec: RenderSpec) -> None:
+        pass
+
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
         copy = request.workdir / "download.mp4"
         copy.write_bytes(self.clip.read_bytes())

@@ -304,3 +304,41 @@ def test_a_comfyui_job_is_generated_remotely_and_published(
         assert len(fake.executed_prompts) == 1
     video = next(a for a in view.artifacts if a.kind == "video")
     assert video.size > 0
+
+
+def test_a_comfyui_failure_keeps_its_traceback_for_operators_only(
+    service: Service, tmp_path: Path
+) -> None:
+    from i2v.backends.comfyui.workflows.library import get_workflow
+    from tests.fakes.comfyui import FakeComfyUI
+
+    models: dict[str, list[str]] = {}
+    for model in get_workflow("wan22_ti2v_5b").manifest.models:
+        models.setdefault(model.folder, []).append(model.name)
+    with FakeComfyUI(tmp_path / "comfy", installed_models=models) as fake:
+        fake.faults.execution_error_on = "KSampler"
+        settings = service.settings.model_copy(update={"comfyui_urls": [fake.url]})
+        app = open_app(settings, migrate=False)
+        engine = start_engine(app, open_blobs(settings), role="test")
+        try:
+            job_id = jobs.submit(
+                app, service.queue, open_blobs(settings), service.user, EXAMPLE.read_bytes(),
+                QUICK, "comfyui",
+            ).job.id  # fmt: skip
+            view = service.wait(job_id, until=finished)
+        finally:
+            engine.stop()
+            app.close()
+    assert (view.state, view.error_code) == (JobState.FAILED, "execution_failed")
+    assert view.error_message is not None
+    assert "KSampler" in view.error_message
+    assert "Traceback" not in view.error_message
+    streamed = jobs.job_events(service.app, service.user, job_id, 0)
+    assert "diagnostics" not in {event.type for event in streamed}
+    with service.app.db.session() as session:
+        (detail,) = session.scalars(
+            select(JobEvent.data).where(JobEvent.job_id == job_id, JobEvent.type == "diagnostics")
+        )
+    assert detail["node_type"] == "KSampler"
+    assert detail["traceback"]
+    assert detail["server"] == fake.url

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
-from i2v.domain.spec import Fit
+from i2v.domain.spec import Fit, RenderSpec
 from i2v.media.image import NormalisedImage
 
 # One NV12 frame, shape (height * 3 // 2, width): `height` rows of Y', then height / 2 rows of
@@ -93,6 +93,10 @@ class Capabilities:
 
 class VideoBackend(Protocol):
     def capabilities(self) -> Capabilities: ...
+
+    def check(self, spec: RenderSpec) -> None:
+        """Refuse a spec this backend cannot run, when the job is submitted (InvalidInput)."""
+        ...
 
     def generate(
         self, request: GenerationRequest, on_progress: ProgressCallback

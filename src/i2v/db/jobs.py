@@ -14,6 +14,8 @@ from i2v.db.feed import JobFeed
 from i2v.db.tables import Artifact, Job, JobEvent, utcnow
 from i2v.domain.job import JobState
 
+DIAGNOSTICS = "diagnostics"  # an event for operators (servers, tracebacks), never streamed
+
 
 def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) -> None:
     session.add(JobEvent(job_id=job_id, type=kind, data=data, created_at=utcnow()))

@@ -20,7 +20,7 @@ from i2v.db.tables import Artifact
 from i2v.domain.ids import new_id
 from i2v.domain.job import JobSpec, JobState
 from i2v.engine.context import current
-from i2v.errors import I2VError, RenderError
+from i2v.errors import BackendError, ExecutionFailed, I2VError, RenderError
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
 
@@ -182,9 +182,10 @@ def store(job_id: str, stored: dict[str, Any]) -> None:
 
 
 @DBOS.step(name="i2v.fail")
-def fail(job_id: str, code: str, message: str) -> None:
+def fail(job_id: str, code: str, message: str, detail: dict[str, Any] | None = None) -> None:
+    """Mark the job failed; `detail` (where, traceback) goes to an operator-only event."""
     with current().app.db.session() as session:
-        repo.transition(
+        changed = repo.transition(
             session,
             job_id,
             JobState.FAILED,
@@ -192,6 +193,23 @@ def fail(job_id: str, code: str, message: str) -> None:
             error_code=code,
             error_message=message,
         )
+        if changed and detail:
+            repo.add_event(session, job_id, repo.DIAGNOSTICS, detail)
+
+
+def diagnostics(exc: I2VError) -> dict[str, Any] | None:
+    """What an operator needs to find a failure: the server, the run, the node, the traceback."""
+    if not isinstance(exc, BackendError):
+        return None
+    found = {"backend": exc.backend, "server": exc.server, "prompt_id": exc.prompt_id}
+    if isinstance(exc, ExecutionFailed):
+        found.update(
+            node_id=exc.node_id,
+            node_type=exc.node_type,
+            exception_type=exc.exception_type,
+            traceback=exc.traceback,
+        )
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def _run(job_id: str) -> tuple[str, bool]:
@@ -208,7 +226,7 @@ def _run(job_id: str) -> tuple[str, bool]:
     except JobCancelled:
         return JobState.CANCELLED.value, webhook
     except I2VError as exc:
-        fail(job_id, exc.code, exc.message)
+        fail(job_id, exc.code, exc.message, diagnostics(exc))
         return JobState.FAILED.value, webhook
     except Exception as exc:  # DBOS's cancellation is a BaseException and passes through
         fail(job_id, "internal_error", f"{type(exc).__name__}: {exc}")

@@ -21,13 +21,24 @@ class FleetTargets:
     its own event loop.
     """
 
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self._settings, self._db = settings, db
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self._settings, self._given = settings, db
+        self._opened: Database | None = None
         self._leases: dict[tuple[str, str], Lease] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FleetTargets:
-        return cls(settings, open_database(resolved_database_url(settings)))
+        return cls(settings)
+
+    @property
+    def _db(self) -> Database:
+        """The given database, or one opened on first use (a backend built only to `check`
+        a spec never touches it)."""
+        if self._given is not None:
+            return self._given
+        if self._opened is None:
+            self._opened = open_database(resolved_database_url(self._settings), pool_size=1)
+        return self._opened
 
     def urls(self) -> Sequence[str]:
         with self._db.session() as session:

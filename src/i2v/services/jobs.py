@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from i2v.backends.registry import check_backend
+from i2v.backends.registry import get_backend
 from i2v.bootstrap import App
 from i2v.config import Settings
 from i2v.db import jobs as repo
@@ -140,7 +140,7 @@ def submit(
     key with a different request is a Conflict.
     """
     settings = app.settings
-    check_backend(backend)
+    get_backend(backend, settings).check(render)  # e.g. a model's frame limits: 422, not a GPU run
     if webhook_url is not None:
         _check_webhook(settings, webhook_url)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
@@ -282,6 +282,7 @@ def get_job(app: App, owner: UserInfo, job_id: str) -> JobView:
 
 
 PAGE_MAX = 100
+OPERATOR_ONLY_EVENTS = frozenset({repo.DIAGNOSTICS})
 EVENTS_BATCH = 500
 
 
@@ -299,7 +300,12 @@ def job_events(app: App, owner: UserInfo, job_id: str, after_id: int) -> list[Ev
         if repo.owner_of(session, job_id) != owner.id:
             raise NotFound(f"no job {job_id!r}")  # scoping: someone else's job is not found
         rows = repo.events_after(session, job_id, after_id, EVENTS_BATCH)
-        return [EventView(e.id, e.type, dict(e.data), e.created_at) for e in rows]
+        # Diagnostics (servers, tracebacks) are for operators, not for the job's owner.
+        return [
+            EventView(e.id, e.type, dict(e.data), e.created_at)
+            for e in rows
+            if e.type not in OPERATOR_ONLY_EVENTS
+        ]
 
 
 @dataclass(frozen=True, slots=True)

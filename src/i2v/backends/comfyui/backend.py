@@ -34,7 +34,15 @@ from i2v.backends.comfyui.targets import StaticTargets, Targets
 from i2v.backends.comfyui.validate import check_graph, check_params
 from i2v.backends.comfyui.workflows.library import get_workflow
 from i2v.config import Settings
-from i2v.errors import BackendError, ModelNotInstalled, ServerUnreachable
+from i2v.domain.spec import RenderSpec
+from i2v.errors import (
+    BackendError,
+    ConfigError,
+    InvalidParameter,
+    ModelNotInstalled,
+    NotFound,
+    ServerUnreachable,
+)
 from i2v.media.image import NormalisedImage
 
 MAX_ATTEMPTS = 3  # servers tried per run before the job fails
@@ -71,8 +79,14 @@ def model_length(duration_s: float, manifest: WorkflowManifest) -> int:
     wanted = duration_s * manifest.native_fps
     step, offset = manifest.length_multiple, manifest.length_offset
     frames = max(offset + step, offset + math.ceil((wanted - offset) / step) * step)
-    while frames > manifest.max_length:  # the model's longest clip; publishing keeps it
-        frames -= step
+    if frames > manifest.max_length:
+        longest = manifest.max_length / manifest.native_fps
+        raise InvalidParameter(
+            "duration",
+            duration_s,
+            f"duration {duration_s:g}s is longer than workflow {manifest.name} makes "
+            f"({longest:.2f}s: {manifest.max_length} frames at {manifest.native_fps} fps)",
+        )
     return frames
 
 
@@ -110,29 +124,50 @@ class ComfyBackend:
             url, timeout_s=self._settings.comfyui_request_timeout_s, clock=self._clock
         )
 
-    def params(
-        self, request: GenerationRequest, workflow: Workflow, image_name: str
-    ) -> WorkflowParams:
+    def params(self, spec: RenderSpec, workflow: Workflow, image_name: str) -> WorkflowParams:
+        """The workflow's parameters for `spec`, at the model's own size, rate and length."""
         manifest = workflow.manifest
-        width, height = model_size(request.size.width, request.size.height, manifest)
+        width, height = model_size(spec.size.width, spec.size.height, manifest)
         params = WorkflowParams(
             image_name=image_name,
-            positive=request.prompt or "a gentle, natural camera move",
+            positive=spec.prompt or "a gentle, natural camera move",
             negative=NEGATIVE,
-            seed=request.seed,
+            seed=spec.seed,
             width=width,
             height=height,
-            length=model_length(request.frame_count / request.fps, manifest),
+            length=model_length(spec.frame_count / spec.fps, manifest),
             fps=manifest.native_fps,
         )
         check_params(manifest, params)
         return params
 
+    def check(self, spec: RenderSpec) -> None:
+        """Refuse at submission what the workflow cannot take, before any GPU is involved."""
+        workflow = self._workflow()
+        workflow.fill(self.params(spec, workflow, "input.png"))
+
+    def _workflow(self) -> Workflow:
+        name = self._settings.comfyui_workflow
+        try:
+            return get_workflow(name)
+        except NotFound as exc:
+            raise ConfigError(f"I2V_COMFYUI_WORKFLOW={name!r}: {exc.message}") from None
+
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
-        workflow = get_workflow(self._settings.comfyui_workflow)
+        workflow = self._workflow()
         image = png_bytes(request.image)
         image_name = f"i2v_{hashlib.sha256(image).hexdigest()[:20]}.png"
-        params = self.params(request, workflow, image_name)
+        spec = RenderSpec(
+            motion=request.motion,
+            intensity=request.intensity,
+            size=request.size,
+            duration_s=request.frame_count / request.fps,
+            fps=request.fps,
+            fit=request.fit,
+            seed=request.seed,
+            prompt=request.prompt,
+        )
+        params = self.params(spec, workflow, image_name)
         prompt_id = prompt_id_for(request.run_id, workflow.manifest)
         deadline = self._clock() + self._settings.comfyui_timeout_s
         tried: list[str] = []

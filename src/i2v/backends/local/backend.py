@@ -13,7 +13,7 @@ from i2v.backends.base import (
 )
 from i2v.backends.local.camera import max_zoom, plan_path
 from i2v.backends.local.renderer import PathRenderer
-from i2v.domain.spec import MAX_DURATION_S, MAX_FPS
+from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, RenderSpec
 from i2v.media.canvas import build_canvas
 
 
@@ -27,6 +27,9 @@ class LocalBackend:
             needs_gpu=False,
             runs_locally=True,
         )
+
+    def check(self, spec: RenderSpec) -> None:
+        """Every valid RenderSpec renders locally."""
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> FrameStream:
         # OpenCV's worker threads spin-wait between calls. With x264's frame threads busy on
