@@ -19,6 +19,7 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     ├── Unauthenticated           missing, malformed, unknown or revoked API key
     ├── Forbidden                 authenticated, but not allowed (e.g. not an admin)
     ├── ConfigError               a setting (I2V_* or .env) is invalid
+    │   └── FleetOff              a fleet operation while I2V_FLEET_ENABLED is false
     ├── OutputError               the destination cannot be written (path)
     ├── RenderError               rendering or encoding failed (retryable depends on the cause)
     ├── FetchError                fetching a URL failed upstream (url); retryable by default
@@ -144,6 +145,10 @@ class Forbidden(I2VError):
 
 class ConfigError(I2VError):
     code = "invalid_config"
+
+
+class FleetOff(ConfigError):
+    code = "fleet_off"
 
 
 class OutputError(I2VError):

@@ -14,6 +14,7 @@ from i2v.api import (
     problems,
     routes_admin,
     routes_events,
+    routes_fleet,
     routes_health,
     routes_jobs,
 )
@@ -56,4 +57,5 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     api.include_router(routes_events.router)
     api.include_router(metrics.router)
     api.include_router(routes_admin.router)
+    api.include_router(routes_fleet.router)
     return api

@@ -28,6 +28,7 @@ STATUS: tuple[tuple[type[errors.I2VError], int], ...] = (
     (errors.StorageUnavailable, 503),
     (errors.BudgetExceeded, 409),
     (errors.NoCapacity, 503),
+    (errors.FleetOff, 409),
     (errors.ConfigError, 500),
 )
 

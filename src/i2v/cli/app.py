@@ -12,6 +12,7 @@ import typer
 
 from i2v import __version__
 from i2v.cli.admin import db_app, keys_app, users_app
+from i2v.cli.fleet import fleet_app
 from i2v.cli.generate import generate
 from i2v.cli.serve import serve
 from i2v.cli.worker import worker
@@ -33,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(fleet_app, name="fleet")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -143,9 +143,13 @@ class FleetManager:
         return self._lease(row, run_id)
 
     async def launch(
-        self, needs: WorkflowNeeds, requirements: Requirements | None = None
+        self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
     ) -> FleetInstance:
-        """Launch the cheapest offer that fits, failing over across offers and providers."""
+        """Launch the cheapest offer that fits, failing over across offers and providers.
+
+        With `hold`, the ready instance is handed over busy (for the run that asked); without,
+        it is left idle for any run to take, and for the idle reaper.
+        """
         wanted = requirements or self._config.requirements
         tried = 0
         problems: list[str] = []
@@ -171,7 +175,7 @@ class FleetManager:
                     )
                 tried += 1
                 try:
-                    return await self._launch_one(provider, offer, needs)
+                    return await self._launch_one(provider, offer, needs, hold)
                 except OfferUnavailable as exc:
                     problems.append(f"{name}: {exc.message}")
                     continue
@@ -181,7 +185,7 @@ class FleetManager:
         raise NoCapacity("no GPU could be launched: " + "; ".join(problems or ["no providers"]))
 
     async def _launch_one(
-        self, provider: GpuProvider, offer: Offer, needs: WorkflowNeeds
+        self, provider: GpuProvider, offer: Offer, needs: WorkflowNeeds, hold: bool
     ) -> FleetInstance:
         row_id = new_id("fin")
         label = f"{self.label_prefix}{row_id}"
@@ -226,7 +230,7 @@ class FleetManager:
                 state=repo.PENDING,
                 launched_at=self._now(),
             )
-        return await self._wait_ready(provider, row_id, instance_id, needs)
+        return await self._wait_ready(provider, row_id, instance_id, needs, hold)
 
     async def _find_by_label(self, provider: GpuProvider, label: str) -> Instance | None:
         try:
@@ -236,7 +240,7 @@ class FleetManager:
         return next((i for i in found if i.label == label), None)
 
     async def _wait_ready(
-        self, provider: GpuProvider, row_id: str, instance_id: str, needs: WorkflowNeeds
+        self, provider: GpuProvider, row_id: str, instance_id: str, needs: WorkflowNeeds, hold: bool
     ) -> FleetInstance:
         deadline = self._monotonic() + self._config.ready_timeout_s
         while True:
@@ -260,7 +264,7 @@ class FleetManager:
                         state=repo.READY,
                         endpoint=instance.endpoint,
                         ready_at=self._now(),
-                        busy=1,
+                        busy=1 if hold else 0,
                         last_used_at=self._now(),
                     )
                     row = session.get(FleetInstance, row_id)

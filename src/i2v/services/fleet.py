@@ -1,0 +1,307 @@
+"""The GPU fleet for admins: offers, instances, launches, teardown, reconcile and spend.
+
+The API (through `anyio.to_thread.run_sync`) and the CLI (directly) call these same
+functions. Each is blocking: it drives the async fleet manager on its own event loop with
+`asyncio.run`. Everything that calls a provider needs `I2V_FLEET_ENABLED=true`; listing
+instances and spend only read the database, so they work with the fleet off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from i2v.bootstrap import App
+from i2v.db import fleet as repo
+from i2v.db.tables import FleetInstance, utcnow
+from i2v.errors import FleetOff, InvalidParameter, NotFound
+from i2v.fleet import budget as money
+from i2v.fleet.base import Offer, Requirements
+from i2v.fleet.manager import FleetManager, ReconcileReport
+
+T = TypeVar("T")
+
+FLEET_OFF = (
+    "the fleet is off: set I2V_FLEET_ENABLED=true (and I2V_VAST_API_KEY or "
+    "I2V_RUNPOD_API_KEY for the providers in I2V_FLEET_PROVIDERS) to rent GPUs"
+)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferQuery:
+    """Overrides of the configured requirements (I2V_FLEET_*); None keeps the setting."""
+
+    min_vram_gb: float | None = None
+    gpu: str | None = None  # one GPU name, e.g. "RTX 4090", instead of I2V_FLEET_GPUS
+    max_usd_per_hour: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    provider: str
+    offer_id: str
+    gpu_name: str
+    num_gpus: int
+    vram_gb: float
+    usd_per_hour: float
+    reliability: float | None
+    cuda: float | None
+    disk_gb: float | None
+    region: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceView:
+    id: str  # our row id (fin...); the provider's own id is instance_id
+    provider: str
+    instance_id: str | None
+    label: str
+    state: str  # launching, pending, ready, terminated, failed
+    gpu_name: str | None
+    usd_per_hour: Decimal
+    endpoint: str | None
+    workflow: str | None
+    busy: int
+    created_at: datetime
+    launched_at: datetime | None
+    ready_at: datetime | None
+    last_used_at: datetime | None
+    terminated_at: datetime | None
+    reason: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.state in repo.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSpend:
+    id: str
+    provider: str
+    gpu_name: str | None
+    state: str
+    usd_per_hour: Decimal
+    runtime_s: float  # paid time: from launch to termination, or to now
+    usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SpendView:
+    instances: tuple[InstanceSpend, ...]
+    usd_per_hour: Decimal  # what the open instances cost right now
+    spent_today_usd: Decimal  # since 00:00 UTC
+    spent_total_usd: Decimal
+    jobs_usd: Decimal  # billed to jobs through their leases
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Destroyed:
+    provider: str
+    instance_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileView:
+    destroyed: tuple[Destroyed, ...]
+    adopted: tuple[str, ...]  # row ids matched to an instance launched before a crash
+    closed: tuple[str, ...]  # row ids whose instance the provider no longer has
+
+
+def _instance_view(row: FleetInstance) -> InstanceView:
+    return InstanceView(
+        id=row.id,
+        provider=row.provider,
+        instance_id=row.instance_id,
+        label=row.label,
+        state=row.state,
+        gpu_name=row.gpu_name,
+        usd_per_hour=Decimal(row.usd_per_hour),
+        endpoint=row.endpoint,
+        workflow=row.workflow,
+        busy=row.busy,
+        created_at=row.created_at,
+        launched_at=row.launched_at,
+        ready_at=row.ready_at,
+        last_used_at=row.last_used_at,
+        terminated_at=row.terminated_at,
+        reason=row.reason,
+    )
+
+
+def _offer_view(offer: Offer) -> OfferView:
+    return OfferView(
+        provider=offer.provider,
+        offer_id=offer.offer_id,
+        gpu_name=offer.gpu_name,
+        num_gpus=offer.num_gpus,
+        vram_gb=offer.vram_gb,
+        usd_per_hour=offer.usd_per_hour,
+        reliability=offer.reliability,
+        cuda=offer.cuda,
+        disk_gb=offer.disk_gb,
+        region=offer.region,
+    )
+
+
+def _require_fleet(app: App) -> None:
+    if not app.settings.fleet_enabled:
+        raise FleetOff(FLEET_OFF)
+
+
+def _with_fleet(app: App, work: Callable[[FleetManager], Awaitable[T]]) -> T:
+    """Run `work` against a fleet manager built from the settings, on a fresh event loop."""
+    from i2v.fleet.setup import open_fleet  # the providers' HTTP stack loads only when used
+
+    _require_fleet(app)
+
+    async def go() -> T:
+        async with open_fleet(app.settings, app.db) as fleet:
+            return await work(fleet)
+
+    return asyncio.run(go())
+
+
+def _requirements(app: App, query: OfferQuery | None) -> Requirements:
+    from i2v.fleet.setup import requirements
+
+    base = requirements(app.settings)
+    if query is None:
+        return base
+    if query.min_vram_gb is not None and query.min_vram_gb <= 0:
+        raise InvalidParameter("min_vram_gb", query.min_vram_gb, "min_vram_gb must be over 0")
+    if query.max_usd_per_hour is not None and query.max_usd_per_hour <= 0:
+        raise InvalidParameter(
+            "max_usd_per_hour", query.max_usd_per_hour, "max_usd_per_hour must be over 0"
+        )
+    gpu = (query.gpu or "").strip()
+    return dataclasses.replace(
+        base,
+        min_vram_gb=base.min_vram_gb if query.min_vram_gb is None else query.min_vram_gb,
+        gpu_names=(gpu,) if gpu else base.gpu_names,
+        max_usd_per_hour=(
+            base.max_usd_per_hour if query.max_usd_per_hour is None else query.max_usd_per_hour
+        ),
+    )
+
+
+def _row(app: App, row_id: str) -> InstanceView:
+    with app.db.session() as session:
+        row = session.get(FleetInstance, row_id)
+        if row is None:
+            raise NotFound(f"no fleet instance {row_id!r}")
+        return _instance_view(row)
+
+
+# ---- offers and instances -----------------------------------------------------------------
+
+
+def list_offers(app: App, requirements_override: OfferQuery | None = None) -> list[OfferView]:
+    """Offers from every configured provider that meet the requirements, cheapest first."""
+    _require_fleet(app)
+    wanted = _requirements(app, requirements_override)
+
+    async def work(fleet: FleetManager) -> list[Offer]:
+        return await fleet.offers(wanted)
+
+    return [_offer_view(offer) for offer in _with_fleet(app, work)]
+
+
+def list_instances(app: App, *, include_closed: bool = False) -> list[InstanceView]:
+    """The fleet's rows, oldest first: the open ones, or every one ever launched."""
+    with app.db.session() as session:
+        rows = repo.all_rows(session) if include_closed else repo.open_rows(session)
+        return [_instance_view(row) for row in rows]
+
+
+def get_instance(app: App, row_id: str) -> InstanceView:
+    return _row(app, row_id)
+
+
+def launch_instance(
+    app: App, workflow: str, gpu: str | None = None, max_usd_per_hour: float | None = None
+) -> InstanceView:
+    """Launch the cheapest fitting offer for `workflow` and wait until it can run it.
+
+    The instance is left idle (not busy), so jobs reuse it and the idle reaper
+    (I2V_FLEET_IDLE_SECONDS, at reconcile) destroys it once nobody does.
+    """
+    from i2v.backends.comfyui.workflows.library import get_workflow
+    from i2v.fleet.setup import needs_of
+
+    _require_fleet(app)
+    needs = needs_of(get_workflow(workflow))  # NotFound for an unknown workflow
+    wanted = _requirements(app, OfferQuery(gpu=gpu, max_usd_per_hour=max_usd_per_hour))
+
+    async def work(fleet: FleetManager) -> FleetInstance:
+        return await fleet.launch(needs, wanted, hold=False)
+
+    return _row(app, _with_fleet(app, work).id)
+
+
+def terminate_instance(
+    app: App, row_id: str, reason: str = "terminated by an admin"
+) -> InstanceView:
+    """Destroy the row's instance and close the row; a closed row is returned as it is."""
+    _require_fleet(app)
+    if not _row(app, row_id).open:
+        return _row(app, row_id)
+
+    async def work(fleet: FleetManager) -> None:
+        await fleet.terminate(row_id, reason)
+
+    _with_fleet(app, work)
+    return _row(app, row_id)
+
+
+def reconcile(app: App) -> ReconcileView:
+    """Make the providers match the database: destroy strays, close rows of vanished ones."""
+
+    async def work(fleet: FleetManager) -> ReconcileReport:
+        return await fleet.reconcile()
+
+    report = _with_fleet(app, work)
+    return ReconcileView(
+        destroyed=tuple(Destroyed(p, i, why) for p, i, why in report.destroyed),
+        adopted=tuple(report.adopted),
+        closed=tuple(report.closed),
+    )
+
+
+# ---- spend --------------------------------------------------------------------------------
+
+
+def spend(app: App) -> SpendView:
+    """What the fleet costs: per instance, right now, today (UTC) and in all, and what jobs paid."""
+    now = utcnow()
+    with app.db.session() as session:
+        rows = repo.all_rows(session)
+        open_rows = [row for row in rows if row.state in repo.OPEN]
+        today = repo.rows_since(session, money.day_start(now))
+        instances = tuple(
+            InstanceSpend(
+                id=row.id,
+                provider=row.provider,
+                gpu_name=row.gpu_name,
+                state=row.state,
+                usd_per_hour=Decimal(row.usd_per_hour),
+                runtime_s=float(money.billed_seconds(row, EPOCH, now)),
+                usd=money.cost(row, EPOCH, now),
+            )
+            for row in rows
+        )
+        return SpendView(
+            instances=instances,
+            usd_per_hour=money.hourly_rate(open_rows),
+            spent_today_usd=money.spent_today(today, now),
+            spent_total_usd=sum((item.usd for item in instances), Decimal(0)),
+            jobs_usd=repo.job_spend(session),
+            as_of=now,
+        )
