@@ -67,6 +67,7 @@ class FleetConfig:
     ready_timeout_s: float = 1200.0
     poll_s: float = 5.0
     disk_gb: int = 80
+    max_run_s: float = 1800.0  # a lease older than this (plus idle_s) is a dead worker's
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,15 +300,23 @@ class FleetManager:
 
     def release(self, lease: Lease, run_id: str) -> Decimal:
         """End the run's lease and free the instance; returns what the run cost."""
+        return self.release_run(run_id)
+
+    def release_run(self, run_id: str) -> Decimal:
+        """End `run_id`'s lease, wherever it is (a recovered step holds no Lease object),
+        free its instance, and return what the run cost; an ended lease is not billed again."""
         now = self._now()
         with self._db.session() as session:
             record = repo.lease_for(session, run_id)
-            usd = Decimal(0)
-            if record is not None and record.ended_at is None:
-                seconds = Decimal((now - record.started_at).total_seconds())
-                usd = (seconds * lease.usd_per_hour / money.HOUR).quantize(money.CENT_MICROS)
-                record.ended_at, record.usd = now, usd
-            row = session.get(FleetInstance, lease.row_id)
+            if record is None:
+                return Decimal(0)
+            if record.ended_at is not None:
+                return record.usd or Decimal(0)
+            row = session.get(FleetInstance, record.instance)
+            price = Decimal(row.usd_per_hour) if row is not None else Decimal(0)
+            seconds = Decimal((now - record.started_at).total_seconds())
+            usd = (seconds * price / money.HOUR).quantize(money.CENT_MICROS)
+            record.ended_at, record.usd = now, usd
             if row is not None and row.busy > 0:
                 row.busy -= 1
                 row.last_used_at = now
@@ -389,10 +398,13 @@ class FleetManager:
             return f"instance is {instance.state.value}"
         if over_budget:
             return "over the daily budget"
-        if row.state == repo.READY and row.busy == 0:
+        if row.state == repo.READY:
             idle = money.idle_for(row, now).total_seconds()
-            if idle > self._config.idle_s:
+            if row.busy == 0 and idle > self._config.idle_s:
                 return f"idle for {idle:.0f} s"
+            # Busy, but for longer than any run may last: its worker died holding the lease.
+            if row.busy > 0 and idle > self._config.idle_s + self._config.max_run_s:
+                return f"held by a run that stopped {idle:.0f} s ago"
         started = row.launched_at or row.created_at
         if row.state != repo.READY and (now - started).total_seconds() > (
             self._config.ready_timeout_s

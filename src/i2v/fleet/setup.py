@@ -45,6 +45,7 @@ def fleet_config(settings: Settings) -> FleetConfig:
         idle_s=settings.fleet_idle_seconds,
         ready_timeout_s=settings.fleet_ready_timeout_s,
         poll_s=settings.fleet_poll_s,
+        max_run_s=settings.comfyui_timeout_s,
         disk_gb=settings.fleet_disk_gb,
     )
 

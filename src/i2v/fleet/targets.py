@@ -24,7 +24,6 @@ class FleetTargets:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self._settings, self._given = settings, db
         self._opened: Database | None = None
-        self._leases: dict[tuple[str, str], Lease] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FleetTargets:
@@ -49,17 +48,13 @@ class FleetTargets:
             async with open_fleet(self._settings, self._db) as fleet:
                 return await fleet.acquire(needs_of(workflow), run_id=run_id, exclude=exclude)
 
-        lease = asyncio.run(go())
-        self._leases[(lease.endpoint, run_id)] = lease
-        return lease.endpoint
+        return asyncio.run(go()).endpoint
 
     def release(self, url: str, run_id: str) -> Decimal:
-        lease = self._leases.pop((url, run_id), None)
-        if lease is None:
-            return Decimal(0)
+        """End the run's lease, also one a crashed worker took before this step was retried."""
 
         async def go() -> Decimal:
             async with open_fleet(self._settings, self._db) as fleet:
-                return fleet.release(lease, run_id)
+                return fleet.release_run(run_id)
 
         return asyncio.run(go())
