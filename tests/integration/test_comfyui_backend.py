@@ -216,3 +216,20 @@ def test_cancelling_interrupts_the_run_on_the_server(
     entry = fake.history(prompt_id)
     assert entry is not None
     assert entry["status"]["status_str"] == "error"  # interrupted, not left running
+
+
+def test_cli_validates_a_workflow_against_a_live_server(
+    servers: list[FakeComfyUI], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from i2v.cli.workflows import workflows_app
+
+    ready = CliRunner().invoke(workflows_app, ["validate", WORKFLOW, "--server", servers[0].url])
+    assert ready.exit_code == 0, ready.output
+    assert f"valid against {servers[0].url}" in ready.stdout
+    assert "model files not checked" not in ready.stdout
+    with FakeComfyUI(tmp_path / "bare") as bare:
+        missing = CliRunner().invoke(workflows_app, ["validate", WORKFLOW, "--server", bare.url])
+    assert missing.exit_code == 2
+    assert "wan2.2_ti2v_5B_fp16.safetensors is not installed" in missing.stderr
