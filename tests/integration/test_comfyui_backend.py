@@ -25,6 +25,7 @@ from i2v.errors import ExecutionFailed, ModelNotInstalled
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
 from tests.fakes.comfyui import FakeComfyUI
+from tests.support.fleet import installed_models
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +40,11 @@ SPEC = RenderSpec(
 )
 
 
-def installed() -> dict[str, list[str]]:
-    models: dict[str, list[str]] = {}
-    for model in get_workflow(WORKFLOW).manifest.models:
-        models.setdefault(model.folder, []).append(model.name)
-    return models
-
-
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[list[FakeComfyUI]]:
-    fakes = [FakeComfyUI(tmp_path / f"comfy{i}", installed_models=installed()) for i in (0, 1)]
+    fakes = [
+        FakeComfyUI(tmp_path / f"comfy{i}", installed_models=installed_models()) for i in (0, 1)
+    ]
     for fake in fakes:
         fake.start()
     try:

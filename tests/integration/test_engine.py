@@ -26,6 +26,8 @@ from i2v.engine.queue import JobQueue
 from i2v.engine.runtime import start_engine
 from i2v.services import accounts, jobs
 from i2v.services.accounts import UserInfo
+from tests.fakes.comfyui import FakeComfyUI
+from tests.support.fleet import installed_models
 
 pytestmark = pytest.mark.integration
 
@@ -278,28 +280,27 @@ def test_a_user_has_at_most_two_jobs_running_at_once(
     assert most == 2
 
 
+def run_on_comfyui(service: Service, fake: FakeComfyUI) -> tuple[str, jobs.JobView]:
+    """Submit one backend=comfyui job with the fake as the only server and run it to its end."""
+    settings = service.settings.model_copy(update={"comfyui_urls": [fake.url]})
+    app = open_app(settings, migrate=False)
+    engine = start_engine(app, open_blobs(settings), role="test")
+    try:
+        job_id = jobs.submit(
+            app, service.queue, open_blobs(settings), service.user, EXAMPLE.read_bytes(),
+            QUICK, "comfyui",
+        ).job.id  # fmt: skip
+        return job_id, service.wait(job_id, until=finished)
+    finally:
+        engine.stop()
+        app.close()
+
+
 def test_a_comfyui_job_is_generated_remotely_and_published(
     service: Service, tmp_path: Path
 ) -> None:
-    from i2v.backends.comfyui.workflows.library import get_workflow
-    from tests.fakes.comfyui import FakeComfyUI
-
-    models: dict[str, list[str]] = {}
-    for model in get_workflow("wan22_ti2v_5b").manifest.models:
-        models.setdefault(model.folder, []).append(model.name)
-    with FakeComfyUI(tmp_path / "comfy", installed_models=models) as fake:
-        settings = service.settings.model_copy(update={"comfyui_urls": [fake.url]})
-        app = open_app(settings, migrate=False)
-        engine = start_engine(app, open_blobs(settings), role="test")
-        try:
-            blobs = open_blobs(settings)
-            job_id = jobs.submit(
-                app, service.queue, blobs, service.user, EXAMPLE.read_bytes(), QUICK, "comfyui"
-            ).job.id
-            view = service.wait(job_id, until=finished)
-        finally:
-            engine.stop()
-            app.close()
+    with FakeComfyUI(tmp_path / "comfy", installed_models=installed_models()) as fake:
+        _, view = run_on_comfyui(service, fake)
         assert view.state is JobState.SUCCEEDED, view
         assert len(fake.executed_prompts) == 1
     video = next(a for a in view.artifacts if a.kind == "video")
@@ -309,26 +310,9 @@ def test_a_comfyui_job_is_generated_remotely_and_published(
 def test_a_comfyui_failure_keeps_its_traceback_for_operators_only(
     service: Service, tmp_path: Path
 ) -> None:
-    from i2v.backends.comfyui.workflows.library import get_workflow
-    from tests.fakes.comfyui import FakeComfyUI
-
-    models: dict[str, list[str]] = {}
-    for model in get_workflow("wan22_ti2v_5b").manifest.models:
-        models.setdefault(model.folder, []).append(model.name)
-    with FakeComfyUI(tmp_path / "comfy", installed_models=models) as fake:
+    with FakeComfyUI(tmp_path / "comfy", installed_models=installed_models()) as fake:
         fake.faults.execution_error_on = "KSampler"
-        settings = service.settings.model_copy(update={"comfyui_urls": [fake.url]})
-        app = open_app(settings, migrate=False)
-        engine = start_engine(app, open_blobs(settings), role="test")
-        try:
-            job_id = jobs.submit(
-                app, service.queue, open_blobs(settings), service.user, EXAMPLE.read_bytes(),
-                QUICK, "comfyui",
-            ).job.id  # fmt: skip
-            view = service.wait(job_id, until=finished)
-        finally:
-            engine.stop()
-            app.close()
+        job_id, view = run_on_comfyui(service, fake)
     assert (view.state, view.error_code) == (JobState.FAILED, "execution_failed")
     assert view.error_message is not None
     assert "KSampler" in view.error_message

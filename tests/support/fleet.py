@@ -67,7 +67,7 @@ async def manager(
         yield FleetManager(db, providers, cfg, comfy_ready, now=clock)
     finally:
         for provider in providers.values():
-            await provider.aclose()  # type: ignore[attr-defined]
+            await provider.aclose()
 
 
 def vast(url: str, key: str) -> VastProvider:

@@ -41,18 +41,7 @@ class OfferOut(BaseModel):
 
     @classmethod
     def of(cls, offer: OfferView) -> OfferOut:
-        return cls(
-            provider=offer.provider,
-            offer_id=offer.offer_id,
-            gpu_name=offer.gpu_name,
-            num_gpus=offer.num_gpus,
-            vram_gb=offer.vram_gb,
-            usd_per_hour=offer.usd_per_hour,
-            reliability=offer.reliability,
-            cuda=offer.cuda,
-            disk_gb=offer.disk_gb,
-            region=offer.region,
-        )
+        return cls.model_validate(offer, from_attributes=True)
 
 
 class OfferListOut(BaseModel):
@@ -79,24 +68,7 @@ class InstanceOut(BaseModel):
 
     @classmethod
     def of(cls, view: InstanceView) -> InstanceOut:
-        return cls(
-            id=view.id,
-            provider=view.provider,
-            instance_id=view.instance_id,
-            label=view.label,
-            state=view.state,
-            gpu_name=view.gpu_name,
-            usd_per_hour=float(view.usd_per_hour),
-            endpoint=view.endpoint,
-            workflow=view.workflow,
-            busy=view.busy,
-            created_at=view.created_at,
-            launched_at=view.launched_at,
-            ready_at=view.ready_at,
-            last_used_at=view.last_used_at,
-            terminated_at=view.terminated_at,
-            reason=view.reason,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class InstanceListOut(BaseModel):
@@ -114,15 +86,7 @@ class InstanceSpendOut(BaseModel):
 
     @classmethod
     def of(cls, item: InstanceSpend) -> InstanceSpendOut:
-        return cls(
-            id=item.id,
-            provider=item.provider,
-            gpu_name=item.gpu_name,
-            state=item.state,
-            usd_per_hour=float(item.usd_per_hour),
-            runtime_s=item.runtime_s,
-            usd=float(item.usd),
-        )
+        return cls.model_validate(item, from_attributes=True)
 
 
 class SpendOut(BaseModel):
@@ -135,14 +99,7 @@ class SpendOut(BaseModel):
 
     @classmethod
     def of(cls, view: SpendView) -> SpendOut:
-        return cls(
-            instances=[InstanceSpendOut.of(item) for item in view.instances],
-            usd_per_hour=float(view.usd_per_hour),
-            spent_today_usd=float(view.spent_today_usd),
-            spent_total_usd=float(view.spent_total_usd),
-            jobs_usd=float(view.jobs_usd),
-            as_of=view.as_of,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class DestroyedOut(BaseModel):
@@ -158,11 +115,4 @@ class ReconcileOut(BaseModel):
 
     @classmethod
     def of(cls, view: ReconcileView) -> ReconcileOut:
-        return cls(
-            destroyed=[
-                DestroyedOut(provider=d.provider, instance_id=d.instance_id, reason=d.reason)
-                for d in view.destroyed
-            ],
-            adopted=list(view.adopted),
-            closed=list(view.closed),
-        )
+        return cls.model_validate(view, from_attributes=True)

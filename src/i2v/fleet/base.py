@@ -108,3 +108,7 @@ class GpuProvider(Protocol):
     async def terminate(self, instance_id: str) -> None:
         """Destroy the instance; an instance that is already gone is not an error."""
         ...
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        ...

@@ -94,7 +94,7 @@ def _providers(settings: Settings, stack: AsyncExitStack) -> dict[str, GpuProvid
                 graphql_url=settings.runpod_graphql_url,
             )
     for provider in built.values():
-        stack.push_async_callback(provider.aclose)  # type: ignore[attr-defined]
+        stack.push_async_callback(provider.aclose)
     return built
 
 
