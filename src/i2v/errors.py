@@ -61,6 +61,7 @@ Each subclass sets a class-level ``code``; instances may override ``retryable``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,11 +309,17 @@ class ModelNotInstalled(BackendError):
     code = "model_not_installed"
     retryable = True  # on a server that has it
 
-    def __init__(self, model: str, folder: str | None, **where: Any) -> None:
+    def __init__(self, missing: Sequence[tuple[str | None, str]], **where: Any) -> None:
+        """`missing`: (models folder, file name) of every model the server lacks."""
         server = where.get("server") or "the server"
-        super().__init__(f"model {model} is not installed on {server}", **where)
-        self.model = model
-        self.folder = folder
+        names = [name for _, name in missing]
+        if len(names) == 1:
+            message = f"model {names[0]} is not installed on {server}"
+        else:
+            message = f"models {', '.join(names)} are not installed on {server}"
+        super().__init__(message, **where)
+        self.missing = tuple(missing)
+        self.folder, self.model = self.missing[0]
 
 
 class OutOfMemory(BackendError):

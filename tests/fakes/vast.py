@@ -7,6 +7,9 @@ paths, JSON shapes, status codes and error bodies (`{"success": false, "error", 
 `onstart` only runs for SSH/Jupyter runtypes; with runtype "args" the image's CMD runs
 (here: the template starts ComfyUI on 8188 with only `installed_models`).
 
+Billing is kept as Vast keeps it: each instance costs its own `dph_total` per hour, per second,
+from its `start_date` until it is destroyed (or vanishes), on the fake's clock (injectable).
+
     with FakeVast(tmp_path) as fake:
         provider = VastProvider(fake.api_key, base_url=fake.url)
 """
@@ -24,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,7 @@ NGINX_ERROR = (
     "</body>\r\n</html>\r\n"
 )
 NOT_FILTERS = {"order", "limit", "type", "allocated_storage", "disable_bundling"}
+HOUR = Decimal(3600)
 
 
 @dataclass
@@ -64,6 +69,22 @@ class Faults:
     taken_status: int = 404  # 404 no_such_ask; 410 where cancel_unavail refuses
     never_ready: bool = False  # instances stay `loading`
     launch_then_fail: bool = False  # one-shot: create the instance, then answer 500
+
+
+@dataclass
+class Bill:
+    """One instance's charges: its price, and when (on the fake's clock) it began and ended."""
+
+    instance_id: str
+    usd_per_hour: Decimal
+    start: float
+    end: float | None = None  # still running
+
+    def seconds(self, now: float) -> float:
+        return max(0.0, (now if self.end is None else self.end) - self.start)
+
+    def usd(self, now: float) -> Decimal:
+        return Decimal(self.seconds(now)) * self.usd_per_hour / HOUR
 
 
 @dataclass(frozen=True)
@@ -183,6 +204,7 @@ class FakeVast:
         offers: list[Json] | None = None,
         ready_delay_s: float = 0.2,
         installed_models: Mapping[str, list[str]] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="fake-vast-")
         self.root = root or Path(self._tmp.name)  # type: ignore[union-attr]
@@ -191,9 +213,11 @@ class FakeVast:
         self.ready_delay_s = ready_delay_s
         self.installed_models = {k: list(v) for k, v in (installed_models or {}).items()}
         self.faults = Faults()
+        self.clock = clock  # epoch seconds: start_date and billing (a test may move it ahead)
         self.instances: dict[int, Json] = {}
         self.comfy: dict[int, FakeComfyUI] = {}
         self.requests: list[Recorded] = []
+        self.bills: dict[int, Bill] = {}  # every instance ever created, destroyed ones too
         self.lock = threading.RLock()
         self.port = _free_port()
         self._next_id = 31_000_001
@@ -211,6 +235,16 @@ class FakeVast:
         return [
             r for r in self.requests if r.method == "PUT" and r.path.startswith("/api/v0/asks/")
         ]
+
+    def billing(self) -> list[tuple[str, float, Decimal]]:
+        """(instance id, seconds billed, usd) per instance ever created; running ones to now."""
+        with self.lock:
+            now = self.clock()
+            return [(b.instance_id, b.seconds(now), b.usd(now)) for b in self.bills.values()]
+
+    def billed_usd(self) -> Decimal:
+        """Everything billed so far, unrounded (Vast rounds only on the invoice)."""
+        return sum((usd for _, _, usd in self.billing()), Decimal(0))
 
     # -- life -------------------------------------------------------------------------------
 
@@ -257,6 +291,7 @@ class FakeVast:
         iid = int(instance_id)
         with self.lock:
             self.instances.pop(iid, None)
+            self._end_bill(iid)
             if iid in self._stops:
                 self._stops[iid].set()
         self._stop_comfy(iid)
@@ -273,6 +308,7 @@ class FakeVast:
             row = self._row(offer(999, "RTX 4090", 24_564, 0.3, 0.99), label, {}, {}, 80.0)
             row["actual_status"] = actual_status
             self.instances[row["id"]] = row
+            self._open_bill(row)
             return int(row["id"])
 
     def wait_status(self, instance_id: int | str, status: str, timeout: float = 10.0) -> None:
@@ -399,6 +435,7 @@ class FakeVast:
             row = self._row(ask, body.get("label"), body, env, disk)
             iid = int(row["id"])
             self.instances[iid] = row
+            self._open_bill(row)
             self._stops[iid] = threading.Event()
             boot = threading.Thread(
                 target=self._boot, args=(iid,), daemon=True, name="fake-vast-boot"
@@ -464,6 +501,7 @@ class FakeVast:
                 if row is None:
                     return _fail(404, "not_found", "Instance not found")
                 del self.instances[iid]
+                self._end_bill(iid)
                 if iid in self._stops:
                     self._stops[iid].set()
             elif row is None:
@@ -495,12 +533,22 @@ class FakeVast:
             "extra_env": [[str(k), str(v)] for k, v in env.items()],
             "onstart": body.get("onstart"), "public_ipaddr": "127.0.0.1",
             "ssh_host": "ssh4.vast.ai", "ssh_port": 20000 + iid % 10000, "ports": None,
-            "start_date": time.time(), "gpu_name": ask["gpu_name"], "num_gpus": ask["num_gpus"],
+            "start_date": self.clock(), "gpu_name": ask["gpu_name"], "num_gpus": ask["num_gpus"],
             "gpu_ram": ask["gpu_ram"], "gpu_totalram": ask["gpu_ram"], "disk_space": disk,
             "dph_base": ask["dph_base"], "geolocation": ask["geolocation"],
             "dph_total": ask["dph_base"] + ask["storage_cost"] * disk / 720,
             "reliability2": ask["reliability2"], "cuda_max_good": ask["cuda_max_good"],
         }  # fmt: skip
+
+    def _open_bill(self, row: Json) -> None:
+        """Charges run from `start_date` at the instance's own `dph_total` (disk included)."""
+        price = Decimal(str(row["dph_total"]))
+        self.bills[int(row["id"])] = Bill(str(row["id"]), price, float(row["start_date"]))
+
+    def _end_bill(self, iid: int) -> None:
+        bill = self.bills.get(iid)
+        if bill is not None and bill.end is None:
+            bill.end = self.clock()
 
     def _boot(self, iid: int) -> None:
         """null -> loading -> (ComfyUI up) running, unless destroyed, vanished or never_ready."""

@@ -55,15 +55,27 @@ def test_sampler_steps_move_progress_within_a_node() -> None:
     [
         ("run_err_broken_unet_junk", "UNETLoader", "safetensors._safetensors_rust.SafetensorError"),
         ("run_err_runtime_corrupt_image", "LoadImage", "PIL.UnidentifiedImageError"),
+        *[
+            (path.stem, None, None)
+            for path in sorted(DATA.glob("run_err_*.json"))
+            if path.stem not in ("run_err_broken_unet_junk", "run_err_runtime_corrupt_image")
+        ],
     ],
 )
 def test_execution_errors_are_typed_with_the_traceback_kept_aside(
-    name: str, node_type: str, exception_type: str
+    name: str, node_type: str | None, exception_type: str | None
 ) -> None:
     tracker, _ = replay(name)
     assert tracker.state is PromptState.FAILED
     error = tracker.error
     assert isinstance(error, ExecutionFailed)
+    recorded = next(
+        item["msg"]["data"]
+        for item in recording(name)["ws"]
+        if isinstance(item["msg"], dict) and item["msg"].get("type") == "execution_error"
+    )
+    node_type = node_type or recorded["node_type"]
+    exception_type = exception_type or recorded["exception_type"]
     assert (error.node_type, error.exception_type, error.server) == (
         node_type,
         exception_type,

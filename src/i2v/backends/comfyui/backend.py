@@ -237,14 +237,13 @@ class ComfyBackend:
         urls = list(self._targets.urls())
         fresh = [url for url in urls if url not in tried]
         candidates: list[_Candidate] = []
-        missing: list[str] = []
+        lacking: list[tuple[str, Readiness]] = []
         for url in fresh or urls:
             try:
                 with self._client(url) as client:
                     readiness = self._readiness(client, workflow)
                     if not readiness.ready:
-                        lacks = readiness.missing_nodes + readiness.missing_models
-                        missing.append(f"{url} lacks {', '.join(lacks)}")
+                        lacking.append((url, readiness))
                         continue
                     queue = client.queue()
                     candidates.append(_Candidate(url, len(queue.running) + len(queue.pending)))
@@ -252,16 +251,20 @@ class ComfyBackend:
                 failures.append(exc)
         if candidates:
             return min(candidates, key=lambda c: c.load).url
-        if failures and not missing:
-            raise failures[-1]
-        if missing:
-            first = workflow.manifest.models[0] if workflow.manifest.models else None
-            raise ModelNotInstalled(
-                first.name if first else workflow.manifest.name,
-                first.folder if first else None,
+        for url, readiness in lacking:
+            if readiness.missing_models and not readiness.missing_nodes:
+                raise ModelNotInstalled(readiness.missing_models, backend=BACKEND, server=url)
+        if lacking:
+            url, readiness = lacking[0]
+            raise BackendError(
+                f"{url} cannot run workflow {workflow.manifest.name}: it lacks the nodes "
+                f"{', '.join(readiness.missing_nodes)}",
                 backend=BACKEND,
-                server="; ".join(missing),
+                server=url,
+                retryable=True,
             )
+        if failures:
+            raise failures[-1]
         raise ServerUnreachable(
             "no ComfyUI server is configured (set I2V_COMFYUI_URLS)", backend=BACKEND
         )

@@ -62,7 +62,7 @@ class SystemStats:
 @dataclass(frozen=True, slots=True)
 class Readiness:
     missing_nodes: tuple[str, ...]
-    missing_models: tuple[str, ...]  # "folder/name"
+    missing_models: tuple[tuple[str, str], ...]  # (models folder, file name)
 
     @property
     def ready(self) -> bool:
@@ -101,15 +101,18 @@ class ComfyClient:
 
     # ---- plain HTTP -------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, *, prompt_id: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
-            raise self._unreachable(f"{method} {path} timed out ({exc})") from exc
+            raise self._unreachable(f"{method} {path} timed out ({exc})", prompt_id) from exc
         except httpx.TransportError as exc:
-            raise self._unreachable(f"{method} {path} failed: {exc}") from exc
+            raise self._unreachable(f"{method} {path} failed: {exc}", prompt_id) from exc
         if response.status_code >= 500:
-            raise self._unreachable(f"{method} {path} answered {response.status_code}")
+            message = f"{method} {path} answered {response.status_code}"
+            raise self._unreachable(message, prompt_id)
         return response
 
     def _json(self, response: httpx.Response) -> Any:
@@ -164,7 +167,7 @@ class ComfyClient:
                 for option in catalog.combo(class_type, input_name) or ()
             }
             if name not in offered:
-                missing_models.append(f"{folder}/{name}")
+                missing_models.append((folder, name))
         return Readiness(missing_nodes, tuple(missing_models))
 
     def upload_image(self, data: bytes, name: str) -> Uploaded:
@@ -182,7 +185,7 @@ class ComfyClient:
 
     def submit(self, graph: ApiGraph, *, client_id: str, prompt_id: str) -> None:
         body = {"prompt": graph.to_json(), "client_id": client_id, "prompt_id": prompt_id}
-        response = self._request("POST", "/prompt", json=body)
+        response = self._request("POST", "/prompt", json=body, prompt_id=prompt_id)
         if response.status_code == 200:
             return
         raise self._refusal(self._json(response), graph, prompt_id)
@@ -205,12 +208,14 @@ class ComfyClient:
                         received=extra.get("received_value"),
                     )
                 )
-        for node_error in found:
-            folder = model_folder(
-                node_error.class_type, node_error.input_name or "", node_error.received
-            )
-            if node_error.kind == "value_not_in_list" and folder is not None:
-                return ModelNotInstalled(str(node_error.received), folder, **where)
+        missing = [
+            (folder, str(e.received))
+            for e in found
+            if e.kind == "value_not_in_list"
+            and (folder := model_folder(e.class_type, e.input_name or "", e.received))
+        ]
+        if missing:
+            return ModelNotInstalled(missing, **where)
         summary = "; ".join(
             f"node {e.node_id} ({e.class_type}) {e.input_name or ''}: {e.message}".replace(
                 " :", ":"
