@@ -24,6 +24,10 @@ A pod becomes RUNNING with a port mapping after ``ready_delay_s``; the mapped pu
 real `FakeComfyUI` on 127.0.0.1 (``publicIp`` is 127.0.0.1), with the model files that the
 provisioning script in ``dockerStartCmd`` would have downloaded, stopped when the pod goes.
 
+Billing: each pod costs its own ``costPerHr`` per second from its creation until it is
+terminated (or vanishes), on the fake's clock (injectable). Stopping is not modelled (RunPod
+would then charge only the volume): the fleet never stops pods.
+
     with FakeRunPod(root=tmp_path) as fake:
         provider = RunPodProvider(fake.api_key, rest_url=fake.rest_url,
                                   graphql_url=fake.graphql_url)
@@ -41,9 +45,10 @@ import string
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +65,7 @@ Json = dict[str, Any]
 NO_CAPACITY = "create pod: There are no instances currently available"
 _PORT = re.compile(r"^\d{1,5}/(http|tcp)$")
 _ID_CHARS = string.ascii_lowercase + string.digits
+HOUR = Decimal(3600)
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,22 @@ class Faults:
     never_ready: bool = False  # pods never get a runtime (no ports, no public IP)
     launch_then_fail: bool = False  # POST /pods creates the pod, then answers 500
     hang_after_create_s: float = 0.0  # POST /pods creates the pod, then waits this long
+
+
+@dataclass
+class Bill:
+    """One pod's charges: its price, and when (on the fake's clock) it began and ended."""
+
+    pod_id: str
+    usd_per_hour: Decimal
+    start: float
+    end: float | None = None  # still running
+
+    def seconds(self, now: float) -> float:
+        return max(0.0, (now if self.end is None else self.end) - self.start)
+
+    def usd(self, now: float) -> Decimal:
+        return Decimal(self.seconds(now)) * self.usd_per_hour / HOUR
 
 
 @dataclass
@@ -284,8 +306,12 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _stamp(epoch_s: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch_s, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def installed_from_start_cmd(start_cmd: Sequence[str] | None) -> dict[str, list[str]]:
@@ -316,6 +342,7 @@ class FakeRunPod:
         installed_models: Mapping[str, list[str]] | None = None,
         comfy_port: int = 8188,
         root: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.api_key = api_key
         self.gpu_types = {t.id: t for t in gpu_types}
@@ -327,6 +354,8 @@ class FakeRunPod:
         self.requests: list[Recorded] = []
         self.pods: dict[str, Json] = {}
         self.comfyuis: dict[str, FakeComfyUI] = {}
+        self.clock = clock  # epoch seconds: timestamps and billing (a test may move it ahead)
+        self.bills: dict[str, Bill] = {}  # every pod ever created, terminated ones too
         self.port = _free_port()
         self._root = root
         self._tmp: str | None = None
@@ -411,6 +440,19 @@ class FakeRunPod:
     def requests_to(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path == path]
 
+    def billing(self) -> list[tuple[str, float, Decimal]]:
+        """(pod id, seconds billed, usd) per pod ever created; running ones up to now."""
+        with self._lock:
+            now = self.clock()
+            return [(b.pod_id, b.seconds(now), b.usd(now)) for b in self.bills.values()]
+
+    def billed_usd(self) -> Decimal:
+        """Everything billed so far, unrounded."""
+        return sum((usd for _, _, usd in self.billing()), Decimal(0))
+
+    def _now(self) -> str:
+        return _stamp(self.clock())
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _guard(self, handler: Any, graphql: bool = False) -> Any:
@@ -457,6 +499,9 @@ class FakeRunPod:
     def _drop(self, pod_id: str) -> Json | None:
         with self._lock:
             pod = self.pods.pop(pod_id, None)
+            bill = self.bills.get(pod_id)
+            if pod is not None and bill is not None and bill.end is None:
+                bill.end = self.clock()
             timer = self._timers.pop(pod_id, None)
             comfy = self.comfyuis.pop(pod_id, None)
         if timer is not None:
@@ -492,8 +537,8 @@ class FakeRunPod:
                 pod.update(
                     portMappings=mappings,
                     publicIp="127.0.0.1",
-                    lastStartedAt=_now(),
-                    lastStatusChange=f"Rented by User: {_now()}",
+                    lastStartedAt=self._now(),
+                    lastStatusChange=f"Rented by User: {self._now()}",
                 )
                 return
         comfy.stop()
@@ -564,7 +609,7 @@ class FakeRunPod:
             "interruptible": bool(body.get("interruptible", False)),
             "locked": False,
             "lastStartedAt": None,
-            "lastStatusChange": f"Rented by User: {_now()}",
+            "lastStatusChange": f"Rented by User: {self._now()}",
             "machineId": "".join(secrets.choice(_ID_CHARS) for _ in range(12)),
             "memoryInGb": 62,
             "vcpuCount": 16,
@@ -579,6 +624,7 @@ class FakeRunPod:
         }
         with self._lock:
             self.pods[pod_id] = pod
+            self.bills[pod_id] = Bill(pod_id, Decimal(str(price or 0)), self.clock())
             timer = threading.Timer(self.ready_delay_s, self._bring_up, (pod_id,))
             timer.daemon = True
             self._timers[pod_id] = timer

@@ -9,6 +9,8 @@ paths, JSON shapes, status codes and error bodies (`{"success": false, "error", 
 
 Billing is kept as Vast keeps it: each instance costs its own `dph_total` per hour, per second,
 from its `start_date` until it is destroyed (or vanishes), on the fake's clock (injectable).
+A stopped instance bills on at the full price (Vast would charge only its disk): the fleet
+never stops instances, so that is not modelled.
 
     with FakeVast(tmp_path) as fake:
         provider = VastProvider(fake.api_key, base_url=fake.url)

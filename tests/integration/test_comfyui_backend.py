@@ -6,7 +6,11 @@ patched. Each run goes through `generate_video`, so the clip is also published t
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,6 +28,7 @@ from i2v.domain.spec import RenderSpec
 from i2v.errors import ExecutionFailed, ModelNotInstalled
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
+from tests.conftest import i2v_environment
 from tests.fakes.comfyui import FakeComfyUI
 from tests.support.fleet import installed_models
 
@@ -230,3 +235,64 @@ def test_cli_validates_a_workflow_against_a_live_server(
         missing = CliRunner().invoke(workflows_app, ["validate", WORKFLOW, "--server", bare.url])
     assert missing.exit_code == 2
     assert "wan2.2_ti2v_5B_fp16.safetensors is not installed" in missing.stderr
+
+
+def test_cancelling_while_queued_removes_it_from_the_queue(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.pause()  # the prompt stays pending
+    started = time.monotonic()
+
+    def cancel_after_a_while(event: Progress) -> None:
+        if event.stage == "generate" and time.monotonic() - started > 2:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        run(photo_jpeg, tmp_path / "a", [fake.url], on_progress=cancel_after_a_while)
+    with ComfyClient(fake.url) as client:
+        queue = client.queue()
+    assert queue.pending == ()
+    fake.resume()
+    fake.wait_idle()
+    assert fake.executed_prompts == []
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from i2v.config import Settings
+from i2v.domain.motion import Intensity, Motion
+from i2v.domain.size import Size
+from i2v.domain.spec import RenderSpec
+from i2v.services.generate import generate_video
+
+image, out, url = sys.argv[1:4]
+spec = RenderSpec(Motion.ZOOM_IN, Intensity.NORMAL, Size(360, 640), duration_s=3, fps=24)
+settings = Settings(comfyui_urls=[url], comfyui_workflow="wan22_ti2v_5b")
+generate_video(Path(image), Path(out), spec, settings, lambda _: None, "comfyui", run_id="crash")
+"""
+
+
+def test_a_worker_killed_mid_run_resumes_by_prompt_id_without_submitting_twice(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.step_delay_s = 0.1  # a run of a few seconds
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(photo_jpeg), str(tmp_path / "child.mp4"), fake.url],
+        env=i2v_environment(), stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not fake.executed_prompts:
+            assert time.monotonic() < deadline, child.stderr.read() if child.stderr else ""
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)  # no cancel, no cleanup: a crash
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    out = run(photo_jpeg, tmp_path / "again", [fake.url], run_id="crash")
+    assert probe_video(out).frames > 0
+    assert len(fake.executed_prompts) == 1  # the recovered step followed the first run

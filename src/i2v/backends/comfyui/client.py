@@ -333,6 +333,7 @@ class ComfyClient:
             with self.socket(client_id) as fresh:
                 if fresh is None:
                     self._poll(tracker)
+                    on_progress(tracker.fraction)
                     self._sleep(POLL_S)
                 else:
                     self._read(tracker, fresh, deadline, on_progress)
@@ -360,6 +361,7 @@ class ComfyClient:
                 raw = socket.recv(timeout=POLL_S)
             except TimeoutError:
                 self._poll(tracker)
+                on_progress(tracker.fraction)  # also while queued: lets a cancel get through
                 continue
             except WebSocketException:
                 self._poll(tracker)
