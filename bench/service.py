@@ -59,8 +59,8 @@ class InstantBackend:
     def capabilities(self) -> Capabilities:
         return Capabilities(name=self.name, max_frames=10_000, needs_gpu=False, runs_locally=True)
 
-    def check(self, spec: RenderSpec) -> None:
-        pass
+    def prepare(self, spec: RenderSpec) -> RenderSpec:
+        return spec
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
         source = self._clip(request.size, request.fps, request.frame_count)

@@ -47,6 +47,7 @@ async def submit_job(
         fit=Fit.parse(fields.fit),
         seed=fields.seed,
         prompt=fields.prompt,
+        workflow=fields.workflow,
     )
     # The service is blocking (database, storage, queue): keep it off the event loop.
     submitted = await anyio.to_thread.run_sync(

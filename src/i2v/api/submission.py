@@ -29,6 +29,7 @@ class JobFields(BaseModel):
     fit: str = "cover"
     seed: int = 0
     backend: str = "local"
+    workflow: str | None = Field(default=None, max_length=128)  # comfyui: e.g. wan2.2-ti2v-5b
     webhook_url: str | None = Field(default=None, max_length=2048)
     cache: bool = True  # False forces a new render
     image_url: str | None = Field(default=None, max_length=4096)

@@ -48,6 +48,7 @@ class GenerationRequest:
     motion: Motion
     intensity: Intensity
     fit: Fit
+    workflow: str | None  # resolved by `prepare`, for backends that run workflows
     workdir: Path  # scratch space of this run, removed afterwards; an EncodedClip goes here
     # Stable across retries of the same render (a crash, a recovered step): a remote backend
     # derives its own run ids from it, so it finds an earlier run instead of paying twice.
@@ -94,8 +95,12 @@ class Capabilities:
 class VideoBackend(Protocol):
     def capabilities(self) -> Capabilities: ...
 
-    def check(self, spec: RenderSpec) -> None:
-        """Refuse a spec this backend cannot run, when the job is submitted (InvalidInput)."""
+    def prepare(self, spec: RenderSpec) -> RenderSpec:
+        """Refuse a spec this backend cannot run (InvalidInput), and resolve its defaults.
+
+        Called when a job is submitted, so a bad parameter is refused before anything is
+        queued; the resolved spec (e.g. with the workflow's exact version) is what is cached.
+        """
         ...
 
     def generate(

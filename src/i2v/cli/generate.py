@@ -72,6 +72,12 @@ def generate(
             "I2V_COMFYUI_URLS (or the fleet's GPUs with I2V_FLEET_ENABLED)."
         ),
     ] = "local",
+    workflow: Annotated[
+        str | None,
+        typer.Option(
+            help="comfyui: the workflow (`i2v workflows list`); default I2V_COMFYUI_WORKFLOW."
+        ),
+    ] = None,
 ) -> None:
     """Animate IMAGE with a camera move and write a publish-ready MP4 plus a JPEG cover."""
     chosen_motion, intensity = resolve_motion(prompt, motion)
@@ -84,6 +90,7 @@ def generate(
         fit=Fit.parse(fit),
         seed=seed,
         prompt=prompt,
+        workflow=workflow,
     )
     settings = load_settings()
     with FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress:

@@ -61,6 +61,7 @@ class JobSpec:
                 fit=Fit(render["fit"]),
                 seed=int(render["seed"]),
                 prompt=str(render["prompt"]),
+                workflow=render.get("workflow"),
             ),
             backend=str(data["backend"]),
             input_key=str(data["input_key"]),

@@ -42,6 +42,7 @@ class RenderSpec:
     fit: Fit = Fit.COVER
     seed: int = 0
     prompt: str = ""
+    workflow: str | None = None  # a model backend's workflow, resolved to name.vN by it
 
     def __post_init__(self) -> None:
         if not MIN_DURATION_S <= self.duration_s <= MAX_DURATION_S:

@@ -12,8 +12,9 @@ from numpy.typing import NDArray
 from i2v.domain.spec import RenderSpec
 
 # Bumped whenever a backend's output for the same inputs changes (a new renderer, encoder
-# settings, workflow version), so stale results are never served.
-BACKEND_VERSIONS: dict[str, str] = {"local": "local-renderer-2"}
+# settings, how a clip is published), so stale results are never served. A ComfyUI job's
+# workflow version is in the render parameters already (prepare pins it as name.vN).
+BACKEND_VERSIONS: dict[str, str] = {"local": "local-renderer-2", "comfyui": "comfyui-publish-1"}
 
 
 def pixels_digest(rgb: NDArray[np.uint8]) -> str:
@@ -30,7 +31,7 @@ def cache_key(pixels_sha256: str, render: RenderSpec, backend: str) -> str:
         "pixels": pixels_sha256,
         "backend": backend,
         "backend_version": BACKEND_VERSIONS.get(backend, backend),
-        "render": parameters,  # prompt (after enhancement), seed, size, fps, duration, motion, fit
+        "render": parameters,  # prompt, seed, size, fps, duration, motion, fit, workflow
     }
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -99,6 +99,7 @@ def generate_video(
     """
     started = time.perf_counter()
     backend = get_backend(backend_name, settings)
+    spec = backend.prepare(spec)
     check_writable(output)
     if output.suffix.lower() != ".mp4":
         raise InvalidParameter(
@@ -127,6 +128,7 @@ def generate_video(
             motion=spec.motion,
             intensity=spec.intensity,
             fit=spec.fit,
+            workflow=spec.workflow,
             workdir=Path(workdir),
             run_id=run_id or uuid.uuid4().hex,
         )

@@ -140,7 +140,7 @@ def submit(
     key with a different request is a Conflict.
     """
     settings = app.settings
-    get_backend(backend, settings).check(render)  # e.g. a model's frame limits: 422, not a GPU run
+    render = get_backend(backend, settings).prepare(render)  # 422 here, not a failed GPU run
     if webhook_url is not None:
         _check_webhook(settings, webhook_url)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:

@@ -141,20 +141,28 @@ class ComfyBackend:
         check_params(manifest, params)
         return params
 
-    def check(self, spec: RenderSpec) -> None:
-        """Refuse at submission what the workflow cannot take, before any GPU is involved."""
-        workflow = self._workflow()
+    def prepare(self, spec: RenderSpec) -> RenderSpec:
+        """Refuse what the workflow cannot take before any GPU is involved, and pin the
+        workflow's exact version (it is part of the cache key)."""
+        workflow = self._workflow(spec.workflow)
         workflow.fill(self.params(spec, workflow, "input.png"))
+        return replace(spec, workflow=workflow.manifest.key)
 
-    def _workflow(self) -> Workflow:
-        name = self._settings.comfyui_workflow
+    def _workflow(self, name: str | None) -> Workflow:
+        """The job's workflow, or the configured default."""
+        if name is not None:
+            try:
+                return get_workflow(name)
+            except NotFound as exc:
+                raise InvalidParameter("workflow", name, exc.message) from None
+        default = self._settings.comfyui_workflow
         try:
-            return get_workflow(name)
+            return get_workflow(default)
         except NotFound as exc:
-            raise ConfigError(f"I2V_COMFYUI_WORKFLOW={name!r}: {exc.message}") from None
+            raise ConfigError(f"I2V_COMFYUI_WORKFLOW={default!r}: {exc.message}") from None
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
-        workflow = self._workflow()
+        workflow = self._workflow(request.workflow)
         image = png_bytes(request.image)
         image_name = f"i2v_{hashlib.sha256(image).hexdigest()[:20]}.png"
         spec = RenderSpec(
@@ -166,6 +174,7 @@ class ComfyBackend:
             fit=request.fit,
             seed=request.seed,
             prompt=request.prompt,
+            workflow=request.workflow,
         )
         params = self.params(spec, workflow, image_name)
         prompt_id = prompt_id_for(request.run_id, workflow.manifest)

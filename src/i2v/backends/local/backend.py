@@ -14,6 +14,7 @@ from i2v.backends.base import (
 from i2v.backends.local.camera import max_zoom, plan_path
 from i2v.backends.local.renderer import PathRenderer
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, RenderSpec
+from i2v.errors import InvalidParameter
 from i2v.media.canvas import build_canvas
 
 
@@ -28,8 +29,13 @@ class LocalBackend:
             runs_locally=True,
         )
 
-    def check(self, spec: RenderSpec) -> None:
-        """Every valid RenderSpec renders locally."""
+    def prepare(self, spec: RenderSpec) -> RenderSpec:
+        """Every valid RenderSpec renders locally; there are no workflows to choose."""
+        if spec.workflow is not None:
+            raise InvalidParameter(
+                "workflow", spec.workflow, "workflow applies to backend comfyui, not local"
+            )
+        return spec
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> FrameStream:
         # OpenCV's worker threads spin-wait between calls. With x264's frame threads busy on

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import re
 from importlib import resources
 
 from i2v.backends.comfyui.catalog import NodeCatalog
@@ -49,8 +50,13 @@ def _graph(file_name: str) -> ApiGraph:
 
 
 def get_workflow(name: str) -> Workflow:
-    """The shipped workflow `name` (optionally "name.vN" for an exact version)."""
-    base, _, version = name.partition(".v")
+    """The shipped workflow `name` (optionally "name.vN" for an exact version).
+
+    Names are forgiving the way people write model names: "wan2.2-ti2v-5b" is wan22_ti2v_5b.
+    """
+    match = re.fullmatch(r"(.+?)(?:\.v(\d+))?", name.strip().lower())
+    base = re.sub(r"[.\s]", "", match.group(1)).replace("-", "_") if match else name
+    version = match.group(2) if match else None
     manifest = WORKFLOWS.get(base)
     if manifest is None or (version and version != str(manifest.version)):
         known = ", ".join(sorted(f"{m.name} (v{m.version})" for m in WORKFLOWS.values()))
