@@ -45,8 +45,8 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     └── BackendError              a generation backend failed (backend, server, prompt_id)
         ├── WorkflowInvalid       the server refused the workflow (node_errors: node, class,
         │                         input, message); a bad parameter, never retried
-        ├── ModelNotInstalled     a loader names a model file the server lacks (model, server);
-        │                         retryable on another server
+        ├── ModelNotInstalled     loaders name model files the server lacks (missing: folder
+        │                         and file of each, server); retryable on another server
         ├── OutOfMemory           the GPU ran out of memory; retryable on a bigger GPU
         ├── ExecutionFailed       a node raised (node, node_type, exception_type); traceback
         │                         kept for the job's events, never shown to users

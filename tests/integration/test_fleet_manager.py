@@ -77,9 +77,9 @@ def test_acquire_launches_the_cheapest_fit_then_reuses_it(
     async def scenario() -> None:
         async with support.manager(db, providers(fakes), support.config()) as fleet:
             first = await fleet.acquire(support.needs(), run_id="run-1")
-            cost = fleet.release(first, "run-1")
+            cost = fleet.release_run("run-1")
             second = await fleet.acquire(support.needs(), run_id="run-2")
-            fleet.release(second, "run-2")
+            fleet.release_run("run-2")
             assert second.row_id == first.row_id
             assert cost >= 0
 
@@ -99,8 +99,8 @@ def test_acquire_launches_the_cheapest_fit_then_reuses_it(
 def test_idle_instances_are_destroyed(db: Database, fakes: tuple[FakeVast, FakeRunPod]) -> None:
     async def scenario() -> None:
         async with support.manager(db, providers(fakes), support.config(idle_s=60)) as fleet:
-            lease = await fleet.acquire(support.needs(), run_id="run-1")
-            fleet.release(lease, "run-1")
+            await fleet.acquire(support.needs(), run_id="run-1")
+            fleet.release_run("run-1")
         later = utcnow() + timedelta(seconds=61)
         async with support.manager(db, providers(fakes), support.config(idle_s=60), later) as f:
             report = await f.reconcile()
@@ -369,7 +369,7 @@ def test_the_daily_budget_refuses_launches_and_reaps_what_runs(
     async def scenario() -> None:
         async with support.manager(db, providers(fakes), cfg) as fleet:
             lease = await fleet.acquire(support.needs(), run_id="run-1")
-            fleet.release(lease, "run-1")
+            fleet.release_run("run-1")
         # An hour later at $0.20+/h the day's $0.01 is long spent.
         later = utcnow() + timedelta(hours=1)
         if later.date() != utcnow().date():

@@ -28,6 +28,11 @@ STATUS: tuple[tuple[type[errors.I2VError], int], ...] = (
     (errors.StorageUnavailable, 503),
     (errors.BudgetExceeded, 409),
     (errors.NoCapacity, 503),
+    (errors.InstanceNotReady, 503),
+    (errors.ProviderRateLimited, 503),
+    (errors.ProviderUnavailable, 502),
+    (errors.ProviderError, 502),  # the provider refused or failed: a bad gateway for us
+    (errors.FleetError, 503),
     (errors.FleetOff, 409),
     (errors.ConfigError, 500),
 )

@@ -16,7 +16,7 @@ def _comfyui(settings: Settings) -> VideoBackend:
     if settings.fleet_enabled:
         from i2v.fleet.targets import FleetTargets  # the vendor clients load only when used
 
-        return ComfyBackend(settings, targets=FleetTargets.from_settings(settings))
+        return ComfyBackend(settings, targets=FleetTargets(settings))
     return ComfyBackend(settings)
 
 

@@ -62,16 +62,22 @@ def claim_idle(session: Session, row_id: str, now: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def free_one(session: Session, row_id: str, now: datetime) -> None:
+    """One run fewer on the instance; it counts as used until `now` (idle starts then)."""
+    session.execute(
+        update(FleetInstance)
+        .where(FleetInstance.id == row_id, FleetInstance.busy > 0)
+        .values(busy=FleetInstance.busy - 1, last_used_at=now)
+    )
+
+
 def lease_for(session: Session, run_id: str) -> FleetLease | None:
     return session.scalars(select(FleetLease).where(FleetLease.run_id == run_id)).one_or_none()
 
 
-def close_leases(session: Session, row_id: str, now: datetime) -> None:
-    session.execute(
-        update(FleetLease)
-        .where(FleetLease.instance == row_id, FleetLease.ended_at.is_(None))
-        .values(ended_at=now)
-    )
+def open_leases(session: Session, row_id: str) -> list[FleetLease]:
+    query = select(FleetLease).where(FleetLease.instance == row_id, FleetLease.ended_at.is_(None))
+    return list(session.scalars(query))
 
 
 def job_spend(session: Session) -> Decimal:

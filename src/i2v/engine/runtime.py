@@ -7,7 +7,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -117,21 +116,23 @@ class Engine:
 
     def _loop(self) -> None:
         period = self.app.settings.heartbeat_s
-        last_reconcile = time.monotonic()
         while not self._stop.wait(period):
             try:
                 self.heartbeat()
                 self.sweep()
             except Exception:  # a missed beat is retried; the lease is several beats long
                 log.exception("engine heartbeat failed")
-            if self.app.settings.fleet_enabled and (
-                time.monotonic() - last_reconcile >= FLEET_RECONCILE_S
-            ):
-                last_reconcile = time.monotonic()
-                try:
-                    self.reconcile_fleet()
-                except Exception:  # the provider may be down; the next minute tries again
-                    log.exception("fleet reconcile failed")
+
+    def _fleet_loop(self) -> None:
+        """Reconcile at start-up and every minute, on its own thread: a slow provider must
+        never delay the heartbeat (others would take this executor for dead)."""
+        while True:
+            try:
+                self.reconcile_fleet()
+            except Exception:  # the provider may be down; the next minute tries again
+                log.exception("fleet reconcile failed")
+            if self._stop.wait(FLEET_RECONCILE_S):
+                return
 
 
 def _process_alive(pid: int) -> bool:
@@ -186,12 +187,11 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
     )
     engine = Engine(app=app, queue=JobQueue(settings), executor_id=executor_id, role=role)
     engine.heartbeat()
+    loops = [("i2v-heartbeat", engine._loop)]
     if settings.fleet_enabled:
-        try:
-            engine.reconcile_fleet()  # at start-up: whatever a crash left behind
-        except Exception:
-            log.exception("fleet reconcile at start-up failed")
-    thread = threading.Thread(target=engine._loop, name="i2v-heartbeat", daemon=True)
-    thread.start()
-    engine._threads.append(thread)
+        loops.append(("i2v-fleet", engine._fleet_loop))
+    for name, target in loops:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        engine._threads.append(thread)
     return engine

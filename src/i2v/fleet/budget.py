@@ -34,6 +34,12 @@ def cost(row: FleetInstance, start: datetime, end: datetime) -> Decimal:
     return billed_seconds(row, start, end) * Decimal(row.usd_per_hour) / HOUR
 
 
+def run_cost(started: datetime, ended: datetime, usd_per_hour: Decimal) -> Decimal:
+    """What a run pays for its time on an instance, at the precision costs are stored."""
+    seconds = Decimal(max(0.0, (ended - started).total_seconds()))
+    return (seconds * usd_per_hour / HOUR).quantize(CENT_MICROS)
+
+
 def day_start(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 

@@ -9,6 +9,7 @@ destroys whatever carries this deployment's label and should not be running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,7 +42,8 @@ from i2v.fleet.budget import Budget
 
 log = logging.getLogger(__name__)
 MAX_LAUNCHES = 3  # offers tried per acquire, across providers
-LAUNCH_GRACE = timedelta(minutes=2)  # a `launching` row younger than this may still appear
+# A row launched (or being launched) this recently may not be in the provider's list yet.
+LAUNCH_GRACE = timedelta(minutes=2)
 DEAD = (InstanceState.FAILED, InstanceState.STOPPED, InstanceState.TERMINATED)
 
 Probe = Callable[[str, "WorkflowNeeds"], Awaitable[bool]]
@@ -137,11 +139,19 @@ class FleetManager:
             with self._db.session() as session:
                 if not repo.claim_idle(session, row.id, self._now()):
                     continue
-            if row.endpoint and await self._probe(row.endpoint, needs):
-                return self._lease(row, run_id)
+            try:
+                if row.endpoint and await self._probe(row.endpoint, needs):
+                    return self._lease(row, run_id)
+            except BaseException:
+                self._unclaim(row.id)  # never leave a row busy with no lease to end it
+                raise
             await self.terminate(row.id, "failed its readiness check on reuse")
         row = await self.launch(needs)
-        return self._lease(row, run_id)
+        try:
+            return self._lease(row, run_id)
+        except BaseException:
+            self._unclaim(row.id)
+            raise
 
     async def launch(
         self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
@@ -243,22 +253,38 @@ class FleetManager:
     async def _wait_ready(
         self, provider: GpuProvider, row_id: str, instance_id: str, needs: WorkflowNeeds, hold: bool
     ) -> FleetInstance:
+        """Wait for the instance to be ready; on any way out but ready, destroy it first."""
+        try:
+            return await self._poll_ready(provider, row_id, instance_id, needs, hold)
+        except BaseException:
+            with contextlib.suppress(ProviderError, FleetError):
+                await self.terminate(row_id, "did not become ready")
+            raise
+
+    async def _poll_ready(
+        self, provider: GpuProvider, row_id: str, instance_id: str, needs: WorkflowNeeds, hold: bool
+    ) -> FleetInstance:
         deadline = self._monotonic() + self._config.ready_timeout_s
         while True:
-            found = await provider.query([instance_id])
+            try:
+                found = await provider.query([instance_id])
+            except ProviderError as exc:
+                if not exc.retryable or self._monotonic() >= deadline:
+                    raise
+                await self._sleep(self._config.poll_s)  # a blip: the instance is still there
+                continue
             instance = found[0] if found else None
             if instance is None or instance.state in DEAD:
                 state = instance.state.value if instance else "gone"
-                await self.terminate(row_id, f"instance {state} while starting")
                 raise InstanceNotReady(
                     f"{provider.name} instance {instance_id} is {state} before it was ready",
                     provider=provider.name,
                     instance_id=instance_id,
                 )
-            running = instance.state is InstanceState.RUNNING and instance.endpoint
+            running = instance.state is InstanceState.RUNNING
             if running and instance.endpoint and await self._probe(instance.endpoint, needs):
                 with self._db.session() as session:
-                    repo.update_row(
+                    ready = repo.update_row(
                         session,
                         row_id,
                         only_from=[repo.PENDING],
@@ -269,10 +295,15 @@ class FleetManager:
                         last_used_at=self._now(),
                     )
                     row = session.get(FleetInstance, row_id)
-                    assert row is not None
-                    return row
+                if not ready or row is None:  # closed meanwhile (reconcile, an admin)
+                    raise FleetError(
+                        f"fleet instance {row_id} was closed while starting",
+                        provider=provider.name,
+                        instance_id=instance_id,
+                        retryable=True,
+                    )
+                return row
             if self._monotonic() >= deadline:
-                await self.terminate(row_id, "missed its readiness deadline")
                 raise InstanceNotReady(
                     f"{provider.name} instance {instance_id} was not ready within "
                     f"{self._config.ready_timeout_s:g} s; destroyed",
@@ -286,17 +317,24 @@ class FleetManager:
     def _lease(self, row: FleetInstance, run_id: str) -> Lease:
         """Record that `run_id` runs on `row`; a retried run moves its one lease, so it is
         billed only for the attempt that finishes."""
+        if row.instance_id is None or row.endpoint is None:
+            raise FleetError(f"fleet instance {row.id} has no endpoint", provider=row.provider)
         now = self._now()
         with self._db.session() as session:
             lease = repo.lease_for(session, run_id)
             if lease is None:
                 lease = FleetLease(id=new_id("fls"), run_id=run_id)
                 session.add(lease)
+            elif lease.ended_at is None and lease.instance != row.id:
+                # A recovered run moving on: the instance its dead worker held is free again.
+                repo.free_one(session, lease.instance, now)
             lease.instance, lease.started_at = row.id, now
             lease.ended_at, lease.usd = None, None
-        assert row.instance_id is not None
-        assert row.endpoint is not None
         return Lease(row.id, row.provider, row.instance_id, row.endpoint, row.usd_per_hour)
+
+    def _unclaim(self, row_id: str) -> None:
+        with self._db.session() as session:
+            repo.free_one(session, row_id, self._now())
 
     def release(self, lease: Lease, run_id: str) -> Decimal:
         """End the run's lease and free the instance; returns what the run cost."""
@@ -314,21 +352,24 @@ class FleetManager:
                 return record.usd or Decimal(0)
             row = session.get(FleetInstance, record.instance)
             price = Decimal(row.usd_per_hour) if row is not None else Decimal(0)
-            seconds = Decimal((now - record.started_at).total_seconds())
-            usd = (seconds * price / money.HOUR).quantize(money.CENT_MICROS)
+            usd = money.run_cost(record.started_at, now, price)
             record.ended_at, record.usd = now, usd
-            if row is not None and row.busy > 0:
-                row.busy -= 1
-                row.last_used_at = now
+            if row is not None:
+                repo.free_one(session, row.id, now)
         return usd
 
     # ---- teardown and reconcile -----------------------------------------------------------
 
     def _close(self, row_id: str, state: str, reason: str) -> None:
+        """Close the row; runs still on it are billed their time up to now."""
+        now = self._now()
         with self._db.session() as session:
             repo.update_row(session, row_id, only_from=repo.OPEN, state=state, reason=reason,
-                            terminated_at=self._now(), busy=0)  # fmt: skip
-            repo.close_leases(session, row_id, self._now())
+                            terminated_at=now, busy=0)  # fmt: skip
+            row = session.get(FleetInstance, row_id)
+            price = Decimal(row.usd_per_hour) if row is not None else Decimal(0)
+            for lease in repo.open_leases(session, row_id):
+                lease.ended_at, lease.usd = now, money.run_cost(lease.started_at, now, price)
 
     async def terminate(self, row_id: str, reason: str) -> None:
         """Destroy the row's instance (if it has one) and close the row."""
@@ -384,7 +425,8 @@ class FleetManager:
             if row is not None:
                 self._close(row.id, repo.TERMINATED, why)
         for row in rows.values():
-            young = row.state == repo.LAUNCHING and now - row.created_at < LAUNCH_GRACE
+            started = row.launched_at or row.created_at
+            young = row.state != repo.READY and now - started < LAUNCH_GRACE
             if row.id not in seen and not young:
                 self._close(row.id, repo.TERMINATED, "the provider no longer has it")
                 report.closed.append(row.id)

@@ -79,23 +79,30 @@ async def comfy_ready(endpoint: str, needs: WorkflowNeeds) -> bool:
 def _providers(settings: Settings, stack: AsyncExitStack) -> dict[str, GpuProvider]:
     built: dict[str, GpuProvider] = {}
     for name in settings.fleet_providers:
+        provider: GpuProvider
         if name == "vast":
             if settings.vast_api_key is None:
                 raise ConfigError("the fleet uses vast but I2V_VAST_API_KEY is not set")
-            built[name] = VastProvider(
+            provider = VastProvider(
                 settings.vast_api_key.get_secret_value(), base_url=settings.vast_url
             )
-        elif name == "runpod":
+        else:
             if settings.runpod_api_key is None:
                 raise ConfigError("the fleet uses runpod but I2V_RUNPOD_API_KEY is not set")
-            built[name] = RunPodProvider(
+            provider = RunPodProvider(
                 settings.runpod_api_key.get_secret_value(),
                 rest_url=settings.runpod_rest_url,
                 graphql_url=settings.runpod_graphql_url,
             )
-    for provider in built.values():
-        stack.push_async_callback(provider.aclose)
+        stack.push_async_callback(provider.aclose)  # at once: a later error closes it too
+        built[name] = provider
     return built
+
+
+@asynccontextmanager
+async def open_ledger(settings: Settings, db: Database) -> AsyncIterator[FleetManager]:
+    """A manager without providers: enough to end leases, which touch only the database."""
+    yield FleetManager(db, {}, fleet_config(settings), comfy_ready)
 
 
 @asynccontextmanager

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 
 from i2v.backends.comfyui.manifest import Workflow
@@ -11,50 +12,53 @@ from i2v.config import Settings, resolved_database_url
 from i2v.db import fleet as repo
 from i2v.db.engine import Database, open_database
 from i2v.fleet.manager import Lease
-from i2v.fleet.setup import needs_of, open_fleet
+from i2v.fleet.setup import needs_of, open_fleet, open_ledger
 
 
 class FleetTargets:
     """Each run acquires an instance (reused if idle, else launched) and releases it after.
 
     Runs on a worker thread (a workflow step), so each call drives the async manager on
-    its own event loop.
+    its own event loop. Without a database given, each call opens one and disposes of it,
+    so a backend built per job holds no connections between calls.
     """
 
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self._settings, self._given = settings, db
-        self._opened: Database | None = None
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FleetTargets:
-        return cls(settings)
-
-    @property
-    def _db(self) -> Database:
-        """The given database, or one opened on first use (a backend built only to `check`
-        a spec never touches it)."""
+    @contextmanager
+    def _database(self) -> Iterator[Database]:
         if self._given is not None:
-            return self._given
-        if self._opened is None:
-            self._opened = open_database(resolved_database_url(self._settings), pool_size=1)
-        return self._opened
+            yield self._given
+            return
+        db = open_database(resolved_database_url(self._settings), pool_size=1)
+        try:
+            yield db
+        finally:
+            db.dispose()
 
     def urls(self) -> Sequence[str]:
-        with self._db.session() as session:
+        with self._database() as db, db.session() as session:
             return [row.endpoint for row in repo.open_rows(session) if row.endpoint]
 
     def acquire(self, workflow: Workflow, run_id: str, exclude: Sequence[str]) -> str | None:
-        async def go() -> Lease:
-            async with open_fleet(self._settings, self._db) as fleet:
+        async def go(db: Database) -> Lease:
+            async with open_fleet(self._settings, db) as fleet:
                 return await fleet.acquire(needs_of(workflow), run_id=run_id, exclude=exclude)
 
-        return asyncio.run(go()).endpoint
+        with self._database() as db:
+            return asyncio.run(go(db)).endpoint
 
     def release(self, url: str, run_id: str) -> Decimal:
-        """End the run's lease, also one a crashed worker took before this step was retried."""
+        """End the run's lease, also one a crashed worker took before this step was retried.
 
-        async def go() -> Decimal:
-            async with open_fleet(self._settings, self._db) as fleet:
-                return fleet.release_run(run_id)
+        Needs only the database: a provider that is down (or a key removed) cannot leave
+        the instance busy.
+        """
 
-        return asyncio.run(go())
+        async def go(db: Database) -> Decimal:
+            async with open_ledger(self._settings, db) as ledger:
+                return ledger.release_run(run_id)
+
+        with self._database() as db:
+            return asyncio.run(go(db))

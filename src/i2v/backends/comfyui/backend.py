@@ -190,6 +190,8 @@ class ComfyBackend:
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 self._sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
+                if self._clock() >= deadline:
+                    break  # no time left for another server: report the last failure
             url = None
             try:
                 url = (

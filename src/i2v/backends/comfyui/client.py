@@ -292,17 +292,18 @@ class ComfyClient:
     @contextmanager
     def socket(self, client_id: str) -> Iterator[ClientConnection | None]:
         """The run's websocket, or None if it cannot be opened now (polling takes over)."""
-        # origin=None: websockets then sends no Origin header, which ComfyUI would check.
-        opener = connect(
-            self.ws_url(client_id),
-            origin=None,
-            open_timeout=self._timeout_s,
-            close_timeout=1,
-            max_size=None,  # preview frames can be large
-        )
         try:
+            # origin=None: websockets then sends no Origin header, which ComfyUI would check.
+            # connect() opens the connection at once, so its failures are caught here.
+            opener = connect(
+                self.ws_url(client_id),
+                origin=None,
+                open_timeout=self._timeout_s,
+                close_timeout=1,
+                max_size=None,  # preview frames can be large
+            )
             connection = opener.__enter__()
-        except (OSError, InvalidHandshake, TimeoutError):
+        except (OSError, InvalidHandshake, TimeoutError, WebSocketException):
             yield None
             return
         try:
@@ -345,7 +346,14 @@ class ComfyClient:
 
     def _check_deadline(self, tracker: RunTracker, deadline: float) -> None:
         if self._clock() >= deadline:
-            raise self._unreachable("the run missed its deadline", tracker.prompt_id)
+            # Not retryable: the time allowed for the whole run is spent, on any server.
+            raise ServerUnreachable(
+                f"ComfyUI at {self.base_url}: the run missed its deadline",
+                backend=BACKEND,
+                server=self.base_url,
+                prompt_id=tracker.prompt_id,
+                retryable=False,
+            )
 
     def _read(
         self,
