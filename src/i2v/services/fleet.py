@@ -221,10 +221,6 @@ def list_instances(app: App, *, include_closed: bool = False) -> list[InstanceVi
         return [_instance_view(row) for row in rows]
 
 
-def get_instance(app: App, row_id: str) -> InstanceView:
-    return _row(app, row_id)
-
-
 def launch_instance(
     app: App, workflow: str, gpu: str | None = None, max_usd_per_hour: float | None = None
 ) -> InstanceView:

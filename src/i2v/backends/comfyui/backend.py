@@ -32,7 +32,7 @@ from i2v.backends.comfyui.events import BACKEND, OutputFile, PromptState, RunTra
 from i2v.backends.comfyui.manifest import Workflow, WorkflowManifest, WorkflowParams
 from i2v.backends.comfyui.targets import StaticTargets, Targets
 from i2v.backends.comfyui.validate import check_graph, check_params
-from i2v.backends.comfyui.workflows.library import get_workflow
+from i2v.backends.comfyui.workflows.library import WORKFLOWS, get_workflow
 from i2v.config import Settings
 from i2v.domain.spec import RenderSpec
 from i2v.errors import (
@@ -117,7 +117,8 @@ class ComfyBackend:
         self._ready: dict[tuple[str, str], tuple[float, Readiness]] = {}
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(name=self.name, max_frames=241, needs_gpu=True, runs_locally=False)
+        longest = max(manifest.max_length for manifest in WORKFLOWS.values())
+        return Capabilities(name=self.name, max_frames=longest, needs_gpu=True, runs_locally=False)
 
     def _client(self, url: str) -> ComfyClient:
         return ComfyClient(
@@ -204,7 +205,8 @@ class ComfyBackend:
                                     progress)  # fmt: skip
             except BackendError as exc:
                 if url is not None:
-                    self._targets.release(url, request.run_id)  # a failed attempt is not billed
+                    # The lease moves with the next attempt, which bills only its own time.
+                    self._targets.release(url, request.run_id)
                 if not exc.retryable:
                     raise
                 failures.append(exc)

@@ -109,11 +109,6 @@ class ApiGraph:
         node = self.node(node_id)
         return self.with_node(node_id, replace(node, inputs={**node.inputs, name: value}))
 
-    def without_input(self, node_id: str, name: str) -> ApiGraph:
-        node = self.node(node_id)
-        inputs = {k: v for k, v in node.inputs.items() if k != name}
-        return self.with_node(node_id, replace(node, inputs=inputs))
-
     def with_node(self, node_id: str, node: ApiNode) -> ApiGraph:
         return ApiGraph({**self.nodes, node_id: node})
 
@@ -154,8 +149,3 @@ class ApiGraph:
         node = self.node(node_id)
         graph = self.replace_source(Link(node_id, 0), node.inputs.get(through))
         return graph.without_node(node_id)
-
-    def next_id(self) -> str:
-        """A fresh numeric node id above every top-level id in use."""
-        numbers = [int(k.split(":")[0]) for k in self.nodes if k.split(":")[0].isdigit()]
-        return str(max(numbers, default=0) + 1)
