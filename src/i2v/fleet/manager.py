@@ -162,37 +162,43 @@ class FleetManager:
         it is left idle for any run to take, and for the idle reaper.
         """
         wanted = requirements or self._config.requirements
-        tried = 0
         problems: list[str] = []
+        offers: list[Offer] = []
         for name in self._config.provider_order:
-            provider = self._providers[name]
             try:
-                offers = await provider.search_offers(wanted)
+                found = await self._providers[name].search_offers(wanted)
             except ProviderError as exc:
                 problems.append(f"{name}: {exc.message}")
                 continue
-            if not offers:
+            offers.extend(found)
+            if not found:
                 problems.append(f"{name}: no offer meets the requirements")
-            for offer in offers:
-                if tried >= MAX_LAUNCHES:
-                    break
-                with self._db.session() as session:
-                    money.check_launch(
-                        self._config.budget,
-                        repo.open_rows(session),
-                        repo.rows_since(session, money.day_start(self._now())),
-                        Decimal(str(offer.usd_per_hour)),
-                        self._now(),
-                    )
-                tried += 1
-                try:
-                    return await self._launch_one(provider, offer, needs, hold)
-                except OfferUnavailable as exc:
-                    problems.append(f"{name}: {exc.message}")
-                    continue
-                except (ProviderError, InstanceNotReady) as exc:
-                    problems.append(f"{name}: {exc.message}")
-                    break  # this provider is in trouble: fail over to the next
+        # Cheapest across providers; the provider order breaks ties (the stable sort keeps it).
+        offers.sort(key=lambda offer: offer.usd_per_hour)
+        troubled: set[str] = set()
+        tried = 0
+        for offer in offers:
+            if tried >= MAX_LAUNCHES:
+                break
+            if offer.provider in troubled:
+                continue
+            with self._db.session() as session:
+                money.check_launch(
+                    self._config.budget,
+                    repo.open_rows(session),
+                    repo.rows_since(session, money.day_start(self._now())),
+                    Decimal(str(offer.usd_per_hour)),
+                    self._now(),
+                )
+            tried += 1
+            provider = self._providers[offer.provider]
+            try:
+                return await self._launch_one(provider, offer, needs, hold)
+            except OfferUnavailable as exc:
+                problems.append(f"{offer.provider}: {exc.message}")
+            except (ProviderError, InstanceNotReady) as exc:
+                problems.append(f"{offer.provider}: {exc.message}")
+                troubled.add(offer.provider)  # fail over to the other provider's offers
         raise NoCapacity("no GPU could be launched: " + "; ".join(problems or ["no providers"]))
 
     async def _launch_one(

@@ -274,9 +274,11 @@ def reconcile(app: App) -> ReconcileView:
 # ---- spend --------------------------------------------------------------------------------
 
 
-def spend(app: App) -> SpendView:
-    """What the fleet costs: per instance, right now, today (UTC) and in all, and what jobs paid."""
-    now = utcnow()
+def spend(app: App, now: datetime | None = None) -> SpendView:
+    """What the fleet costs: per instance, right now, today (UTC) and in all, and what jobs paid.
+
+    `now` is the moment it is reckoned at (default: the present)."""
+    now = now or utcnow()
     with app.db.session() as session:
         rows = repo.all_rows(session)
         open_rows = [row for row in rows if row.state in repo.OPEN]

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from i2v.backends.base import (
     Progress,
     ProgressCallback,
 )
+from i2v.backends.comfyui.catalog import NodeCatalog
 from i2v.backends.comfyui.client import ComfyClient, Readiness
 from i2v.backends.comfyui.events import BACKEND, OutputFile, PromptState, RunTracker
 from i2v.backends.comfyui.manifest import Workflow, WorkflowManifest, WorkflowParams
@@ -42,6 +44,7 @@ from i2v.errors import (
     ModelNotInstalled,
     NotFound,
     ServerUnreachable,
+    WorkflowInvalid,
 )
 from i2v.media.image import NormalisedImage
 
@@ -54,6 +57,15 @@ NEGATIVE = (
     "text, subtitles, static, frozen frame"
 )
 _PROMPT_NAMESPACE = uuid.UUID("5b1e7d52-3c2a-4f0e-9a7e-1f3c6d2b8a90")
+# Servers' node catalogues by URL, with when they were fetched. Process-wide on purpose: a
+# backend is built per job, and a catalogue changes only when nodes or models are installed.
+_CATALOGS: dict[str, tuple[float, NodeCatalog]] = {}
+_CATALOGS_LOCK = threading.Lock()
+
+
+def _forget_catalog(url: str) -> None:
+    with _CATALOGS_LOCK:
+        _CATALOGS.pop(url, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +126,6 @@ class ComfyBackend:
         self._settings = settings
         self._targets = targets or StaticTargets(tuple(settings.comfyui_urls))
         self._clock, self._sleep = clock, sleep
-        self._ready: dict[tuple[str, str], tuple[float, Readiness]] = {}
 
     def capabilities(self) -> Capabilities:
         longest = max(manifest.max_length for manifest in WORKFLOWS.values())
@@ -231,15 +242,21 @@ class ComfyBackend:
                 continue
         return None
 
-    def _readiness(self, client: ComfyClient, workflow: Workflow) -> Readiness:
-        key = (client.base_url, workflow.manifest.name)
-        cached = self._ready.get(key)
+    def _catalog(self, client: ComfyClient) -> NodeCatalog:
+        """The server's node catalogue, fetched at most once a minute per process: at about
+        half a megabyte it would cost more than all the rest of i2v's work on a run."""
+        with _CATALOGS_LOCK:
+            cached = _CATALOGS.get(client.base_url)
         if cached is not None and self._clock() - cached[0] < READY_TTL_S:
             return cached[1]
+        catalog = client.object_info()
+        with _CATALOGS_LOCK:
+            _CATALOGS[client.base_url] = (self._clock(), catalog)
+        return catalog
+
+    def _readiness(self, client: ComfyClient, workflow: Workflow) -> Readiness:
         models = [(m.folder, m.name) for m in workflow.manifest.models]
-        readiness = client.readiness(workflow.required_nodes(), models)
-        self._ready[key] = (self._clock(), readiness)
-        return readiness
+        return Readiness.of(self._catalog(client), workflow.required_nodes(), models)
 
     def _pick(self, workflow: Workflow, tried: Sequence[str], failures: list[BackendError]) -> str:
         """The ready server with the fewest prompts queued or running, untried ones first.
@@ -303,7 +320,11 @@ class ComfyBackend:
                     uploaded = client.upload_image(image, params.image_name)
                     if uploaded.name != params.image_name:
                         graph = workflow.fill(replace(params, image_name=uploaded.name))
-                    check_graph(graph, client.object_info(), server=url)
+                    try:
+                        check_graph(graph, self._catalog(client), server=url)
+                    except WorkflowInvalid:
+                        _forget_catalog(url)  # models may have been added: ask afresh
+                        check_graph(graph, self._catalog(client), server=url)
                     client.submit(graph, client_id=client_id, prompt_id=prompt_id)
                 client.follow(
                     tracker, client_id, deadline=deadline, on_progress=progress, socket=socket

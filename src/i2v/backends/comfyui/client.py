@@ -68,6 +68,26 @@ class Readiness:
     def ready(self) -> bool:
         return not self.missing_nodes and not self.missing_models
 
+    @classmethod
+    def of(
+        cls, catalog: NodeCatalog, nodes: Iterable[str], models: Iterable[tuple[str, str]]
+    ) -> Readiness:
+        """What `catalog` lacks of `nodes` and of `models` (folder, file name): a model counts
+        as present when a loader's combo list offers it, as a prompt is validated."""
+        missing_nodes = tuple(sorted(n for n in set(nodes) if not catalog.has(n)))
+        missing_models = []
+        for folder, name in models:
+            loaders = [key for key, where in LOADER_FOLDERS.items() if where == folder]
+            offered = {
+                option
+                for class_type, input_name in loaders
+                if catalog.has(class_type)
+                for option in catalog.combo(class_type, input_name) or ()
+            }
+            if name not in offered:
+                missing_models.append((folder, name))
+        return cls(missing_nodes, tuple(missing_models))
+
 
 @dataclass(frozen=True, slots=True)
 class QueueState:
@@ -155,20 +175,7 @@ class ComfyClient:
         combo list offers it, which is what a prompt will be validated against.
         """
         self.system_stats()
-        catalog = self.object_info()
-        missing_nodes = tuple(sorted(n for n in set(required_nodes) if not catalog.has(n)))
-        missing_models = []
-        for folder, name in models:
-            loaders = [key for key, where in LOADER_FOLDERS.items() if where == folder]
-            offered = {
-                option
-                for class_type, input_name in loaders
-                if catalog.has(class_type)
-                for option in catalog.combo(class_type, input_name) or ()
-            }
-            if name not in offered:
-                missing_models.append((folder, name))
-        return Readiness(missing_nodes, tuple(missing_models))
+        return Readiness.of(self.object_info(), required_nodes, models)
 
     def upload_image(self, data: bytes, name: str) -> Uploaded:
         """Upload under `name`; the same bytes keep the name, so a repeat is harmless."""
