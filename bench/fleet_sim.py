@@ -59,6 +59,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from i2v.config import Settings
 from i2v.db import fleet as repo
 from i2v.db.engine import Database, open_database
 from i2v.db.migrate import upgrade
@@ -74,6 +75,7 @@ JOB_S = (60.0, 180.0)  # GPU time of one video, uniform
 VANISH_PER_H = 0.03  # per instance-hour: the provider loses the machine
 DETECT_S = 10.0  # a job notices its instance is gone after this long
 RECONCILE_S = 60.0  # the engine's FLEET_RECONCILE_S
+REUSE_WAIT_S = Settings().fleet_reuse_wait_s  # the shipped default policy
 RETRY_S = 30.0  # a job whose acquire failed (no capacity) tries again after this
 GIVE_UP_S = 6 * 3600.0  # after the last arrival: a job still not done by then is reported
 OFFERS = {  # provider -> (gpu, $/h), in provider order; the cheapest overall is sim-a's first
@@ -347,6 +349,7 @@ class FleetSim:
             requirements=Requirements(max_usd_per_hour=1.0),
             budget=BUDGET,
             idle_s=idle_s,
+            reuse_wait_s=REUSE_WAIT_S,
         )
         self.fleet = FleetManager(
             db,

@@ -70,6 +70,7 @@ class FleetConfig:
     poll_s: float = 5.0
     disk_gb: int = 80
     max_run_s: float = 1800.0  # a lease older than this (plus idle_s) is a dead worker's
+    reuse_wait_s: float = 0.0  # how long a run waits for a busy instance before launching
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,18 +125,39 @@ class FleetManager:
     ) -> Lease:
         """An instance ready for `needs`: an idle one if there is one, else a new one.
 
+        When every fitting instance is busy, the run first waits up to `reuse_wait_s` for
+        one to come free: runs are shorter than launches, so a queue of a minute or two
+        costs far less than a machine that would sit idle afterwards.
         `exclude` names endpoints this run already failed on (out of memory, vanished).
         """
+        deadline = self._monotonic() + self._config.reuse_wait_s
+        while True:
+            busy = await self._take_idle(needs, run_id, exclude)
+            if isinstance(busy, Lease):
+                return busy
+            if not busy or self._monotonic() >= deadline:
+                break
+            await self._sleep(self._config.poll_s)
+        row = await self.launch(needs)
+        try:
+            return self._lease(row, run_id)
+        except BaseException:
+            self._unclaim(row.id)
+            raise
+
+    async def _take_idle(
+        self, needs: WorkflowNeeds, run_id: str, exclude: Sequence[str]
+    ) -> Lease | int:
+        """A lease on an idle ready instance, or how many fitting ones are busy."""
         with self._db.session() as session:
-            candidates = [
+            fitting = [
                 row
                 for row in repo.open_rows(session)
                 if row.state == repo.READY
-                and row.busy == 0
                 and row.workflow == needs.name
                 and row.endpoint not in exclude
             ]
-        for row in candidates:
+        for row in (row for row in fitting if row.busy == 0):
             with self._db.session() as session:
                 if not repo.claim_idle(session, row.id, self._now()):
                     continue
@@ -146,12 +168,7 @@ class FleetManager:
                 self._unclaim(row.id)  # never leave a row busy with no lease to end it
                 raise
             await self.terminate(row.id, "failed its readiness check on reuse")
-        row = await self.launch(needs)
-        try:
-            return self._lease(row, run_id)
-        except BaseException:
-            self._unclaim(row.id)
-            raise
+        return sum(1 for row in fitting if row.busy > 0)
 
     async def launch(
         self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True

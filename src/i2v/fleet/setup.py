@@ -46,6 +46,7 @@ def fleet_config(settings: Settings) -> FleetConfig:
         ready_timeout_s=settings.fleet_ready_timeout_s,
         poll_s=settings.fleet_poll_s,
         max_run_s=settings.comfyui_timeout_s,
+        reuse_wait_s=settings.fleet_reuse_wait_s,
         disk_gb=settings.fleet_disk_gb,
     )
 
