@@ -15,7 +15,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -106,9 +106,12 @@ def prompt_id_for(run_id: str, workflow: WorkflowManifest) -> str:
     return str(uuid.uuid5(_PROMPT_NAMESPACE, f"{run_id}/{workflow.name}/v{workflow.version}"))
 
 
-def png_bytes(image: NormalisedImage) -> bytes:
+def upload_bytes(image: NormalisedImage) -> bytes:
+    """The normalised image as a JPEG at quality 95 with full-resolution chroma: visually
+    lossless for the model, a tenth the size of a PNG on the way to a remote GPU, and about
+    ten times faster to make (PNG took 43 ms for a 720x512 image)."""
     buffer = io.BytesIO()
-    Image.fromarray(image.rgb).save(buffer, format="PNG", compress_level=1)
+    Image.fromarray(image.rgb).save(buffer, format="JPEG", quality=95, subsampling=0)
     return buffer.getvalue()
 
 
@@ -126,15 +129,23 @@ class ComfyBackend:
         self._settings = settings
         self._targets = targets or StaticTargets(tuple(settings.comfyui_urls))
         self._clock, self._sleep = clock, sleep
+        self._clients: dict[str, ComfyClient] = {}
 
     def capabilities(self) -> Capabilities:
         longest = max(manifest.max_length for manifest in WORKFLOWS.values())
         return Capabilities(name=self.name, max_frames=longest, needs_gpu=True, runs_locally=False)
 
-    def _client(self, url: str) -> ComfyClient:
-        return ComfyClient(
-            url, timeout_s=self._settings.comfyui_request_timeout_s, clock=self._clock
-        )
+    @contextlib.contextmanager
+    def _client(self, url: str) -> Iterator[ComfyClient]:
+        """One HTTP client per server for the whole run: making one costs ~30 ms (its TLS
+        context), more than all the calls a run makes to it."""
+        client = self._clients.get(url)
+        if client is None:
+            client = ComfyClient(
+                url, timeout_s=self._settings.comfyui_request_timeout_s, clock=self._clock
+            )
+            self._clients[url] = client
+        yield client
 
     def params(self, spec: RenderSpec, workflow: Workflow, image_name: str) -> WorkflowParams:
         """The workflow's parameters for `spec`, at the model's own size, rate and length."""
@@ -174,9 +185,17 @@ class ComfyBackend:
             raise ConfigError(f"I2V_COMFYUI_WORKFLOW={default!r}: {exc.message}") from None
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
+        try:
+            return self._generate(request, on_progress)
+        finally:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+    def _generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
         workflow = self._workflow(request.workflow)
-        image = png_bytes(request.image)
-        image_name = f"i2v_{hashlib.sha256(image).hexdigest()[:20]}.png"
+        image = upload_bytes(request.image)
+        image_name = f"i2v_{hashlib.sha256(image).hexdigest()[:20]}.jpg"
         spec = RenderSpec(
             motion=request.motion,
             intensity=request.intensity,
@@ -206,14 +225,16 @@ class ComfyBackend:
                     break  # no time left for another server: report the last failure
             url = None
             try:
+                url = self._earlier_run(prompt_id, tried)
+                submit = url is None  # not queued, running or done anywhere we can reach
                 url = (
-                    self._earlier_run(prompt_id, tried)
+                    url
                     or self._targets.acquire(workflow, request.run_id, tried)
                     or self._pick(workflow, tried, failures)
                 )
                 tried.append(url)
                 clip = self._run_on(url, workflow, params, image, prompt_id, request, deadline,
-                                    progress)  # fmt: skip
+                                    progress, submit)  # fmt: skip
             except BackendError as exc:
                 if url is not None:
                     # The lease moves with the next attempt, which bills only its own time.
@@ -309,14 +330,16 @@ class ComfyBackend:
         request: GenerationRequest,
         deadline: float,
         progress: Callable[[float], None],
+        submit: bool,
     ) -> EncodedClip:
+        """Run (or, with `submit` false, follow the earlier run of) the prompt on `url`."""
         client_id = f"i2v-{prompt_id}"
         # Opened before submitting, so no message of the run is missed.
         with self._client(url) as client, client.socket(client_id) as socket:
             graph = workflow.fill(params)
             tracker = RunTracker.for_graph(prompt_id, url, graph.to_json())
             try:
-                if client.state(prompt_id) is PromptState.UNKNOWN:
+                if submit:
                     uploaded = client.upload_image(image, params.image_name)
                     if uploaded.name != params.image_name:
                         graph = workflow.fill(replace(params, image_name=uploaded.name))
