@@ -383,3 +383,24 @@ def test_the_daily_budget_refuses_launches_and_reaps_what_runs(
 
     asyncio.run(scenario())
     assert live(fakes) == set()
+
+
+def test_after_running_out_of_memory_a_bigger_gpu_is_launched(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    vast, _ = fakes
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), support.config(("vast",))) as fleet:
+            small = await fleet.acquire(support.needs(), run_id="run-1")
+            fleet.release_run("run-1")
+            big = await fleet.acquire(
+                support.needs(), run_id="run-1", exclude=[small.endpoint], min_vram_gb=40
+            )
+            assert big.row_id != small.row_id  # the idle small one is not reused
+
+    asyncio.run(scenario())
+    gpus = [row["gpu_name"] for row in vast.instances.values()]
+    assert len(gpus) == 2
+    assert any(row["gpu_ram"] >= 40_000 for row in vast.instances.values())
+    assert_no_leak(db, fakes)

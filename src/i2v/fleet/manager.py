@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -121,15 +121,26 @@ class FleetManager:
         return sorted(found, key=lambda offer: offer.usd_per_hour)
 
     async def acquire(
-        self, needs: WorkflowNeeds, *, run_id: str, exclude: Sequence[str] = ()
+        self,
+        needs: WorkflowNeeds,
+        *,
+        run_id: str,
+        exclude: Sequence[str] = (),
+        min_vram_gb: float | None = None,
     ) -> Lease:
         """An instance ready for `needs`: an idle one if there is one, else a new one.
 
         When every fitting instance is busy, the run first waits up to `reuse_wait_s` for
         one to come free: runs are shorter than launches, so a queue of a minute or two
         costs far less than a machine that would sit idle afterwards.
-        `exclude` names endpoints this run already failed on (out of memory, vanished).
+        `exclude` names endpoints this run already failed on (out of memory, vanished);
+        `min_vram_gb` asks for a bigger GPU than configured (after running out of memory),
+        which only a new launch can promise.
         """
+        if min_vram_gb is not None:
+            wanted = replace(self._config.requirements, min_vram_gb=min_vram_gb)
+            row = await self.launch(needs, wanted)
+            return self._lease(row, run_id)
         deadline = self._monotonic() + self._config.reuse_wait_s
         while True:
             busy = await self._take_idle(needs, run_id, exclude)

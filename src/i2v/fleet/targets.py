@@ -41,10 +41,17 @@ class FleetTargets:
         with self._database() as db, db.session() as session:
             return [row.endpoint for row in repo.open_rows(session) if row.endpoint]
 
-    def acquire(self, workflow: Workflow, run_id: str, exclude: Sequence[str]) -> str | None:
+    def acquire(
+        self, workflow: Workflow, run_id: str, exclude: Sequence[str], *, more_memory: bool
+    ) -> str | None:
+        # Out of memory: twice the configured VRAM, on a new instance.
+        vram = 2 * self._settings.fleet_min_vram_gb if more_memory else None
+
         async def go(db: Database) -> Lease:
             async with open_fleet(self._settings, db) as fleet:
-                return await fleet.acquire(needs_of(workflow), run_id=run_id, exclude=exclude)
+                return await fleet.acquire(
+                    needs_of(workflow), run_id=run_id, exclude=exclude, min_vram_gb=vram
+                )
 
         with self._database() as db:
             return asyncio.run(go(db)).endpoint

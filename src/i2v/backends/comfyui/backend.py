@@ -43,6 +43,7 @@ from i2v.errors import (
     InvalidParameter,
     ModelNotInstalled,
     NotFound,
+    OutOfMemory,
     ServerUnreachable,
     WorkflowInvalid,
 )
@@ -229,7 +230,12 @@ class ComfyBackend:
                 submit = url is None  # not queued, running or done anywhere we can reach
                 url = (
                     url
-                    or self._targets.acquire(workflow, request.run_id, tried)
+                    or self._targets.acquire(
+                        workflow,
+                        request.run_id,
+                        tried,
+                        more_memory=bool(failures) and isinstance(failures[-1], OutOfMemory),
+                    )
                     or self._pick(workflow, tried, failures)
                 )
                 tried.append(url)

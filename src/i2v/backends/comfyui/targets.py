@@ -15,8 +15,13 @@ class Targets(Protocol):
         """Servers that may hold a run already: searched for a run being retried."""
         ...
 
-    def acquire(self, workflow: Workflow, run_id: str, exclude: Sequence[str]) -> str | None:
-        """A server reserved for `run_id`, or None to pick the least-loaded of `urls()`."""
+    def acquire(
+        self, workflow: Workflow, run_id: str, exclude: Sequence[str], *, more_memory: bool
+    ) -> str | None:
+        """A server reserved for `run_id`, or None to pick the least-loaded of `urls()`.
+
+        `more_memory`: the last attempt ran out of GPU memory; ask for a bigger GPU.
+        """
         ...
 
     def release(self, url: str, run_id: str) -> Decimal:
@@ -33,7 +38,9 @@ class StaticTargets:
     def urls(self) -> Sequence[str]:
         return self.configured
 
-    def acquire(self, workflow: Workflow, run_id: str, exclude: Sequence[str]) -> str | None:
+    def acquire(
+        self, workflow: Workflow, run_id: str, exclude: Sequence[str], *, more_memory: bool
+    ) -> str | None:
         return None
 
     def release(self, url: str, run_id: str) -> Decimal:
