@@ -39,6 +39,7 @@ from i2v.fleet.base import (
     Requirements,
 )
 from i2v.fleet.budget import Budget
+from i2v.fleet.policy import why_destroy
 
 log = logging.getLogger(__name__)
 MAX_LAUNCHES = 3  # offers tried per acquire, across providers
@@ -440,7 +441,7 @@ class FleetManager:
         seen: set[str] = set()
         for instance in live:
             row = rows.get(instance.label or "")
-            why = self._why_destroy(row, instance, now, over_budget)
+            why = why_destroy(row, instance, now, over_budget, self._config)
             if row is not None:
                 seen.add(row.id)
                 if row.state == repo.LAUNCHING:  # crashed between launch and bookkeeping
@@ -464,26 +465,3 @@ class FleetManager:
             if row.id not in seen and not young:
                 self._close(row.id, repo.TERMINATED, "the provider no longer has it")
                 report.closed.append(row.id)
-
-    def _why_destroy(
-        self, row: FleetInstance | None, instance: Instance, now: datetime, over_budget: bool
-    ) -> str | None:
-        if row is None:
-            return "not in the database"
-        if instance.state in (InstanceState.FAILED, InstanceState.STOPPED):
-            return f"instance is {instance.state.value}"
-        if over_budget:
-            return "over the daily budget"
-        if row.state == repo.READY:
-            idle = money.idle_for(row, now).total_seconds()
-            if row.busy == 0 and idle > self._config.idle_s:
-                return f"idle for {idle:.0f} s"
-            # Busy, but for longer than any run may last: its worker died holding the lease.
-            if row.busy > 0 and idle > self._config.idle_s + self._config.max_run_s:
-                return f"held by a run that stopped {idle:.0f} s ago"
-        started = row.launched_at or row.created_at
-        if row.state != repo.READY and (now - started).total_seconds() > (
-            self._config.ready_timeout_s
-        ):
-            return "not ready within the readiness deadline"
-        return None
