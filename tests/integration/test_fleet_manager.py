@@ -404,3 +404,33 @@ def test_after_running_out_of_memory_a_bigger_gpu_is_launched(
     assert len(gpus) == 2
     assert any(row["gpu_ram"] >= 40_000 for row in vast.instances.values())
     assert_no_leak(db, fakes)
+
+
+def test_launch_decisions_are_serialised_across_connections(db: Database) -> None:
+    """While one launcher holds the lock (checking the budget, writing its intent), another
+    waits: the race that would let two workers both pass the instance cap cannot happen."""
+    import threading
+
+    held = threading.Event()
+    waited: list[float] = []
+
+    def first() -> None:
+        with db.session() as session:
+            repo.lock_launches(session)
+            held.set()
+            time.sleep(0.5)
+
+    def second() -> None:
+        held.wait(10)
+        started = time.monotonic()
+        with db.session() as session:
+            repo.lock_launches(session)
+        waited.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert waited
+    assert waited[0] >= 0.35

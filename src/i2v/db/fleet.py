@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from i2v.db.tables import FleetInstance, FleetLease
@@ -21,6 +21,21 @@ LAUNCHING, PENDING, READY, TERMINATED, FAILED = (
     "failed",
 )
 OPEN = (LAUNCHING, PENDING, READY)  # rows that may stand for a paid instance
+
+
+_LAUNCH_LOCK = 0x1275_F1EE7  # PostgreSQL advisory lock key: "fleet launches"
+
+
+def lock_launches(session: Session) -> None:
+    """Serialise launch decisions until this transaction ends, across processes.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: a write takes the database's
+    write lock at once (WAL keeps readers going), so a second launcher waits its turn.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LAUNCH_LOCK})
+    else:
+        session.execute(update(FleetInstance).where(FleetInstance.id.is_(None)).values(busy=0))
 
 
 def open_rows(session: Session, provider: str | None = None) -> list[FleetInstance]:

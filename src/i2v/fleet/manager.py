@@ -211,14 +211,6 @@ class FleetManager:
                 break
             if offer.provider in troubled:
                 continue
-            with self._db.session() as session:
-                money.check_launch(
-                    self._config.budget,
-                    repo.open_rows(session),
-                    repo.rows_since(session, money.day_start(self._now())),
-                    Decimal(str(offer.usd_per_hour)),
-                    self._now(),
-                )
             tried += 1
             provider = self._providers[offer.provider]
             try:
@@ -236,6 +228,16 @@ class FleetManager:
         row_id = new_id("fin")
         label = f"{self.label_prefix}{row_id}"
         with self._db.session() as session:  # the intent, before any money is spent
+            # Checked and recorded in one locked transaction: two workers launching at once
+            # cannot both pass the instance cap or the budget.
+            repo.lock_launches(session)
+            money.check_launch(
+                self._config.budget,
+                repo.open_rows(session),
+                repo.rows_since(session, money.day_start(self._now())),
+                Decimal(str(offer.usd_per_hour)),
+                self._now(),
+            )
             session.add(
                 FleetInstance(
                     id=row_id,
