@@ -65,9 +65,10 @@ class InstantBackend:
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
         source = self._clip(request.size, request.fps, request.frame_count)
         dest = request.workdir / "clip.mp4"
-        os.link(source, dest) if source.stat().st_dev == request.workdir.stat().st_dev else (
+        if source.stat().st_dev == request.workdir.stat().st_dev:
+            os.link(source, dest)  # same disk: no copy at all
+        else:
             shutil.copyfile(source, dest)
-        )
         return EncodedClip(dest)
 
     @classmethod

@@ -373,10 +373,6 @@ class FleetManager:
         with self._db.session() as session:
             repo.free_one(session, row_id, self._now())
 
-    def release(self, lease: Lease, run_id: str) -> Decimal:
-        """End the run's lease and free the instance; returns what the run cost."""
-        return self.release_run(run_id)
-
     def release_run(self, run_id: str) -> Decimal:
         """End `run_id`'s lease, wherever it is (a recovered step holds no Lease object),
         free its instance, and return what the run cost; an ended lease is not billed again."""
