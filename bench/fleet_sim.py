@@ -1,4 +1,4 @@
-"""Simulate a day of GPU fleet traffic through the real FleetManager to price its reuse policy.
+"""Simulate a day of GPU fleet traffic through the real FleetManager to price its scaling policy.
 
 The manager in `i2v.fleet.manager` runs unchanged, on a temporary SQLite database, with an
 injected clock and two simulated providers; only time is fake. A small discrete-event
@@ -16,7 +16,10 @@ The world it simulates:
     job on it notices 10 s later, gives its lease back and acquires again, excluding it;
   - two providers, `sim-a` then `sim-b`, with three offers each between 0.34 and 0.79 $/h;
   - a worker reconciles every 60 s, as the engine's heartbeat does; idle instances go when
-    reconcile finds them idle longer than `idle_s` (600 s, the settings' default).
+    reconcile finds them idle longer than `idle_s` (600 s, the settings' default), spare
+    ones after `I2V_FLEET_SURPLUS_IDLE_S`; waiting jobs look at the line every
+    `I2V_FLEET_LINE_POLL_S` and launch past `I2V_FLEET_QUEUE_WAIT_S` (the shipped
+    defaults, or whatever the environment sets).
 
 Against three baselines, on the same trace at the cheapest offer's price:
   (a) the offline lower bound: busy GPU seconds x the cheapest price; no waiting counted;
@@ -31,14 +34,14 @@ timeout, no instance left at any provider and every provider-billed second cover
 manager row. Exit code 1 on a miss.
 
 Medium load is one Erlang (30 jobs/h x 120 s mean): one GPU's worth of work on average.
-The manager sees a ready instance only on its 5 s poll, so a launch's wait is the launch
-delay rounded up to the next poll; (b) is charged the bare delay.
+The manager sees a ready instance only on its 5 s provider poll, so a launch's wait is the
+launch delay rounded up to the next poll; (b) is charged the bare delay.
 
     python bench/fleet_sim.py [--hours 24] [--seed 1] [--idle 600[,120...]]
                               [--loads low,medium,high] [--cheapest-last]
 
-The default run (one idle value, three loads) takes about a minute on 2 cores, most of it
-the high load's 2,900 jobs; each extra idle value adds as much again.
+The default run (one idle value, three loads) takes several minutes on 2 cores (every
+waiting job polls the line each simulated second), most of it the medium and high loads.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ JOB_S = (60.0, 180.0)  # GPU time of one video, uniform
 VANISH_PER_H = 0.03  # per instance-hour: the provider loses the machine
 DETECT_S = 10.0  # a job notices its instance is gone after this long
 RECONCILE_S = 60.0  # the engine's FLEET_RECONCILE_S
-REUSE_WAIT_S = Settings().fleet_reuse_wait_s  # the shipped default policy
+DEFAULTS = Settings()  # the shipped policy: queue wait, spare instances' idle time
 RETRY_S = 30.0  # a job whose acquire failed (no capacity) tries again after this
 GIVE_UP_S = 6 * 3600.0  # after the last arrival: a job still not done by then is reported
 OFFERS = {  # provider -> (gpu, $/h), in provider order; the cheapest overall is sim-a's first
@@ -313,7 +316,6 @@ class Outcome:
     end_t: float  # the clock at the final check
     launches: int
     reuses: int
-    missed_reuses: int  # launches whose job saw another instance freed while it waited
     acquire_failures: int
     killed_busy: int  # instances destroyed under a running job (should be 0)
     left: int  # instances still at a provider after the final reconcile
@@ -349,7 +351,9 @@ class FleetSim:
             requirements=Requirements(max_usd_per_hour=1.0),
             budget=BUDGET,
             idle_s=idle_s,
-            reuse_wait_s=REUSE_WAIT_S,
+            queue_wait_s=DEFAULTS.fleet_queue_wait_s,
+            line_poll_s=DEFAULTS.fleet_line_poll_s,
+            surplus_idle_s=DEFAULTS.fleet_surplus_idle_s,
         )
         self.fleet = FleetManager(
             db,
@@ -359,14 +363,14 @@ class FleetSim:
             now=self.clock.now,
             monotonic=self.clock.monotonic,
             sleep=self.clock.sleep,
+            needs_named=lambda name: NEEDS,
         )
         self.db, self.jobs, self.idle_s = db, jobs, idle_s
         self.jobs_left = len(jobs)
         self.deadline = max((job.arrival for job in jobs), default=0.0) + GIVE_UP_S
         self.last_end = 0.0
         self.leased_rows: set[str] = set()
-        self.acquiring: dict[int, bool] = {}  # job index -> saw an instance freed meanwhile
-        self.missed_reuses = self.acquire_failures = self.killed_busy = 0
+        self.acquire_failures = self.killed_busy = 0
 
     async def probe(self, endpoint: str, needs: WorkflowNeeds) -> bool:
         """ComfyUI answers with the workflow's nodes and models: here, the machine runs."""
@@ -378,19 +382,15 @@ class FleetSim:
         await self.clock.sleep_until(job.arrival)
         tried: list[str] = []
         while True:
-            self.acquiring[job.index] = False
             try:
                 lease = await self.fleet.acquire(NEEDS, run_id=job.run_id, exclude=tried)
             except FleetError:  # no capacity (every launch failed): the step retries later
-                self.acquiring.pop(job.index)
                 self.acquire_failures += 1
                 if self.clock.t > self.deadline:
                     self.jobs_left -= 1  # never done: reported as not done, not waited for
                     return
                 await self.clock.sleep(RETRY_S)
                 continue
-            if self.acquiring.pop(job.index):
-                self.missed_reuses += 1
             if job.start is None:
                 job.start = self.clock.t
                 job.reused = lease.row_id in self.leased_rows
@@ -403,7 +403,7 @@ class FleetSim:
                 # the run gives its lease back and tries elsewhere, as the backend does.
                 await self.clock.sleep_until(fails_at)
                 instance.lost_s += instance.vanish_at - began  # billing stopped as it vanished
-                self.release(job, freed=False)
+                self.release(job)
                 tried.append(lease.endpoint)
                 job.retries += 1
                 continue
@@ -411,7 +411,7 @@ class FleetSim:
             if instance.terminated is not None and instance.terminated < self.clock.t:
                 self.killed_busy += 1  # reconcile destroyed it under the job: redo the job
                 instance.lost_s += instance.terminated - began
-                self.release(job, freed=False)
+                self.release(job)
                 tried.append(lease.endpoint)
                 job.retries += 1
                 continue
@@ -422,16 +422,8 @@ class FleetSim:
             self.last_end = max(self.last_end, job.end)
             return
 
-    def release(self, job: Job, *, freed: bool = True) -> None:
+    def release(self, job: Job) -> None:
         self.fleet.release_run(job.run_id)
-        if not freed:  # the machine is gone: nobody could have used it
-            return
-        # An instance just went idle while a job waits for a launch that the manager will
-        # not abandon: the longest-waiting such job could have started now on this one.
-        for index, saw in self.acquiring.items():
-            if not saw:
-                self.acquiring[index] = True
-                break
 
     async def reconciler(self) -> None:
         # Every worker reconciles each minute; after the last job, until idle ones are gone.
@@ -499,7 +491,6 @@ def simulate(
         end_t=sim.clock.t,
         launches=len(instances),
         reuses=sum(job.reused for job in jobs),
-        missed_reuses=sim.missed_reuses,
         acquire_failures=sim.acquire_failures,
         killed_busy=sim.killed_busy,
         left=sum(i.alive(sim.clock.t) for i in instances),
@@ -595,7 +586,6 @@ def report(outcome: Outcome, base: Baselines) -> None:
         print(f"  {name:28} {usd:>9.4f} {ratio:>7.2f} {shown:>11} {total:>9.2f}")
     print(
         f"  launches {outcome.launches}, reuses {outcome.reuses} of {n} first starts,"
-        f" launches that an instance freed meanwhile could have served {outcome.missed_reuses},"
         f" retries after a vanished instance {sum(j.retries for j in jobs)},"
         f" failed acquires {outcome.acquire_failures}"
     )

@@ -79,7 +79,15 @@ class Settings(BaseSettings):
     fleet_daily_budget_usd: float = Field(default=50.0, ge=0)
     fleet_ready_timeout_s: float = Field(default=1200.0, gt=0)
     fleet_poll_s: float = Field(default=5.0, gt=0, le=300, description="Provider polling.")
-    fleet_reuse_wait_s: float = Field(default=180.0, ge=0, le=3600)
+    fleet_line_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="A waiting job's look at the line (database)."
+    )
+    fleet_queue_wait_s: float = Field(
+        default=340.0, ge=0, le=3600, description="Queue for a busy GPU up to this wait."
+    )
+    fleet_surplus_idle_s: float = Field(
+        default=0.0, ge=0, description="Idle time after which a spare instance goes."
+    )
     fleet_min_vram_gb: float = Field(default=24.0, gt=0)
     fleet_gpus: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fleet_max_usd_per_hour: float | None = Field(default=1.0, gt=0)

@@ -41,7 +41,8 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     ├── FleetError                the fleet cannot provide a machine (provider, instance_id)
     │   ├── NoCapacity            no provider has an offer meeting the requirements; retryable
     │   ├── BudgetExceeded        a launch would pass an instance, hourly or daily limit
-    │   └── InstanceNotReady      an instance missed its readiness deadline (destroyed)
+    │   ├── InstanceNotReady      an instance missed its readiness deadline (destroyed)
+    │   └── InstanceTaken         a launch held for one run went to another run; retryable
     └── BackendError              a generation backend failed (backend, server, prompt_id)
         ├── WorkflowInvalid       the server refused the workflow (node_errors: node, class,
         │                         input, message); a bad parameter, never retried
@@ -435,4 +436,11 @@ class BudgetExceeded(FleetError):
 
 class InstanceNotReady(FleetError):
     code = "instance_not_ready"
+    retryable = True
+
+
+class InstanceTaken(FleetError):
+    """A launch held for one run was made ready by reconcile and went to another run."""
+
+    code = "instance_taken"
     retryable = True

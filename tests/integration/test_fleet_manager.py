@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -123,12 +124,20 @@ def test_the_instance_cap_and_the_hourly_ceiling_refuse_launches(
 
     async def scenario() -> None:
         async with support.manager(db, providers(fakes), capped) as fleet:
-            await fleet.acquire(support.needs(), run_id="busy")  # held, not released
+            first = await fleet.acquire(support.needs(), run_id="busy")  # held, not released
             with pytest.raises(BudgetExceeded, match="I2V_FLEET_MAX_INSTANCES=1"):
-                await fleet.acquire(support.needs(), run_id="second")
+                await fleet.launch(support.needs(), hold=False)
+            # Refused a launch, a run queues for the busy instance rather than failing.
+            second = asyncio.create_task(fleet.acquire(support.needs(), run_id="second"))
+            await asyncio.sleep(0.3)
+            assert not second.done()
+            fleet.release_run("busy")
+            assert (await asyncio.wait_for(second, 10)).row_id == first.row_id
         async with support.manager(db, providers(fakes), poor) as fleet:
+            # Another workflow: no instance to queue for, so the refusal is the answer.
+            other = replace(support.needs(), name="other-workflow")
             with pytest.raises(BudgetExceeded, match="I2V_FLEET_MAX_HOURLY_USD"):
-                await fleet.acquire(support.needs(), run_id="third")
+                await fleet.acquire(other, run_id="third")
 
     asyncio.run(scenario())
     assert len(rows(db)) == 1
@@ -434,3 +443,72 @@ def test_launch_decisions_are_serialised_across_connections(db: Database) -> Non
         thread.join(30)
     assert waited
     assert waited[0] >= 0.35
+
+
+def test_runs_are_served_in_the_order_they_asked(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    capped = support.config(
+        budget=Budget(max_instances=1, max_hourly_usd=Decimal(5), daily_budget_usd=Decimal(50))
+    )
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), capped) as fleet:
+            first = await fleet.acquire(support.needs(), run_id="a")
+            b = asyncio.create_task(fleet.acquire(support.needs(), run_id="b"))
+            await asyncio.sleep(0.2)
+            c = asyncio.create_task(fleet.acquire(support.needs(), run_id="c"))
+            await asyncio.sleep(0.2)
+            fleet.release_run("a")
+            assert (await asyncio.wait_for(b, 10)).row_id == first.row_id
+            await asyncio.sleep(0.3)
+            assert not c.done()  # b holds it now
+            fleet.release_run("b")
+            assert (await asyncio.wait_for(c, 10)).row_id == first.row_id
+            fleet.release_run("c")
+
+    asyncio.run(scenario())
+    assert len(rows(db)) == 1
+    assert_no_leak(db, fakes)
+
+
+def test_a_launch_does_not_hold_up_its_run_and_spare_instances_go_first(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    """A run launches into the pool and takes the busy instance when it frees first; the
+    launched one is made ready by reconcile, and goes as a spare while the other stays."""
+    vast, _ = fakes
+    cfg = support.config(("vast",), queue_wait_s=0, surplus_idle_s=0)
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(fakes), cfg) as fleet:
+            first = await fleet.acquire(support.needs(), run_id="a")
+            vast.ready_delay_s = 2.0  # the next instance starts slowly
+            b = asyncio.create_task(fleet.acquire(support.needs(), run_id="b"))
+            while len(rows(db)) < 2:  # the expected wait (a run's default length) > a launch
+                await asyncio.sleep(0.05)
+            fleet.release_run("a")
+            assert (await asyncio.wait_for(b, 1.5)).row_id == first.row_id
+            (starting,) = [row for row in rows(db) if row.id != first.row_id]
+            assert starting.state in (repo.LAUNCHING, repo.PENDING)
+            for _ in range(100):  # nobody watches it now: reconcile makes it ready
+                if starting.id in (await fleet.reconcile()).ready:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the launched instance never became ready")
+            await asyncio.sleep(0.05)
+            report = await fleet.reconcile()  # b runs on the other: this one is spare
+            assert [why for _, _, why in report.destroyed] == [
+                f"idle for {why.split()[2]} s while another instance serves {starting.workflow}"
+                for _, _, why in report.destroyed
+            ]
+            assert {row.id: row.state for row in rows(db)} == {
+                first.row_id: repo.READY,
+                starting.id: repo.TERMINATED,
+            }
+            fleet.release_run("b")
+            assert (await fleet.reconcile()).destroyed == []  # the last one waits out idle_s
+
+    asyncio.run(scenario())
+    assert_no_leak(db, fakes)

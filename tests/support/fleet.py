@@ -20,7 +20,7 @@ from i2v.fleet.base import GpuProvider, Requirements
 from i2v.fleet.budget import Budget
 from i2v.fleet.manager import FleetConfig, FleetManager, WorkflowNeeds
 from i2v.fleet.runpod import RunPodProvider
-from i2v.fleet.setup import comfy_ready, needs_of
+from i2v.fleet.setup import comfy_ready, needs_of, shipped_needs
 from i2v.fleet.vast import VastProvider
 
 WORKFLOW = "wan22_ti2v_5b"
@@ -51,6 +51,7 @@ def config(order: tuple[str, ...] = ("vast", "runpod"), **changes: object) -> Fl
         idle_s=600,
         ready_timeout_s=20,
         poll_s=0.05,
+        line_poll_s=0.05,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -64,7 +65,7 @@ async def manager(
 ) -> AsyncIterator[FleetManager]:
     clock = (lambda: now) if now is not None else utcnow
     try:
-        yield FleetManager(db, providers, cfg, comfy_ready, now=clock)
+        yield FleetManager(db, providers, cfg, comfy_ready, now=clock, needs_named=shipped_needs)
     finally:
         for provider in providers.values():
             await provider.aclose()

@@ -7,10 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from i2v.db.tables import FleetInstance, FleetLease
+from i2v.db.tables import FleetInstance, FleetLease, FleetWaiter
 
 # Row states. `launching`: the intent, written before the provider is called.
 LAUNCHING, PENDING, READY, TERMINATED, FAILED = (
@@ -98,3 +98,67 @@ def open_leases(session: Session, row_id: str) -> list[FleetLease]:
 def job_spend(session: Session) -> Decimal:
     total = sum((lease.usd or Decimal(0)) for lease in session.scalars(select(FleetLease)))
     return Decimal(total)
+
+
+# ---- the queue of runs waiting for an instance ----------------------------------------------
+
+
+def wait_in_line(session: Session, run_id: str, workflow: str, now: datetime) -> FleetWaiter:
+    """Join the queue, or renew this run's place in it (a retried step keeps its `since`)."""
+    waiter = session.get(FleetWaiter, run_id)
+    if waiter is None:
+        waiter = FleetWaiter(run_id=run_id, workflow=workflow, since=now, seen_at=now)
+        session.add(waiter)
+    waiter.seen_at = now
+    return waiter
+
+
+def ahead_of(session: Session, waiter: FleetWaiter, fresh_since: datetime) -> int:
+    """How many runs queued for the same workflow before this one (run id breaks ties).
+
+    A waiter not seen since `fresh_since` belongs to a worker that died, and is skipped.
+    """
+    earlier = (FleetWaiter.since < waiter.since) | (
+        (FleetWaiter.since == waiter.since) & (FleetWaiter.run_id < waiter.run_id)
+    )
+    query = select(func.count()).where(
+        FleetWaiter.workflow == waiter.workflow, FleetWaiter.seen_at >= fresh_since, earlier
+    )
+    return int(session.scalar(query) or 0)
+
+
+def leave_line(session: Session, run_id: str) -> None:
+    session.execute(delete(FleetWaiter).where(FleetWaiter.run_id == run_id))
+
+
+def forget_waiters(session: Session, seen_before: datetime) -> int:
+    """Drop waiters whose worker stopped renewing them."""
+    result = session.execute(delete(FleetWaiter).where(FleetWaiter.seen_at < seen_before))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def recent_runs(session: Session, workflow: str, limit: int = 20) -> list[float]:
+    """GPU seconds of the latest finished leases on instances of `workflow`."""
+    query = (
+        select(FleetLease.started_at, FleetLease.ended_at)
+        .join(FleetInstance, FleetInstance.id == FleetLease.instance)
+        .where(FleetInstance.workflow == workflow, FleetLease.ended_at.is_not(None))
+        .order_by(FleetLease.ended_at.desc())
+        .limit(limit)
+    )
+    return [(end - start).total_seconds() for start, end in session.execute(query) if end]
+
+
+def recent_launches(session: Session, limit: int = 20) -> list[float]:
+    """Seconds from launch call to ready of the latest instances that became ready."""
+    query = (
+        select(FleetInstance.launched_at, FleetInstance.ready_at)
+        .where(FleetInstance.ready_at.is_not(None), FleetInstance.launched_at.is_not(None))
+        .order_by(FleetInstance.ready_at.desc())
+        .limit(limit)
+    )
+    return [
+        (ready - start).total_seconds()
+        for start, ready in session.execute(query)
+        if start and ready
+    ]

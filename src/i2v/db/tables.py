@@ -193,3 +193,17 @@ class FleetLease(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     usd: Mapped[Decimal | None] = mapped_column(Numeric(14, 6), nullable=True)
+
+
+class FleetWaiter(Base):
+    """A run queued for a fleet instance: first come, first served across every worker.
+
+    `seen_at` is renewed on each poll, so a waiter whose worker died stops holding its place.
+    """
+
+    __tablename__ = "fleet_waiters"
+
+    run_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(64), index=True)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,8 +1,8 @@
 """FleetManager: acquire, reuse, release and reconcile GPU instances, intent-first and in budget.
 
-Every launch is written down before the provider is called (a `launching` row with the
-label the instance will carry), so a crash between the call and the bookkeeping leaves a
-row that reconcile matches to the instance by label: adopted, or destroyed. Reconcile
+Runs wait in one line per workflow (first come, first served, across workers) and take the
+first instance that comes free, old or new; the line's expected wait decides when a new one
+is rented (fleet/policy.py). Launching and readiness live in fleet/launcher.py. Reconcile
 destroys whatever carries this deployment's label and should not be running.
 """
 
@@ -11,52 +11,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.orm import Session
+
 from i2v.db import fleet as repo
 from i2v.db.engine import Database
 from i2v.db.tables import FleetInstance, FleetLease, utcnow
 from i2v.domain.ids import new_id
-from i2v.errors import (
-    FleetError,
-    InstanceNotReady,
-    NoCapacity,
-    OfferUnavailable,
-    ProviderError,
-)
+from i2v.errors import FleetError, InstanceNotReady, ProviderError
 from i2v.fleet import budget as money
-from i2v.fleet.base import (
-    GpuProvider,
-    Instance,
-    InstanceState,
-    LaunchSpec,
-    ModelDownload,
-    Offer,
-    Requirements,
-)
+from i2v.fleet.base import GpuProvider, Instance, Offer, Requirements
 from i2v.fleet.budget import Budget
-from i2v.fleet.policy import why_destroy
+from i2v.fleet.launcher import Launcher, Probe, Started, WorkflowNeeds, no_capacity
+from i2v.fleet.policy import Pace, expected_wait, should_launch, spares, why_destroy
+
+__all__ = ["FleetConfig", "FleetManager", "Lease", "ReconcileReport", "WorkflowNeeds"]
 
 log = logging.getLogger(__name__)
-MAX_LAUNCHES = 3  # offers tried per acquire, across providers
 # A row launched (or being launched) this recently may not be in the provider's list yet.
 LAUNCH_GRACE = timedelta(minutes=2)
-DEAD = (InstanceState.FAILED, InstanceState.STOPPED, InstanceState.TERMINATED)
-
-Probe = Callable[[str, "WorkflowNeeds"], Awaitable[bool]]
-
-
-@dataclass(frozen=True, slots=True)
-class WorkflowNeeds:
-    """What "ready" means for one workflow: these nodes and these model files are present."""
-
-    name: str
-    nodes: frozenset[str]
-    models: tuple[ModelDownload, ...]
+FRESH_POLLS = 5  # a waiter not seen for this many polls belongs to a worker that died
+LAUNCH_BACKOFF_S = 60.0  # after a refused launch, a waiting run queues this long first
+PACE_TTL_S = 30.0  # how long a measured pace is used before it is measured again
+FORGET_WAITERS_S = 3600.0  # reconcile drops waiters not seen for this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +51,12 @@ class FleetConfig:
     budget: Budget
     idle_s: float = 600.0
     ready_timeout_s: float = 1200.0
-    poll_s: float = 5.0
+    poll_s: float = 5.0  # provider and readiness polling
+    line_poll_s: float = 1.0  # a waiting run's look at the line: database only, so cheap
     disk_gb: int = 80
     max_run_s: float = 1800.0  # a lease older than this (plus idle_s) is a dead worker's
-    reuse_wait_s: float = 0.0  # how long a run waits for a busy instance before launching
+    queue_wait_s: float = 0.0  # a run queues for a busy instance if it expects to wait less
+    surplus_idle_s: float = 600.0  # idle time after which a spare instance goes
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +68,19 @@ class Lease:
     usd_per_hour: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    instances: int  # open instances this run could get
+    launch: bool  # the line is long enough that a new instance would be sooner
+    unwatched: tuple[Started, ...] = ()  # for the head of the line: others' starting ones
+
+
 @dataclass
 class ReconcileReport:
     destroyed: list[tuple[str, str, str]] = field(default_factory=list)  # provider, id, why
     adopted: list[str] = field(default_factory=list)  # row ids
     closed: list[str] = field(default_factory=list)  # rows whose instance is gone
+    ready: list[str] = field(default_factory=list)  # started rows found ready
 
 
 class FleetManager:
@@ -101,25 +94,32 @@ class FleetManager:
         now: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        needs_named: Callable[[str], WorkflowNeeds | None] = lambda name: None,
     ) -> None:
         self._db, self._providers, self._config, self._probe = db, providers, config, probe
         self._now, self._monotonic, self._sleep = now, monotonic, sleep
+        self._needs_named = needs_named  # a row's workflow by name, to probe it in reconcile
+        self._paces: dict[str, tuple[float, Pace]] = {}  # workflow -> (valid until, pace)
+        self._launcher = Launcher(
+            db, providers, config, probe, now=now, monotonic=monotonic, sleep=sleep
+        )
 
     @property
     def label_prefix(self) -> str:
-        return f"i2v:{self._config.deployment}:"
-
-    # ---- offers and launching ---------------------------------------------------------
+        return self._launcher.label_prefix
 
     async def offers(self, requirements: Requirements | None = None) -> list[Offer]:
-        wanted = requirements or self._config.requirements
-        found: list[Offer] = []
-        for name in self._config.provider_order:
-            try:
-                found.extend(await self._providers[name].search_offers(wanted))
-            except ProviderError as exc:
-                log.warning("offers from %s unavailable: %s", name, exc.message)
-        return sorted(found, key=lambda offer: offer.usd_per_hour)
+        return await self._launcher.offers(requirements or self._config.requirements)
+
+    async def launch(
+        self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
+    ) -> FleetInstance:
+        return await self._launcher.launch(needs, requirements, hold=hold)
+
+    async def terminate(self, row_id: str, reason: str) -> None:
+        await self._launcher.terminate(row_id, reason)
+
+    # ---- the line of runs waiting for an instance ----------------------------------------
 
     async def acquire(
         self,
@@ -129,11 +129,13 @@ class FleetManager:
         exclude: Sequence[str] = (),
         min_vram_gb: float | None = None,
     ) -> Lease:
-        """An instance ready for `needs`: an idle one if there is one, else a new one.
+        """An instance ready for `needs`, for runs in the order they asked.
 
-        When every fitting instance is busy, the run first waits up to `reuse_wait_s` for
-        one to come free: runs are shorter than launches, so a queue of a minute or two
-        costs far less than a machine that would sit idle afterwards.
+        A run takes an idle instance when fewer runs than idle instances are ahead of it;
+        otherwise it waits in line, and rents one more instance when the line's expected
+        wait is over `queue_wait_s` and a launch would be sooner. Launched instances join
+        the pool: the run at the head of the line gets whichever comes free first, old or
+        new, and one whose launcher was served meanwhile is made ready by reconcile.
         `exclude` names endpoints this run already failed on (out of memory, vanished);
         `min_vram_gb` asks for a bigger GPU than configured (after running out of memory),
         which only a new launch can promise.
@@ -142,212 +144,142 @@ class FleetManager:
             wanted = replace(self._config.requirements, min_vram_gb=min_vram_gb)
             row = await self.launch(needs, wanted)
             return self._lease(row, run_id)
-        deadline = self._monotonic() + self._config.reuse_wait_s
-        while True:
-            busy = await self._take_idle(needs, run_id, exclude)
-            if isinstance(busy, Lease):
-                return busy
-            if not busy or self._monotonic() >= deadline:
-                break
-            await self._sleep(self._config.poll_s)
-        row = await self.launch(needs)
+        starting: list[Started] = []  # launched by this run, not ready yet
+        troubled: set[str] = set()
+        problems: list[str] = []
+        quiet_until = -math.inf  # after a refused launch, queue a while before another
+        next_check = -math.inf  # the providers are asked about launches every poll_s
         try:
-            return self._lease(row, run_id)
-        except BaseException:
-            self._unclaim(row.id)
-            raise
+            while True:
+                turn = await self._take_turn(needs, run_id, exclude)
+                if isinstance(turn, Lease):
+                    return turn
+                if (starting or turn.unwatched) and self._monotonic() >= next_check:
+                    next_check = self._monotonic() + self._config.poll_s
+                    mine = await self._check_starting(starting, needs, troubled, problems)
+                    if mine or await self._check_unwatched(turn.unwatched, starting, needs):
+                        continue  # one came up: take it (or let the head of the line take it)
+                if turn.launch and self._monotonic() >= quiet_until:
+                    try:
+                        starting.append(await self._launcher.start(needs, None, troubled, problems))
+                        continue
+                    except FleetError as exc:
+                        if not turn.instances and not starting:
+                            raise  # nothing to wait for: the caller retries later
+                        log.warning("queueing for a busy instance: %s", exc.message)
+                        quiet_until = self._monotonic() + LAUNCH_BACKOFF_S
+                elif not turn.instances and not starting:
+                    raise no_capacity(problems)
+                await self._sleep(self._config.line_poll_s)
+        finally:
+            with self._db.session() as session:
+                repo.leave_line(session, run_id)
 
-    async def _take_idle(
+    async def _take_turn(
         self, needs: WorkflowNeeds, run_id: str, exclude: Sequence[str]
-    ) -> Lease | int:
-        """A lease on an idle ready instance, or how many fitting ones are busy."""
+    ) -> Lease | _Waiting:
+        """A lease when this run's turn has come, else what its wait looks like."""
+        now = self._now()
         with self._db.session() as session:
+            waiter = repo.wait_in_line(session, run_id, needs.name, now)
+            session.flush()
+            fresh = now - timedelta(seconds=FRESH_POLLS * self._config.line_poll_s)
+            ahead = repo.ahead_of(session, waiter, fresh)
             fitting = [
                 row
                 for row in repo.open_rows(session)
-                if row.state == repo.READY
-                and row.workflow == needs.name
-                and row.endpoint not in exclude
+                if row.workflow == needs.name and row.endpoint not in exclude
             ]
-        for row in (row for row in fitting if row.busy == 0):
-            with self._db.session() as session:
-                if not repo.claim_idle(session, row.id, self._now()):
-                    continue
-            try:
-                if row.endpoint and await self._probe(row.endpoint, needs):
-                    return self._lease(row, run_id)
-            except BaseException:
-                self._unclaim(row.id)  # never leave a row busy with no lease to end it
-                raise
-            await self.terminate(row.id, "failed its readiness check on reuse")
-        return sum(1 for row in fitting if row.busy > 0)
-
-    async def launch(
-        self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
-    ) -> FleetInstance:
-        """Launch the cheapest offer that fits, failing over across offers and providers.
-
-        With `hold`, the ready instance is handed over busy (for the run that asked); without,
-        it is left idle for any run to take, and for the idle reaper.
-        """
-        wanted = requirements or self._config.requirements
-        problems: list[str] = []
-        offers: list[Offer] = []
-        for name in self._config.provider_order:
-            try:
-                found = await self._providers[name].search_offers(wanted)
-            except ProviderError as exc:
-                problems.append(f"{name}: {exc.message}")
-                continue
-            offers.extend(found)
-            if not found:
-                problems.append(f"{name}: no offer meets the requirements")
-        # Cheapest across providers; the provider order breaks ties (the stable sort keeps it).
-        offers.sort(key=lambda offer: offer.usd_per_hour)
-        troubled: set[str] = set()
-        tried = 0
-        for offer in offers:
-            if tried >= MAX_LAUNCHES:
-                break
-            if offer.provider in troubled:
-                continue
-            tried += 1
-            provider = self._providers[offer.provider]
-            try:
-                return await self._launch_one(provider, offer, needs, hold)
-            except OfferUnavailable as exc:
-                problems.append(f"{offer.provider}: {exc.message}")
-            except (ProviderError, InstanceNotReady) as exc:
-                problems.append(f"{offer.provider}: {exc.message}")
-                troubled.add(offer.provider)  # fail over to the other provider's offers
-        raise NoCapacity("no GPU could be launched: " + "; ".join(problems or ["no providers"]))
-
-    async def _launch_one(
-        self, provider: GpuProvider, offer: Offer, needs: WorkflowNeeds, hold: bool
-    ) -> FleetInstance:
-        row_id = new_id("fin")
-        label = f"{self.label_prefix}{row_id}"
-        with self._db.session() as session:  # the intent, before any money is spent
-            # Checked and recorded in one locked transaction: two workers launching at once
-            # cannot both pass the instance cap or the budget.
-            repo.lock_launches(session)
-            money.check_launch(
-                self._config.budget,
-                repo.open_rows(session),
-                repo.rows_since(session, money.day_start(self._now())),
-                Decimal(str(offer.usd_per_hour)),
-                self._now(),
-            )
-            session.add(
-                FleetInstance(
-                    id=row_id,
-                    provider=provider.name,
-                    label=label,
-                    state=repo.LAUNCHING,
-                    offer_id=offer.offer_id,
-                    gpu_name=offer.gpu_name,
-                    usd_per_hour=Decimal(str(offer.usd_per_hour)),
-                    workflow=needs.name,
-                    created_at=self._now(),
-                )
-            )
-        spec = LaunchSpec(
-            label=label,
-            template=self._config.templates.get(provider.name, ""),
-            disk_gb=self._config.disk_gb,
-            provisioning=needs.models,
+            pace = self._pace(session, needs.name)
+        # The most recently used first: runs pack onto few instances and the rest go idle.
+        idle = sorted(
+            (row for row in fitting if row.state == repo.READY and row.busy == 0),
+            key=lambda row: (row.last_used_at or now, row.id),
+            reverse=True,
         )
-        try:
-            instance_id = await provider.launch(offer, spec)
-        except OfferUnavailable:
-            self._close(row_id, repo.FAILED, "the offer was taken")
-            raise
-        except ProviderError:
-            # The call may have created it anyway: look for the label before giving up.
-            found = await self._find_by_label(provider, label)
-            if found is None:
-                self._close(row_id, repo.FAILED, "launch failed")
-                raise
-            instance_id = found.instance_id
+        if ahead < len(idle):
+            for row in idle:
+                lease = await self._take_idle(row, needs, run_id)
+                if lease is not None:
+                    return lease
+        wait = expected_wait(fitting, ahead, now, pace)
+        # The head of the line also looks at launches whose run was served elsewhere, so
+        # the line never waits for reconcile to notice them.
+        unwatched = tuple(
+            Started(row.provider, row.id, row.instance_id, deadline=math.inf)
+            for row in fitting
+            if ahead == 0 and row.state == repo.PENDING and row.instance_id is not None
+        )
+        return _Waiting(len(fitting), should_launch(wait, pace, self._config), unwatched)
+
+    def _pace(self, session: Session, workflow: str) -> Pace:
+        """The fleet's recent run and launch times; they move slowly, so asked twice a minute."""
+        cached = self._paces.get(workflow)
+        if cached is not None and self._monotonic() < cached[0]:
+            return cached[1]
+        pace = Pace.of(repo.recent_runs(session, workflow), repo.recent_launches(session))
+        self._paces[workflow] = (self._monotonic() + PACE_TTL_S, pace)
+        return pace
+
+    async def _take_idle(
+        self, row: FleetInstance, needs: WorkflowNeeds, run_id: str
+    ) -> Lease | None:
+        """A lease on `row` if this run claims it first and it still answers."""
         with self._db.session() as session:
-            repo.update_row(
-                session,
-                row_id,
-                only_from=[repo.LAUNCHING],
-                instance_id=instance_id,
-                state=repo.PENDING,
-                launched_at=self._now(),
-            )
-        return await self._wait_ready(provider, row_id, instance_id, needs, hold)
-
-    async def _find_by_label(self, provider: GpuProvider, label: str) -> Instance | None:
+            if not repo.claim_idle(session, row.id, self._now()):
+                return None
         try:
-            found = await provider.query(label_prefix=label)
-        except ProviderError:
-            return None  # reconcile will find it by label later
-        return next((i for i in found if i.label == label), None)
-
-    async def _wait_ready(
-        self, provider: GpuProvider, row_id: str, instance_id: str, needs: WorkflowNeeds, hold: bool
-    ) -> FleetInstance:
-        """Wait for the instance to be ready; on any way out but ready, destroy it first."""
-        try:
-            return await self._poll_ready(provider, row_id, instance_id, needs, hold)
+            if row.endpoint and await self._probe(row.endpoint, needs):
+                return self._lease(row, run_id)
         except BaseException:
-            with contextlib.suppress(ProviderError, FleetError):
-                await self.terminate(row_id, "did not become ready")
+            self._unclaim(row.id)  # never leave a row busy with no lease to end it
             raise
+        await self.terminate(row.id, "failed its readiness check on reuse")
+        return None
 
-    async def _poll_ready(
-        self, provider: GpuProvider, row_id: str, instance_id: str, needs: WorkflowNeeds, hold: bool
-    ) -> FleetInstance:
-        deadline = self._monotonic() + self._config.ready_timeout_s
-        while True:
+    async def _check_starting(
+        self,
+        starting: list[Started],
+        needs: WorkflowNeeds,
+        troubled: set[str],
+        problems: list[str],
+    ) -> bool:
+        """Look at this run's launches once; True if one became ready (idle, for the line).
+
+        One that died or missed its deadline is destroyed, and its provider is avoided by
+        this run's next launch.
+        """
+        came_up = False
+        for started in list(starting):
             try:
-                found = await provider.query([instance_id])
-            except ProviderError as exc:
-                if not exc.retryable or self._monotonic() >= deadline:
-                    raise
-                await self._sleep(self._config.poll_s)  # a blip: the instance is still there
+                row = await self._launcher.check(started, needs, hold=False)
+            except (InstanceNotReady, ProviderError, FleetError) as exc:
+                # Dead, late, or closed by someone else: never one that serves a run (that
+                # comes back as ready, not as an error).
+                starting.remove(started)
+                problems.append(f"{started.provider}: {exc.message}")
+                troubled.add(started.provider)
+                with contextlib.suppress(ProviderError, FleetError):  # else reconcile's job
+                    await self._launcher.terminate(started.row_id, "did not become ready")
                 continue
-            instance = found[0] if found else None
-            if instance is None or instance.state in DEAD:
-                state = instance.state.value if instance else "gone"
-                raise InstanceNotReady(
-                    f"{provider.name} instance {instance_id} is {state} before it was ready",
-                    provider=provider.name,
-                    instance_id=instance_id,
-                )
-            running = instance.state is InstanceState.RUNNING
-            if running and instance.endpoint and await self._probe(instance.endpoint, needs):
-                with self._db.session() as session:
-                    ready = repo.update_row(
-                        session,
-                        row_id,
-                        only_from=[repo.PENDING],
-                        state=repo.READY,
-                        endpoint=instance.endpoint,
-                        ready_at=self._now(),
-                        busy=1 if hold else 0,
-                        last_used_at=self._now(),
-                    )
-                    row = session.get(FleetInstance, row_id)
-                if not ready or row is None:  # closed meanwhile (reconcile, an admin)
-                    raise FleetError(
-                        f"fleet instance {row_id} was closed while starting",
-                        provider=provider.name,
-                        instance_id=instance_id,
-                        retryable=True,
-                    )
-                return row
-            if self._monotonic() >= deadline:
-                raise InstanceNotReady(
-                    f"{provider.name} instance {instance_id} was not ready within "
-                    f"{self._config.ready_timeout_s:g} s; destroyed",
-                    provider=provider.name,
-                    instance_id=instance_id,
-                )
-            await self._sleep(self._config.poll_s)
+            if row is not None:
+                starting.remove(started)
+                came_up = True
+        return came_up
+
+    async def _check_unwatched(
+        self, unwatched: Sequence[Started], starting: Sequence[Started], needs: WorkflowNeeds
+    ) -> bool:
+        """Look once at starting instances launched by runs served elsewhere; their
+        failures are reconcile's business (its deadline), not this run's."""
+        mine = {started.row_id for started in starting}
+        for started in unwatched:
+            if started.row_id in mine:
+                continue
+            with contextlib.suppress(ProviderError, FleetError):
+                if await self._launcher.check(started, needs, hold=False) is not None:
+                    return True
+        return False
 
     # ---- leases -------------------------------------------------------------------------
 
@@ -393,32 +325,13 @@ class FleetManager:
 
     # ---- teardown and reconcile -----------------------------------------------------------
 
-    def _close(self, row_id: str, state: str, reason: str) -> None:
-        """Close the row; runs still on it are billed their time up to now."""
-        now = self._now()
-        with self._db.session() as session:
-            repo.update_row(session, row_id, only_from=repo.OPEN, state=state, reason=reason,
-                            terminated_at=now, busy=0)  # fmt: skip
-            row = session.get(FleetInstance, row_id)
-            price = Decimal(row.usd_per_hour) if row is not None else Decimal(0)
-            for lease in repo.open_leases(session, row_id):
-                lease.ended_at, lease.usd = now, money.run_cost(lease.started_at, now, price)
-
-    async def terminate(self, row_id: str, reason: str) -> None:
-        """Destroy the row's instance (if it has one) and close the row."""
-        with self._db.session() as session:
-            row = session.get(FleetInstance, row_id)
-            if row is None:
-                raise FleetError(f"no fleet instance {row_id!r}")
-            provider_name, instance_id = row.provider, row.instance_id
-        if instance_id is not None:
-            await self._providers[provider_name].terminate(instance_id)
-        self._close(row_id, repo.TERMINATED, reason)
-
     async def reconcile(self) -> ReconcileReport:
         """Make the providers match the rows: destroy strays, close rows of vanished ones."""
         report = ReconcileReport()
         now = self._now()
+        with self._db.session() as session:
+            spare = spares(repo.open_rows(session))
+            repo.forget_waiters(session, now - timedelta(seconds=FORGET_WAITERS_S))
         for name in self._config.provider_order:
             provider = self._providers[name]
             try:
@@ -426,11 +339,16 @@ class FleetManager:
             except ProviderError as exc:
                 log.warning("reconcile skipped %s: %s", name, exc.message)
                 continue
-            await self._reconcile_provider(provider, live, now, report)
+            await self._reconcile_provider(provider, live, now, spare, report)
         return report
 
     async def _reconcile_provider(
-        self, provider: GpuProvider, live: list[Instance], now: datetime, report: ReconcileReport
+        self,
+        provider: GpuProvider,
+        live: list[Instance],
+        now: datetime,
+        spare: set[str],
+        report: ReconcileReport,
     ) -> None:
         with self._db.session() as session:
             rows = {row.label: row for row in repo.open_rows(session, provider.name)}
@@ -439,7 +357,8 @@ class FleetManager:
         seen: set[str] = set()
         for instance in live:
             row = rows.get(instance.label or "")
-            why = why_destroy(row, instance, now, over_budget, self._config)
+            is_spare = row is not None and row.id in spare
+            why = why_destroy(row, instance, now, over_budget, self._config, spare=is_spare)
             if row is not None:
                 seen.add(row.id)
                 if row.state == repo.LAUNCHING:  # crashed between launch and bookkeeping
@@ -452,14 +371,27 @@ class FleetManager:
                         repo.update_row(session, row.id, only_from=[repo.LAUNCHING], **adopted)
                     report.adopted.append(row.id)
             if why is None:
+                if row is not None and row.state == repo.PENDING:
+                    await self._promote(row, instance, report)
                 continue
             await provider.terminate(instance.instance_id)
             report.destroyed.append((provider.name, instance.instance_id, why))
             if row is not None:
-                self._close(row.id, repo.TERMINATED, why)
+                self._launcher.close(row.id, repo.TERMINATED, why)
         for row in rows.values():
             started = row.launched_at or row.created_at
             young = row.state != repo.READY and now - started < LAUNCH_GRACE
             if row.id not in seen and not young:
-                self._close(row.id, repo.TERMINATED, "the provider no longer has it")
+                self._launcher.close(row.id, repo.TERMINATED, "the provider no longer has it")
                 report.closed.append(row.id)
+
+    async def _promote(
+        self, row: FleetInstance, instance: Instance, report: ReconcileReport
+    ) -> None:
+        """A launch nobody is watching any more (its run was served elsewhere, or its worker
+        died) joins the pool once it is up, rather than waiting out its deadline unused."""
+        needs = self._needs_named(row.workflow or "")
+        if not (needs is not None and await self._launcher.up(instance, needs)):
+            return
+        if self._launcher.mark_ready(row.id, instance, hold=False) is not None:
+            report.ready.append(row.id)

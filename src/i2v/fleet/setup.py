@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from i2v.backends.comfyui.client import ComfyClient
 from i2v.backends.comfyui.manifest import Workflow
+from i2v.backends.comfyui.workflows.library import get_workflow
 from i2v.config import Settings
 from i2v.db.engine import Database
-from i2v.errors import BackendError, ConfigError
+from i2v.errors import BackendError, ConfigError, NotFound
 from i2v.fleet.base import GpuProvider, ModelDownload, Requirements
 from i2v.fleet.budget import Budget
 from i2v.fleet.manager import FleetConfig, FleetManager, WorkflowNeeds
@@ -45,8 +46,10 @@ def fleet_config(settings: Settings) -> FleetConfig:
         idle_s=settings.fleet_idle_seconds,
         ready_timeout_s=settings.fleet_ready_timeout_s,
         poll_s=settings.fleet_poll_s,
+        line_poll_s=settings.fleet_line_poll_s,
         max_run_s=settings.comfyui_timeout_s,
-        reuse_wait_s=settings.fleet_reuse_wait_s,
+        queue_wait_s=settings.fleet_queue_wait_s,
+        surplus_idle_s=settings.fleet_surplus_idle_s,
         disk_gb=settings.fleet_disk_gb,
     )
 
@@ -61,6 +64,14 @@ def needs_of(workflow: Workflow) -> WorkflowNeeds:
             for m in workflow.manifest.models
         ),
     )
+
+
+def shipped_needs(name: str) -> WorkflowNeeds | None:
+    """The needs of the shipped workflow `name`; None for one this library doesn't know."""
+    try:
+        return needs_of(get_workflow(name))
+    except NotFound:
+        return None
 
 
 async def comfy_ready(endpoint: str, needs: WorkflowNeeds) -> bool:
@@ -110,4 +121,10 @@ async def open_ledger(settings: Settings, db: Database) -> AsyncIterator[FleetMa
 async def open_fleet(settings: Settings, db: Database) -> AsyncIterator[FleetManager]:
     """The fleet manager for this process's settings; providers close on exit."""
     async with AsyncExitStack() as stack:
-        yield FleetManager(db, _providers(settings, stack), fleet_config(settings), comfy_ready)
+        yield FleetManager(
+            db,
+            _providers(settings, stack),
+            fleet_config(settings),
+            comfy_ready,
+            needs_named=shipped_needs,
+        )

@@ -1,0 +1,338 @@
+"""Launcher: rent the cheapest fitting GPU, intent-first, and see it through to ready or gone.
+
+Every launch is written down before the provider is called (a `launching` row with the
+label the instance will carry), so a crash between the call and the bookkeeping leaves a
+row that reconcile matches to the instance by label. An instance that dies or misses its
+readiness deadline is destroyed before anything else is tried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from i2v.db import fleet as repo
+from i2v.db.engine import Database
+from i2v.db.tables import FleetInstance, utcnow
+from i2v.domain.ids import new_id
+from i2v.errors import (
+    FleetError,
+    InstanceNotReady,
+    InstanceTaken,
+    NoCapacity,
+    OfferUnavailable,
+    ProviderError,
+)
+from i2v.fleet import budget as money
+from i2v.fleet.base import (
+    GpuProvider,
+    Instance,
+    InstanceState,
+    LaunchSpec,
+    ModelDownload,
+    Offer,
+    Requirements,
+)
+
+if TYPE_CHECKING:  # the manager imports this module
+    from i2v.fleet.manager import FleetConfig
+
+MAX_LAUNCHES = 3  # offers tried per launch, across providers
+DEAD = (InstanceState.FAILED, InstanceState.STOPPED, InstanceState.TERMINATED)
+
+Probe = Callable[[str, "WorkflowNeeds"], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowNeeds:
+    """What "ready" means for one workflow: these nodes and these model files are present."""
+
+    name: str
+    nodes: frozenset[str]
+    models: tuple[ModelDownload, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A launch the provider accepted: its row, its instance, and its readiness deadline."""
+
+    provider: str
+    row_id: str
+    instance_id: str
+    deadline: float  # on the monotonic clock
+
+
+class Launcher:
+    def __init__(
+        self,
+        db: Database,
+        providers: Mapping[str, GpuProvider],
+        config: FleetConfig,
+        probe: Probe,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._db, self._providers, self._config, self._probe = db, providers, config, probe
+        self._now, self._monotonic, self._sleep = now, monotonic, sleep
+
+    @property
+    def label_prefix(self) -> str:
+        return f"i2v:{self._config.deployment}:"
+
+    async def offers(
+        self, requirements: Requirements, problems: list[str] | None = None
+    ) -> list[Offer]:
+        """Every provider's fitting offers, cheapest first (provider order breaks ties)."""
+        found: list[Offer] = []
+        for name in self._config.provider_order:
+            try:
+                offers = await self._providers[name].search_offers(requirements)
+            except ProviderError as exc:
+                if problems is not None:
+                    problems.append(f"{name}: {exc.message}")
+                continue
+            found.extend(offers)
+            if not offers and problems is not None:
+                problems.append(f"{name}: no offer meets the requirements")
+        return sorted(found, key=lambda offer: offer.usd_per_hour)
+
+    async def launch(
+        self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
+    ) -> FleetInstance:
+        """Launch the cheapest offer that fits and wait until it is ready, failing over
+        across offers and providers.
+
+        With `hold`, the ready instance is handed over busy (for the run that asked); without,
+        it is left idle for any run to take, and for the idle reaper.
+        """
+        problems: list[str] = []
+        troubled: set[str] = set()
+        for _ in range(MAX_LAUNCHES):
+            started = await self.start(needs, requirements, troubled, problems)
+            try:
+                return await self.wait_ready(started, needs, hold)
+            except InstanceTaken as exc:
+                problems.append(exc.message)  # ready, but another run got it first
+            except InstanceNotReady as exc:
+                problems.append(f"{started.provider}: {exc.message}")
+                troubled.add(started.provider)  # fail over to the other provider's offers
+        raise no_capacity(problems)
+
+    async def start(
+        self,
+        needs: WorkflowNeeds,
+        requirements: Requirements | None,
+        troubled: set[str],
+        problems: list[str],
+    ) -> Started:
+        """Launch the cheapest offer from a provider not in `troubled`; don't wait for it.
+
+        A provider whose launch call fails joins `troubled`; what went wrong is added to
+        `problems`. Raises NoCapacity when no offer could be launched.
+        """
+        offers = await self.offers(requirements or self._config.requirements, problems)
+        tried = 0
+        for offer in offers:
+            if tried >= MAX_LAUNCHES:
+                break
+            if offer.provider in troubled:
+                continue
+            tried += 1
+            try:
+                return await self._start_one(self._providers[offer.provider], offer, needs)
+            except OfferUnavailable as exc:
+                problems.append(f"{offer.provider}: {exc.message}")
+            except ProviderError as exc:
+                problems.append(f"{offer.provider}: {exc.message}")
+                troubled.add(offer.provider)
+        raise no_capacity(problems)
+
+    async def _start_one(
+        self, provider: GpuProvider, offer: Offer, needs: WorkflowNeeds
+    ) -> Started:
+        row_id = new_id("fin")
+        label = f"{self.label_prefix}{row_id}"
+        with self._db.session() as session:  # the intent, before any money is spent
+            # Checked and recorded in one locked transaction: two workers launching at once
+            # cannot both pass the instance cap or the budget.
+            repo.lock_launches(session)
+            money.check_launch(
+                self._config.budget,
+                repo.open_rows(session),
+                repo.rows_since(session, money.day_start(self._now())),
+                Decimal(str(offer.usd_per_hour)),
+                self._now(),
+            )
+            session.add(
+                FleetInstance(
+                    id=row_id,
+                    provider=provider.name,
+                    label=label,
+                    state=repo.LAUNCHING,
+                    offer_id=offer.offer_id,
+                    gpu_name=offer.gpu_name,
+                    usd_per_hour=Decimal(str(offer.usd_per_hour)),
+                    workflow=needs.name,
+                    created_at=self._now(),
+                )
+            )
+        spec = LaunchSpec(
+            label=label,
+            template=self._config.templates.get(provider.name, ""),
+            disk_gb=self._config.disk_gb,
+            provisioning=needs.models,
+        )
+        try:
+            instance_id = await provider.launch(offer, spec)
+        except OfferUnavailable:
+            self.close(row_id, repo.FAILED, "the offer was taken")
+            raise
+        except ProviderError:
+            # The call may have created it anyway: look for the label before giving up.
+            found = await self._find_by_label(provider, label)
+            if found is None:
+                self.close(row_id, repo.FAILED, "launch failed")
+                raise
+            instance_id = found.instance_id
+        with self._db.session() as session:
+            repo.update_row(
+                session,
+                row_id,
+                only_from=[repo.LAUNCHING],
+                instance_id=instance_id,
+                state=repo.PENDING,
+                launched_at=self._now(),
+            )
+        deadline = self._monotonic() + self._config.ready_timeout_s
+        return Started(provider.name, row_id, instance_id, deadline)
+
+    async def _find_by_label(self, provider: GpuProvider, label: str) -> Instance | None:
+        try:
+            found = await provider.query(label_prefix=label)
+        except ProviderError:
+            return None  # reconcile will find it by label later
+        return next((i for i in found if i.label == label), None)
+
+    async def wait_ready(self, started: Started, needs: WorkflowNeeds, hold: bool) -> FleetInstance:
+        """Wait for the instance to be ready; on any way out but ready, destroy it first."""
+        try:
+            while True:
+                row = await self.check(started, needs, hold=hold)
+                if row is not None:
+                    return row
+                await self._sleep(self._config.poll_s)
+        except InstanceTaken:
+            raise  # it serves another run now: not ours to destroy
+        except BaseException:
+            with contextlib.suppress(ProviderError, FleetError):
+                await self.terminate(started.row_id, "did not become ready")
+            raise
+
+    async def check(
+        self, started: Started, needs: WorkflowNeeds, *, hold: bool
+    ) -> FleetInstance | None:
+        """One look at a starting instance: its row once ready, None while it starts.
+
+        Raises InstanceNotReady when it died or missed its deadline (the caller destroys it).
+        """
+        provider = self._providers[started.provider]
+        try:
+            found = await provider.query([started.instance_id])
+        except ProviderError as exc:
+            if not exc.retryable or self._monotonic() >= started.deadline:
+                raise
+            return None  # a blip: the instance is still there
+        instance = found[0] if found else None
+        if instance is None or instance.state in DEAD:
+            state = instance.state.value if instance else "gone"
+            raise InstanceNotReady(
+                f"{provider.name} instance {started.instance_id} is {state} before it was ready",
+                provider=provider.name,
+                instance_id=started.instance_id,
+            )
+        if await self.up(instance, needs):
+            row = self.mark_ready(started.row_id, instance, hold=hold)
+            return row if row is not None else self._made_ready_elsewhere(started, hold)
+        if self._monotonic() >= started.deadline:
+            raise InstanceNotReady(
+                f"{provider.name} instance {started.instance_id} was not ready within "
+                f"{self._config.ready_timeout_s:g} s; destroyed",
+                provider=provider.name,
+                instance_id=started.instance_id,
+            )
+        return None
+
+    async def up(self, instance: Instance, needs: WorkflowNeeds) -> bool:
+        """The instance runs and its ComfyUI can run the workflow."""
+        running = instance.state is InstanceState.RUNNING
+        return (
+            running
+            and bool(instance.endpoint)
+            and await self._probe(instance.endpoint or "", needs)
+        )
+
+    def _made_ready_elsewhere(self, started: Started, hold: bool) -> FleetInstance:
+        """The row left `pending` under us: reconcile made it ready, or it was closed."""
+        with self._db.session() as session:
+            row = session.get(FleetInstance, started.row_id)
+            if row is not None and row.state == repo.READY:
+                if not hold or repo.claim_idle(session, row.id, self._now()):
+                    session.refresh(row)
+                    return row
+                raise InstanceTaken(f"fleet instance {row.id} went to another run", retryable=True)
+        raise FleetError(
+            f"fleet instance {started.row_id} was closed while starting",
+            provider=started.provider,
+            instance_id=started.instance_id,
+            retryable=True,
+        )
+
+    def mark_ready(self, row_id: str, instance: Instance, *, hold: bool) -> FleetInstance | None:
+        """The starting row turns ready (busy for its launcher with `hold`); None if closed."""
+        now = self._now()
+        with self._db.session() as session:
+            ready = repo.update_row(
+                session,
+                row_id,
+                only_from=[repo.PENDING],
+                state=repo.READY,
+                endpoint=instance.endpoint,
+                ready_at=now,
+                busy=1 if hold else 0,
+                last_used_at=now,
+            )
+            return session.get(FleetInstance, row_id) if ready else None
+
+    def close(self, row_id: str, state: str, reason: str) -> None:
+        """Close the row; runs still on it are billed their time up to now."""
+        now = self._now()
+        with self._db.session() as session:
+            repo.update_row(session, row_id, only_from=repo.OPEN, state=state, reason=reason,
+                            terminated_at=now, busy=0)  # fmt: skip
+            row = session.get(FleetInstance, row_id)
+            price = Decimal(row.usd_per_hour) if row is not None else Decimal(0)
+            for lease in repo.open_leases(session, row_id):
+                lease.ended_at, lease.usd = now, money.run_cost(lease.started_at, now, price)
+
+    async def terminate(self, row_id: str, reason: str) -> None:
+        """Destroy the row's instance (if it has one) and close the row."""
+        with self._db.session() as session:
+            row = session.get(FleetInstance, row_id)
+            if row is None:
+                raise FleetError(f"no fleet instance {row_id!r}")
+            provider_name, instance_id = row.provider, row.instance_id
+        if instance_id is not None:
+            await self._providers[provider_name].terminate(instance_id)
+        self.close(row_id, repo.TERMINATED, reason)
+
+
+def no_capacity(problems: Collection[str]) -> NoCapacity:
+    return NoCapacity("no GPU could be launched: " + "; ".join(problems or ["no providers"]))
