@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from i2v.db.tables import ApiKey, User
@@ -31,10 +31,15 @@ def keys_of(session: Session, user_id: str) -> list[ApiKey]:
     return list(session.scalars(query))
 
 
+# Built once: this runs on every request, and building the statement costs more than running it.
+_KEY_WITH_USER = (
+    select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.id == bindparam("id"))
+)
+
+
 def key_with_user(session: Session, key_id: str) -> tuple[ApiKey, User] | None:
     """The key and its user in one round trip: this runs on every request."""
-    query = select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.id == key_id)
-    row = session.execute(query).one_or_none()
+    row = session.execute(_KEY_WITH_USER, {"id": key_id}).one_or_none()
     return None if row is None else (row[0], row[1])
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from i2v.db.feed import JobFeed
@@ -24,10 +25,6 @@ def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) ->
 
 def get_job(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id)
-
-
-def owner_of(session: Session, job_id: str) -> str | None:
-    return session.scalar(select(Job.owner_id).where(Job.id == job_id))
 
 
 def job_by_idempotency_key(session: Session, owner_id: str, key: str) -> Job | None:
@@ -86,14 +83,47 @@ def page_of_jobs(
     return list(session.scalars(query))
 
 
-def events_after(session: Session, job_id: str, after_id: int, limit: int) -> list[JobEvent]:
-    query = (
-        select(JobEvent)
-        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
-        .order_by(JobEvent.id)
-        .limit(limit)
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: int
+    type: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+# Built once: event streams run this on every wake-up and poll, and a statement built per
+# call costs more to construct and key for SQLAlchemy's compiled cache than to run.
+_OWNER_AND_EVENTS = (
+    select(Job.owner_id, JobEvent.id, JobEvent.type, JobEvent.data, JobEvent.created_at)
+    .select_from(Job)
+    .outerjoin(
+        JobEvent,
+        and_(
+            JobEvent.job_id == Job.id,
+            JobEvent.id > bindparam("after_id"),
+            JobEvent.type.not_in(bindparam("hidden", expanding=True)),
+        ),
     )
-    return list(session.scalars(query))
+    .where(Job.id == bindparam("job_id"))
+    .order_by(JobEvent.id)
+    .limit(bindparam("limit"))
+)
+
+
+def owner_and_events(
+    session: Session, job_id: str, after_id: int, limit: int, hidden: Collection[str]
+) -> tuple[str | None, list[EventRow]]:
+    """The job's owner (None: no such job) and its events after `after_id`, but `hidden`.
+
+    One round trip: the job's row is outer-joined to its events, so a job with no new
+    events still answers with its owner.
+    """
+    params = {"job_id": job_id, "after_id": after_id, "hidden": list(hidden), "limit": limit}
+    rows = session.execute(_OWNER_AND_EVENTS, params).all()
+    if not rows:
+        return None, []
+    events = [EventRow(*row[1:]) for row in rows if row[1] is not None]
+    return rows[0][0], events
 
 
 def running_jobs_for_result(session: Session, result_key: str) -> list[str]:

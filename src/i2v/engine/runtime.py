@@ -27,6 +27,10 @@ from i2v.storage.base import BlobStore
 
 SHUTDOWN_GRACE_S = 30  # running steps get this long to finish on SIGTERM
 FLEET_RECONCILE_S = 60.0
+# DBOS's connections, whatever the worker's concurrency: a workflow holds one only for a
+# checkpoint's few statements. Sized to the worker (100 for 50 workflows), the contention
+# for locks and the GIL made each checkpoint cost 2-3x the CPU, on SQLite and PostgreSQL.
+ENGINE_POOL = 20
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +178,7 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
         "application_version": WORKFLOW_VERSION,
         "log_level": "WARNING",
         "notification_listener_polling_interval_sec": settings.queue_poll_s,
-        # DBOS's default of 20 makes more than a dozen concurrent workflows queue for one.
-        "sys_db_pool_size": max(20, 2 * settings.worker_concurrency),
+        "sys_db_pool_size": ENGINE_POOL,
     }
     DBOS(config=config)
     DBOS.launch()

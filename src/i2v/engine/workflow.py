@@ -156,12 +156,15 @@ def publish(job_id: str, stored: dict[str, Any]) -> None:
 @DBOS.step(name="i2v.store")
 def store(job_id: str, stored: dict[str, Any]) -> None:
     ctx = current()
+    cost = Decimal(stored.get(COST, "0"))
     with ctx.app.db.session() as session:
         existing = {a.kind for a in repo.artifacts_of(session, job_id)}
         files = {kind: blob for kind, blob in stored.items() if kind in CONTENT_TYPES}
         # A render shared by identical jobs is billed once: to the first job that stores it.
-        if not existing and not repo.result_has_owner(session, files[VIDEO]["key"], job_id):
-            repo.set_cost(session, job_id, Decimal(stored.get(COST, "0")))
+        # A free render (every local one) leaves the column at its default of 0.
+        video_key = files[VIDEO]["key"]
+        if cost and not existing and not repo.result_has_owner(session, video_key, job_id):
+            repo.set_cost(session, job_id, cost)
         for kind, blob in files.items():
             if kind in existing:
                 continue  # this step ran before a crash

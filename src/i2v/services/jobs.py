@@ -284,28 +284,19 @@ def get_job(app: App, owner: UserInfo, job_id: str) -> JobView:
 PAGE_MAX = 100
 OPERATOR_ONLY_EVENTS = frozenset({repo.DIAGNOSTICS})
 EVENTS_BATCH = 500
-
-
-@dataclass(frozen=True, slots=True)
-class EventView:
-    id: int
-    type: str
-    data: dict[str, Any]
-    created_at: datetime
+EventView = repo.EventRow  # id, type, data, created_at
 
 
 def job_events(app: App, owner: UserInfo, job_id: str, after_id: int) -> list[EventView]:
     """The job's events with ids above `after_id`, oldest first (for SSE and its resume)."""
     with app.db.session() as session:
-        if repo.owner_of(session, job_id) != owner.id:
-            raise NotFound(f"no job {job_id!r}")  # scoping: someone else's job is not found
-        rows = repo.events_after(session, job_id, after_id, EVENTS_BATCH)
         # Diagnostics (servers, tracebacks) are for operators, not for the job's owner.
-        return [
-            EventView(e.id, e.type, dict(e.data), e.created_at)
-            for e in rows
-            if e.type not in OPERATOR_ONLY_EVENTS
-        ]
+        owner_id, rows = repo.owner_and_events(
+            session, job_id, after_id, EVENTS_BATCH, OPERATOR_ONLY_EVENTS
+        )
+    if owner_id != owner.id:
+        raise NotFound(f"no job {job_id!r}")  # scoping: someone else's job is not found
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
