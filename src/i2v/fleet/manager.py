@@ -135,7 +135,8 @@ class FleetManager:
         otherwise it waits in line, and rents one more instance when the line's expected
         wait is over `queue_wait_s` and a launch would be sooner. Launched instances join
         the pool: the run at the head of the line gets whichever comes free first, old or
-        new, and one whose launcher was served meanwhile is made ready by reconcile.
+        new; one whose launcher was served meanwhile is checked by the head of the line,
+        and by reconcile.
         `exclude` names endpoints this run already failed on (out of memory, vanished);
         `min_vram_gb` asks for a bigger GPU than configured (after running out of memory),
         which only a new launch can promise.
