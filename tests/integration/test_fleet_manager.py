@@ -499,10 +499,8 @@ def test_a_launch_does_not_hold_up_its_run_and_spare_instances_go_first(
                 raise AssertionError("the launched instance never became ready")
             await asyncio.sleep(0.05)
             report = await fleet.reconcile()  # b runs on the other: this one is spare
-            assert [why for _, _, why in report.destroyed] == [
-                f"idle for {why.split()[2]} s while another instance serves {starting.workflow}"
-                for _, _, why in report.destroyed
-            ]
+            (destroyed,) = report.destroyed
+            assert destroyed[2].endswith(f"s while another instance serves {starting.workflow}")
             assert {row.id: row.state for row in rows(db)} == {
                 first.row_id: repo.READY,
                 starting.id: repo.TERMINATED,
