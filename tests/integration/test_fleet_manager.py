@@ -510,3 +510,37 @@ def test_a_launch_does_not_hold_up_its_run_and_spare_instances_go_first(
 
     asyncio.run(scenario())
     assert_no_leak(db, fakes)
+
+
+def test_a_spare_stays_while_a_run_waits_and_never_goes_once_a_run_took_it(
+    db: Database, fakes: tuple[FakeVast, FakeRunPod]
+) -> None:
+    vast, _ = fakes
+    cfg = support.config(("vast",), surplus_idle_s=0)
+    needs = support.needs()
+
+    async def scenario() -> tuple[str, str]:
+        async with support.manager(db, providers(fakes), cfg) as fleet:
+            for _ in range(2):
+                await fleet.launch(needs, hold=False)
+            a = await fleet.acquire(needs, run_id="a")
+            b = await fleet.acquire(needs, run_id="b")
+            assert a.row_id != b.row_id
+            with db.session() as session:  # a run waits: the freed one is about to be taken
+                repo.wait_in_line(session, "c", needs.name, utcnow())
+            fleet.release_run("a")
+            assert (await fleet.reconcile()).destroyed == []
+            with db.session() as session:
+                repo.leave_line(session, "c")
+                # What reconcile does first: a row a run took since it looked is not closed.
+                assert not repo.close_idle(session, b.row_id, utcnow(), "spare")
+            (destroyed,) = (await fleet.reconcile()).destroyed
+            assert destroyed[2].endswith(f"s while another instance serves {needs.name}")
+            fleet.release_run("b")
+            assert (await fleet.reconcile()).destroyed == []  # the last one waits out idle_s
+            return a.row_id, b.row_id
+
+    retired, kept = asyncio.run(scenario())
+    assert {row.id: row.state for row in rows(db)} == {retired: repo.TERMINATED, kept: repo.READY}
+    assert len([i for i, r in vast.instances.items() if r.get("actual_status") != "gone"]) == 1
+    assert_no_leak(db, fakes)

@@ -85,3 +85,5 @@ def test_spares_are_idle_ones_with_a_busier_or_more_recent_sibling() -> None:
     assert spares([recent, other_workflow]) == set()
     starting = row("s", repo.PENDING)
     assert spares([older, starting]) == set()
+    assert spares([recent, older], lines={"wan"}) == set()  # a waiting run takes it
+    assert spares([recent, older], lines={"ltx"}) == {"o"}

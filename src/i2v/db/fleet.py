@@ -77,6 +77,17 @@ def claim_idle(session: Session, row_id: str, now: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def close_idle(session: Session, row_id: str, now: datetime, reason: str) -> bool:
+    """Close an idle ready row before its instance is destroyed, atomically across
+    processes; False if a run took it meanwhile (it then stays)."""
+    result = session.execute(
+        update(FleetInstance)
+        .where(FleetInstance.id == row_id, FleetInstance.state == READY, FleetInstance.busy == 0)
+        .values(state=TERMINATED, reason=reason, terminated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def free_one(session: Session, row_id: str, now: datetime) -> None:
     """One run fewer on the instance; it counts as used until `now` (idle starts then)."""
     session.execute(
@@ -125,6 +136,12 @@ def ahead_of(session: Session, waiter: FleetWaiter, fresh_since: datetime) -> in
         FleetWaiter.workflow == waiter.workflow, FleetWaiter.seen_at >= fresh_since, earlier
     )
     return int(session.scalar(query) or 0)
+
+
+def waiting_lines(session: Session, fresh_since: datetime) -> set[str]:
+    """Workflows that live runs (seen since `fresh_since`) are waiting for."""
+    query = select(FleetWaiter.workflow).where(FleetWaiter.seen_at >= fresh_since).distinct()
+    return set(session.scalars(query))
 
 
 def leave_line(session: Session, run_id: str) -> None:

@@ -184,8 +184,7 @@ class FleetManager:
         with self._db.session() as session:
             waiter = repo.wait_in_line(session, run_id, needs.name, now)
             session.flush()
-            fresh = now - timedelta(seconds=FRESH_POLLS * self._config.line_poll_s)
-            ahead = repo.ahead_of(session, waiter, fresh)
+            ahead = repo.ahead_of(session, waiter, self._fresh(now))
             fitting = [
                 row
                 for row in repo.open_rows(session)
@@ -212,6 +211,10 @@ class FleetManager:
             if ahead == 0 and row.state == repo.PENDING and row.instance_id is not None
         )
         return _Waiting(len(fitting), should_launch(wait, pace, self._config), unwatched)
+
+    def _fresh(self, now: datetime) -> datetime:
+        """Waiters seen before this belong to workers that died."""
+        return now - timedelta(seconds=FRESH_POLLS * self._config.line_poll_s)
 
     def _pace(self, session: Session, workflow: str) -> Pace:
         """The fleet's recent run and launch times; they move slowly, so asked twice a minute."""
@@ -331,7 +334,7 @@ class FleetManager:
         report = ReconcileReport()
         now = self._now()
         with self._db.session() as session:
-            spare = spares(repo.open_rows(session))
+            spare = spares(repo.open_rows(session), repo.waiting_lines(session, self._fresh(now)))
             repo.forget_waiters(session, now - timedelta(seconds=FORGET_WAITERS_S))
         for name in self._config.provider_order:
             provider = self._providers[name]
@@ -375,6 +378,10 @@ class FleetManager:
                 if row is not None and row.state == repo.PENDING:
                     await self._promote(row, instance, report)
                 continue
+            if row is not None and row.state == repo.READY and row.busy == 0:
+                with self._db.session() as session:  # unless a run took it since we looked
+                    if not repo.close_idle(session, row.id, now, why):
+                        continue
             await provider.terminate(instance.instance_id)
             report.destroyed.append((provider.name, instance.instance_id, why))
             if row is not None:

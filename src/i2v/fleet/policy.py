@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -107,9 +107,13 @@ def why_destroy(
     return None
 
 
-def spares(rows: Sequence[FleetInstance]) -> set[str]:
-    """Ids of idle ready rows with a ready sibling (same workflow) busy or used more recently."""
-    ready = [row for row in rows if row.state == repo.READY]
+def spares(rows: Sequence[FleetInstance], lines: Collection[str] = ()) -> set[str]:
+    """Ids of idle ready rows with a ready sibling (same workflow) busy or used more recently.
+
+    None of a workflow in `lines` (runs are waiting for it): an idle instance there is
+    about to be taken.
+    """
+    ready = [row for row in rows if row.state == repo.READY and row.workflow not in lines]
 
     def used(row: FleetInstance) -> tuple[datetime, str]:
         return (row.last_used_at or row.ready_at or row.created_at, row.id)
