@@ -22,10 +22,8 @@ is OfferUnavailable.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -43,11 +41,10 @@ from i2v.errors import (
 )
 from i2v.fleet.base import Instance, InstanceState, LaunchSpec, Offer, Requirements
 from i2v.fleet.provisioning import provisioning_script
+from i2v.fleet.retry import Failed, RetryPolicy, retry_after_s
+from i2v.fleet.runpod_offers import GPU_TYPES_QUERY, PROVIDER, Json, catalogue_offers, number
 
 log = logging.getLogger(__name__)
-
-PROVIDER = "runpod"
-Json = dict[str, Any]
 
 # desiredStatus: REST knows RUNNING, EXITED, TERMINATED; GraphQL's PodStatus adds the others.
 # RUNNING only counts once the runtime has mapped ports (see _instance).
@@ -71,66 +68,12 @@ _NO_CAPACITY = re.compile(
     re.IGNORECASE,
 )
 
-GPU_TYPES_QUERY = """
-query GpuTypes($lowestPriceInput: GpuLowestPriceInput) {
-  gpuTypes {
-    id
-    displayName
-    memoryInGb
-    secureCloud
-    communityCloud
-    securePrice
-    communityPrice
-    lowestPrice(input: $lowestPriceInput) {
-      uninterruptablePrice
-      stockStatus
-    }
-  }
-  dataCenters {
-    id
-    gpuAvailability {
-      gpuTypeId
-      stockStatus
-    }
-  }
-}
-"""
-
-
-def _in_region(data_center: str, region: str) -> bool:
-    """US matches US-KS-2; EU matches EU-RO-1 and EUR-IS-1; a data center id matches itself."""
-    dc, want = data_center.upper(), region.upper()
-    return dc == want or dc.split("-", 1)[0].startswith(want)
-
-
-def _name_matches(gpu: Json, names: Sequence[str]) -> bool:
-    gid, shown = str(gpu.get("id", "")).casefold(), str(gpu.get("displayName", "")).casefold()
-    return any(n.casefold() in (gid, shown) or gid.endswith(" " + n.casefold()) for n in names)
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None  # costPerHr may be "0.74"
-    except (TypeError, ValueError):
-        return None
-
 
 def _time(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) and value else None
     except ValueError:
         return None
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
 
 
 class RunPodProvider:
@@ -154,9 +97,8 @@ class RunPodProvider:
         max_retry_after_s: float = 60.0,
     ) -> None:
         self._key, self._rest, self._graphql = api_key, rest_url.rstrip("/"), graphql_url
-        self._timeout_s, self._max_retries, self._sleep = timeout_s, max_retries, sleep
         self._comfy_port, self._cloud, self._start_cmd = comfy_port, cloud_type, start_cmd
-        self._max_retry_after_s = max_retry_after_s  # a longer Retry-After is raised at once
+        self._retry = RetryPolicy(log, max_retries, sleep, max_retry_after_s=max_retry_after_s)
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout_s),
@@ -180,46 +122,7 @@ class RunPodProvider:
         secure = self._cloud == "SECURE"
         variables = {"lowestPriceInput": {"gpuCount": 1, "secureCloud": secure}}
         data = await self._query_graphql("GpuTypes", GPU_TYPES_QUERY, variables)
-        stocked: dict[str, list[str]] = {}
-        for dc in data.get("dataCenters") or []:
-            for avail in dc.get("gpuAvailability") or []:
-                if avail.get("stockStatus"):
-                    stocked.setdefault(str(avail.get("gpuTypeId")), []).append(str(dc.get("id")))
-        offers = []
-        for gpu in data.get("gpuTypes") or []:
-            gid, lowest = str(gpu.get("id") or ""), gpu.get("lowestPrice") or {}
-            offered = gpu.get("secureCloud" if secure else "communityCloud")
-            if gid in ("", "unknown") or not offered or not lowest.get("stockStatus"):
-                continue
-            # Secure prices are fixed per type; the higher of list and lowest never underestimates.
-            listed = _float(gpu.get("securePrice" if secure else "communityPrice"))
-            price = max((p for p in (listed, _float(lowest.get("uninterruptablePrice"))) if p),
-                        default=None)  # fmt: skip
-            vram = _float(gpu.get("memoryInGb")) or 0.0
-            cap = requirements.max_usd_per_hour
-            if (
-                price is None
-                or vram < requirements.min_vram_gb
-                or (cap is not None and price > cap)
-            ):
-                continue
-            if requirements.gpu_names and not _name_matches(gpu, requirements.gpu_names):
-                continue
-            region = None
-            if requirements.regions:  # launch restricts dataCenterIds to these
-                dcs = [
-                    d
-                    for d in stocked.get(gid, [])
-                    if any(_in_region(d, r) for r in requirements.regions)
-                ]
-                if not dcs:
-                    continue
-                region = ",".join(sorted(dcs))
-            name = str(gpu.get("displayName") or gid)
-            offers.append(Offer(PROVIDER, gid, name, 1, vram, price, cuda=requirements.min_cuda,
-                                region=region))  # fmt: skip
-        offers.sort(key=lambda o: (o.usd_per_hour, -o.vram_gb, o.offer_id))
-        return offers
+        return catalogue_offers(data, requirements, secure=secure)
 
     async def launch(self, offer: Offer, spec: LaunchSpec) -> str:
         port = spec.comfy_port
@@ -315,7 +218,7 @@ class RunPodProvider:
             state=state,
             label=pod.get("name"),
             endpoint=endpoint,
-            usd_per_hour=_float(pod.get("costPerHr")),
+            usd_per_hour=number(pod.get("costPerHr")),
             gpu_name=str(gpu_name) if gpu_name else None,
             created_at=_time(pod.get("createdAt")),
             started_at=_time(pod.get("lastStartedAt")),
@@ -357,43 +260,31 @@ class RunPodProvider:
         instance_id: str | None = None,
     ) -> httpx.Response:
         """One call with retries; the 5xx of a non-idempotent call is returned to the caller."""
-        for attempt in range(self._max_retries + 1):
-            delay: float | None = None
-            failure: ProviderError
+        where: Json = {"provider": PROVIDER, "instance_id": instance_id}
+
+        async def attempt() -> httpx.Response | Failed:
             try:
                 resp = await self._client.request(method, url, json=json)
             except httpx.TransportError as exc:
                 kind = "no answer in time" if isinstance(exc, httpx.TimeoutException) else "failed"
-                text = f"runpod {what}: {kind} ({type(exc).__name__}: {self._scrub(str(exc))})"
-                failure = ProviderUnavailable(text, provider=PROVIDER, instance_id=instance_id)
+                reason = f"{kind} ({type(exc).__name__}: {self._scrub(str(exc))})"
+                failure = ProviderUnavailable(f"runpod {what}: {reason}", **where)
                 # Never sent (no connection) is safe to repeat, even for a create.
-                if not idempotent and not isinstance(exc, _NOT_SENT):
-                    raise failure from exc
-            else:
-                status = resp.status_code
-                if status == 429:  # refused before doing anything: safe to repeat
-                    delay = _retry_after(resp)
-                    failure = ProviderRateLimited(
-                        f"runpod {what}: rate limited ({self._message(resp)})",
-                        retry_after_s=delay, provider=PROVIDER, instance_id=instance_id,
-                        status=status,
-                    )  # fmt: skip
-                    if delay is not None and delay > self._max_retry_after_s:
-                        raise failure
-                elif status >= 500 and idempotent:
-                    text = f"runpod {what}: {status} ({self._message(resp)})"
-                    failure = ProviderUnavailable(
-                        text, provider=PROVIDER, instance_id=instance_id, status=status
-                    )
-                else:
-                    return resp
-            if attempt == self._max_retries:
-                raise failure
-            delay = delay if delay is not None else min(30.0, 0.5 * 2**attempt)
-            log.warning("runpod %s: %s; retry %d/%d in %.1f s",
-                        what, failure.message, attempt + 1, self._max_retries, delay)  # fmt: skip
-            await self._sleep(delay)
-        raise AssertionError("unreachable")
+                return Failed(failure, reason, idempotent or isinstance(exc, _NOT_SENT), cause=exc)
+            status = resp.status_code
+            if status == 429:  # refused before doing anything: safe to repeat
+                wait = retry_after_s(resp.headers.get("retry-after"))
+                reason = f"rate limited ({self._message(resp)})"
+                text = f"runpod {what}: {reason}"
+                limited = ProviderRateLimited(text, retry_after_s=wait, status=status, **where)
+                return Failed(limited, reason, True, retry_after_s=wait)
+            if status >= 500 and idempotent:
+                reason = f"{status} ({self._message(resp)})"
+                failure = ProviderUnavailable(f"runpod {what}: {reason}", status=status, **where)
+                return Failed(failure, reason, True)
+            return resp
+
+        return await self._retry.call(f"runpod {what}", attempt)
 
     def _raise_for_status(self, resp: httpx.Response, what: str, pod_id: str | None) -> None:
         status = resp.status_code

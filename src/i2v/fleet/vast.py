@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -23,11 +21,11 @@ from i2v.errors import (
 )
 from i2v.fleet.base import Instance, InstanceState, LaunchSpec, Offer, Requirements
 from i2v.fleet.provisioning import COMFY_ROOT, provisioning_script
+from i2v.fleet.retry import Failed, RetryPolicy, retry_after_s
+from i2v.fleet.vast_offers import PROVIDER, matching_offers, number, offer_query
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "vast"
-MB_PER_GB = 1000  # the vastai CLI's multiplier for gpu_ram (api/query.py offers_mult)
 MAX_RETRY_AFTER_S = 60.0  # like the CLI: a longer Retry-After goes back to the caller
 ONSTART_LIMIT = 4096  # args + args_str + onstart (create_instance.yaml x-input-validation)
 PAGE_SIZE = 25  # /api/v1/instances/ pages hold at most 25
@@ -61,62 +59,6 @@ _STATES: dict[str, InstanceState] = {
     "unloading": S.STOPPING,
     "unloaded": S.TERMINATED,
 }
-
-# Region names accepted in Requirements.regions besides two-letter country codes.
-_EUROPE = (
-    "AL AD AT BY BE BA BG HR CY CZ DK EE FI FR DE GR HU IS IE IT LV LI LT LU MT MD MC ME NL MK "
-    "NO PL PT RO RU SM RS SK SI ES SE CH UA GB VA XK"
-)
-_NORTH_AMERICA = "AG BS BB BZ CA CR CU DM DO SV GD GT HT HN JM MX NI PA KN LC VC TT US"
-_REGIONS: dict[str, tuple[str, ...]] = {
-    "EU": tuple(_EUROPE.split()),
-    "NA": tuple(_NORTH_AMERICA.split()),
-}
-
-
-def _country(geolocation: object) -> str | None:
-    """ "Texas, US" -> "US"; None where there is no trailing two-letter code."""
-    if not isinstance(geolocation, str):
-        return None
-    code = geolocation.rsplit(",", 1)[-1].strip()
-    return code.upper() if len(code) == 2 and code.isalpha() else None
-
-
-def _countries(regions: Sequence[str]) -> tuple[str, ...]:
-    codes: list[str] = []
-    for region in regions:
-        codes.extend(_REGIONS.get(region.upper(), (region.upper(),)))
-    return tuple(dict.fromkeys(codes))
-
-
-def _gpu_key(name: str) -> str:
-    return name.replace("_", " ").casefold().strip()
-
-
-def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds, from a number of seconds or an HTTP date."""
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
@@ -160,7 +102,7 @@ def _host_port(ports: object, port: int) -> str | None:
 
 
 def _timestamp(value: object) -> datetime | None:
-    seconds = _num(value)
+    seconds = number(value)
     return datetime.fromtimestamp(seconds, UTC) if seconds else None
 
 
@@ -185,12 +127,12 @@ class VastProvider:
         max_backoff_s: float = 30.0,
     ) -> None:
         self._secret = api_key
-        self.max_retries = max_retries
         self.comfy_port = comfy_port
         self.runtype = runtype
         self.comfy_command = comfy_command  # None: the template starts ComfyUI itself
-        self._sleep = sleep
-        self._backoff_s, self._max_backoff_s = backoff_s, max_backoff_s
+        self._retry = RetryPolicy(
+            log, max_retries, sleep, backoff_s, max_backoff_s, MAX_RETRY_AFTER_S, jitter=True
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=timeout_s,
@@ -211,13 +153,12 @@ class VastProvider:
     # -- GpuProvider ------------------------------------------------------------------------
 
     async def search_offers(self, requirements: Requirements) -> list[Offer]:
-        query = self._offer_query(requirements)
+        query = offer_query(requirements)
         response = await self._call("POST", "/api/v0/bundles/", payload=query, what="search offers")
         rows = self._json(response, "search offers").get("offers")
         if not isinstance(rows, list):
             raise ProviderRequestError("vast search offers: no offers list", provider=PROVIDER)
-        offers = [o for o in map(self._offer, rows) if o is not None and _meets(o, requirements)]
-        return sorted(offers, key=lambda o: o.usd_per_hour)
+        return matching_offers(rows, requirements)
 
     async def launch(self, offer: Offer, spec: LaunchSpec) -> str:
         onstart = provisioning_script(spec.provisioning)
@@ -280,52 +221,6 @@ class VastProvider:
 
     # -- mapping ----------------------------------------------------------------------------
 
-    def _offer_query(self, req: Requirements) -> dict[str, Any]:
-        query: dict[str, Any] = {
-            "verified": {"eq": True},
-            "rentable": {"eq": True},
-            "rented": {"eq": False},
-            "external": {"eq": False},
-            "num_gpus": {"eq": 1},  # ComfyUI uses one GPU; a second would be paid for idle
-            "gpu_ram": {"gte": req.min_vram_gb * MB_PER_GB},
-            "reliability": {"gte": req.min_reliability},
-            "disk_space": {"gte": req.min_disk_gb},
-            "order": [["dph_total", "asc"]],
-            "type": "on-demand",
-            "allocated_storage": req.min_disk_gb,  # dph_total then includes this much disk
-            "limit": 64,
-        }
-        if req.gpu_names:
-            query["gpu_name"] = {"in": [n.replace("_", " ") for n in req.gpu_names]}
-        if req.max_usd_per_hour is not None:
-            query["dph_total"] = {"lte": req.max_usd_per_hour}
-        if req.min_cuda is not None:
-            query["cuda_max_good"] = {"gte": req.min_cuda}
-        if req.regions:
-            query["geolocation"] = {"in": list(_countries(req.regions))}
-        return query
-
-    def _offer(self, row: object) -> Offer | None:
-        if not isinstance(row, dict):
-            return None
-        price, ram = _num(row.get("dph_total")), _num(row.get("gpu_ram"))
-        if row.get("id") is None or price is None or ram is None:
-            log.debug("vast offer without id, price or gpu_ram skipped")
-            return None
-        geolocation = row.get("geolocation")
-        return Offer(
-            provider=PROVIDER,
-            offer_id=str(row["id"]),
-            gpu_name=str(row.get("gpu_name") or "?"),
-            num_gpus=int(_num(row.get("num_gpus")) or 1),
-            vram_gb=ram / MB_PER_GB,
-            usd_per_hour=price,
-            reliability=_num(row.get("reliability", row.get("reliability2"))),
-            cuda=_num(row.get("cuda_max_good")),
-            disk_gb=_num(row.get("disk_space")),
-            region=_country(geolocation) or (geolocation if isinstance(geolocation, str) else None),
-        )
-
     def _instance(self, row: Mapping[str, Any]) -> Instance:
         env = _env(row)
         port = int(env[PORT_ENV]) if env.get(PORT_ENV, "").isdigit() else self.comfy_port
@@ -345,7 +240,7 @@ class VastProvider:
             state=_state(row),
             label=str(label) if label is not None else None,
             endpoint=endpoint,
-            usd_per_hour=_num(row.get("dph_total")),
+            usd_per_hour=number(row.get("dph_total")),
             gpu_name=str(row["gpu_name"]) if row.get("gpu_name") else None,
             started_at=_timestamp(row.get("start_date")),
             vendor_state=f"{vendor}: {str(message).strip()}" if message else vendor,
@@ -356,14 +251,8 @@ class VastProvider:
     async def _show(self, instance_id: str) -> dict[str, Any] | None:
         if not instance_id.isdigit():
             return None  # not a Vast id, so not one Vast knows
-        what = f"show instance {instance_id}"
-        response = await self._call(
-            "GET",
-            f"/api/v0/instances/{instance_id}/",
-            params={"owner": "me"},
-            what=what,
-            iid=instance_id,
-        )
+        what, path = f"show instance {instance_id}", f"/api/v0/instances/{instance_id}/"
+        response = await self._call("GET", path, params={"owner": "me"}, what=what, iid=instance_id)
         if response.status_code == 404:
             return None
         row = self._json(response, what, instance_id).get("instances")
@@ -408,40 +297,31 @@ class VastProvider:
         iid: str | None = None,
     ) -> httpx.Response:
         """One request with retries; returns any answer but a 429, a 5xx or an auth refusal."""
-        attempt = 0
-        while True:
+
+        async def attempt() -> httpx.Response | Failed:
             try:
                 response = await self._http.request(method, path, json=payload, params=params)
             except httpx.TransportError as exc:
                 unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)  # nothing sent
                 reason = f"{type(exc).__name__}: {self._redact(str(exc))}"
-                if not (idempotent or unsent) or attempt >= self.max_retries:
-                    message = self._unavailable(what, reason, idempotent or unsent)
-                    raise ProviderUnavailable(message, provider=PROVIDER, instance_id=iid) from exc
-                await self._wait(what, reason, attempt, self._backoff(attempt))
-                attempt += 1
-                continue
+                message = self._unavailable(what, reason, idempotent or unsent)
+                unavailable = ProviderUnavailable(message, provider=PROVIDER, instance_id=iid)
+                return Failed(unavailable, reason, idempotent or unsent, cause=exc)
             status, body = response.status_code, _body(response)
             if status == 429 or status >= 500:
-                wait = _retry_after(response.headers.get("Retry-After"))
-                # A 429 was refused, so even a launch may repeat it; a daily quota may not.
-                again = (
-                    body.get("error") != "search_quota_exceeded" if status == 429 else idempotent
-                )
-                if again and attempt < self.max_retries and (wait or 0) <= MAX_RETRY_AFTER_S:
-                    await self._wait(
-                        what, f"HTTP {status}", attempt, wait or self._backoff(attempt)
-                    )
-                    attempt += 1
-                    continue
-                if status == 429:
-                    raise ProviderRateLimited(
-                        self._message(response, what),
-                        retry_after_s=wait,
-                        **self._where(iid, status),
-                    )
-                message = self._unavailable(what, f"HTTP {status}", idempotent)
-                raise ProviderUnavailable(message, **self._where(iid, status))
+                wait = retry_after_s(response.headers.get("Retry-After"))
+                where = self._where(iid, status)
+                failure: ProviderError
+                if status == 429:  # refused, so even a launch may repeat it; a daily quota may not
+                    again = body.get("error") != "search_quota_exceeded"
+                    message = self._message(response, what)
+                    failure = ProviderRateLimited(message, retry_after_s=wait, **where)
+                else:
+                    again = idempotent
+                    message = self._unavailable(what, f"HTTP {status}", idempotent)
+                    failure = ProviderUnavailable(message, **where)
+                # A Retry-After of 0 (or a date already past) still backs off: no burst of tries.
+                return Failed(failure, f"HTTP {status}", again, retry_after_s=wait or None)
             error = body.get("error")
             if (
                 status == 401
@@ -451,24 +331,11 @@ class VastProvider:
                 raise ProviderAuthError(self._message(response, what), **self._where(iid, status))
             return response
 
+        return await self._retry.call(f"vast {what}", attempt)
+
     @staticmethod
     def _where(iid: str | None, status: int) -> dict[str, Any]:
         return {"provider": PROVIDER, "instance_id": iid, "status": status}
-
-    async def _wait(self, what: str, reason: str, attempt: int, delay: float) -> None:
-        log.warning(
-            "vast %s: %s; retry %d of %d in %.2f s",
-            what,
-            reason,
-            attempt + 1,
-            self.max_retries,
-            delay,
-        )
-        await self._sleep(delay)
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self._max_backoff_s, self._backoff_s * 2.0**attempt)
-        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
     def _json(self, response: httpx.Response, what: str, iid: str | None = None) -> dict[str, Any]:
         if not response.is_success:
@@ -519,20 +386,4 @@ def _gone(body: Mapping[str, Any]) -> bool:
     text = f"{body.get('error', '')} {body.get('msg', '')}".lower()
     return body.get("success") is False and (
         "not_found" in text or "no_such_instance" in text or "not found" in text
-    )
-
-
-def _meets(offer: Offer, req: Requirements) -> bool:
-    """The requirements again, client-side: the search API may be looser than asked."""
-    names = {_gpu_key(n) for n in req.gpu_names}
-    countries = _countries(req.regions)
-    return (
-        offer.num_gpus == 1
-        and offer.vram_gb >= req.min_vram_gb
-        and (not names or _gpu_key(offer.gpu_name) in names)
-        and (offer.reliability or 0.0) >= req.min_reliability
-        and (req.max_usd_per_hour is None or offer.usd_per_hour <= req.max_usd_per_hour)
-        and (req.min_cuda is None or (offer.cuda or 0.0) >= req.min_cuda)
-        and (offer.disk_gb or 0.0) >= req.min_disk_gb
-        and (not countries or offer.region in countries)
     )
