@@ -1,8 +1,11 @@
-"""Fixtures for the BlobStore contract: a local store, and an S3 store on a real S3 server.
+"""Fixtures for the contract suites: BlobStore on local files and S3; GpuProvider on each fake.
 
 The S3 server is moto's, started in-process on loopback once per session, unless
 I2V_TEST_S3_ENDPOINT names another S3-compatible server (MinIO, R2) with the
 I2V_TEST_S3_* credentials below. Each test gets a key prefix of its own, removed afterwards.
+
+Each GpuProvider test gets a fresh fake vendor API (tests/fakes/) and a provider pointed at it
+by base URL, through the adapters in gpu_providers.py.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from moto.server import ThreadedMotoServer
 from i2v.storage.base import BlobStore
 from i2v.storage.local import LocalBlobStore
 from i2v.storage.s3 import S3BlobStore
+
+from .gpu_providers import PROVIDERS, ProviderUnderTest, provider_under_test
 
 S3_ENDPOINT_ENV = "I2V_TEST_S3_ENDPOINT"
 # Small enough that tests exercise multipart and pagination with little data.
@@ -124,3 +129,15 @@ def big_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]:
         return path
 
     return make
+
+
+@pytest.fixture(params=PROVIDERS)
+async def vendor(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[ProviderUnderTest]:
+    """Each GpuProvider contract test runs once per provider, on a fake of its own."""
+    with provider_under_test(request.param, tmp_path) as found:
+        try:
+            yield found
+        finally:
+            await found.provider.aclose()
