@@ -27,6 +27,7 @@ from i2v.fleet.base import (
     Offer,
     Requirements,
 )
+from tests.support.fleet import wait_running
 
 from .gpu_providers import OFFER_CASES, READY_DELAY_S, ProviderUnderTest
 
@@ -51,16 +52,6 @@ async def first_offer(provider: GpuProvider) -> Offer:
     offers = await provider.search_offers(Requirements())
     assert offers, "the fake offers nothing under the default requirements"
     return offers[0]
-
-
-async def wait_running(provider: GpuProvider, iid: str, timeout: float = 10.0) -> Instance:
-    deadline = time.monotonic() + timeout
-    while True:
-        [instance] = await provider.query([iid])
-        if instance.state is InstanceState.RUNNING and instance.endpoint:
-            return instance
-        assert time.monotonic() < deadline, f"still {instance.state} ({instance.vendor_state})"
-        await asyncio.sleep(0.02)
 
 
 async def wait_labelled(provider: GpuProvider, label: str, timeout: float = 5.0) -> list[Instance]:

@@ -9,7 +9,6 @@ asks, transport errors, onstart's size limit and offline hosts.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import time
 from collections.abc import AsyncIterator
@@ -19,9 +18,10 @@ import httpx
 import pytest
 
 from i2v.errors import OfferUnavailable, ProviderRequestError, ProviderUnavailable
-from i2v.fleet.base import Instance, InstanceState, LaunchSpec, ModelDownload, Offer, Requirements
+from i2v.fleet.base import InstanceState, LaunchSpec, ModelDownload, Offer, Requirements
 from i2v.fleet.vast import VastProvider
 from tests.fakes.vast import FakeVast, all_requests_authorized, fake_vast_fixture  # noqa: F401
+from tests.support.fleet import wait_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -57,16 +57,6 @@ async def vast(fake_vast: FakeVast, sleeps: Sleeps) -> AsyncIterator[VastProvide
 def offer_of(fake: FakeVast, ask_id: int) -> Offer:
     row = next(o for o in fake.offers if o["id"] == ask_id)
     return Offer("vast", str(ask_id), row["gpu_name"], 1, row["gpu_ram"] / 1000, row["dph_base"])
-
-
-async def wait_running(vast: VastProvider, iid: str, timeout: float = 10.0) -> Instance:
-    deadline = time.monotonic() + timeout
-    while True:
-        [instance] = await vast.query([iid])
-        if instance.state is InstanceState.RUNNING and instance.endpoint:
-            return instance
-        assert time.monotonic() < deadline, f"still {instance.state} ({instance.vendor_state})"
-        await asyncio.sleep(0.02)
 
 
 # -- offers -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -16,7 +17,7 @@ from decimal import Decimal
 from i2v.backends.comfyui.workflows.library import get_workflow
 from i2v.db.engine import Database, open_database
 from i2v.db.tables import utcnow
-from i2v.fleet.base import GpuProvider, Requirements
+from i2v.fleet.base import GpuProvider, Instance, InstanceState, Requirements
 from i2v.fleet.budget import Budget
 from i2v.fleet.manager import FleetConfig, FleetManager, WorkflowNeeds
 from i2v.fleet.runpod import RunPodProvider
@@ -24,6 +25,17 @@ from i2v.fleet.setup import comfy_ready, needs_of, shipped_needs
 from i2v.fleet.vast import VastProvider
 
 WORKFLOW = "wan22_ti2v_5b"
+
+
+async def wait_running(provider: GpuProvider, iid: str, timeout: float = 10.0) -> Instance:
+    """The instance once it runs with an endpoint; fails the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [instance] = await provider.query([iid])
+        if instance.state is InstanceState.RUNNING and instance.endpoint:
+            return instance
+        assert time.monotonic() < deadline, f"still {instance.state} ({instance.vendor_state})"
+        await asyncio.sleep(0.02)
 
 
 def needs() -> WorkflowNeeds:
