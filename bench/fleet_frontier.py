@@ -3,10 +3,10 @@
 `bench/fleet_sim.py` prices the real manager. This asks what any policy of the same kind
 could reach at best: one that knows every run's length and every launch's boot time in
 advance, decides each second, launches when the last run in line would otherwise wait
-more than a threshold, and retires an instance the moment it is idle while another
-serves (the last one stays `IDLE_S`, as the manager's). Nothing is polled, nothing lags,
-no estimate is wrong. The traces are fleet_sim's (same seeds, same loads, same laws), so
-its numbers line up against the real manager's line by line.
+more than a threshold, and cancels a starting instance or retires an idle one the moment
+nobody waits and another is up (the last one stays `IDLE_S`, as the manager's). Nothing
+is polled, nothing lags, no estimate is wrong. The traces are fleet_sim's (same seeds,
+same loads, same laws), so its numbers line up against the real manager's line by line.
 
 Sweeping the threshold traces the frontier: a higher one launches less and costs less,
 and the p95 wait rises with it. Where the frontier crosses (b)'s p95 bounds the cost any
@@ -72,17 +72,22 @@ def ideal(jobs: Sequence[Job], threshold: float, rng: random.Random) -> tuple[fl
             gpus.append(_Gpu(ready=t + math.ceil(rng.uniform(*LAUNCH_S)), free=0, used=t))
             launches += 1
         if not line:
-            idle = [gpu for gpu in gpus if gpu.ready <= t and gpu.free <= t]
-            for gpu in idle:
-                if len(gpus) > 1:
-                    gpus.remove(gpu)
-            if len(gpus) == 1 and idle and idle[-1] in gpus and t - idle[-1].used > IDLE_S:
-                gpus.clear()
+            _retire(gpus, t)
         billed += len(gpus)
         t += 1
         if t > SETTLE_S + (jobs[-1].arrival if jobs else 0):
             raise RuntimeError("the queue never drained")
     return float(billed), p95(waits), launches
+
+
+def _retire(gpus: list[_Gpu], t: int) -> None:
+    """Nobody waits: every GPU but one that is starting or idle goes, starting ones first
+    (nobody waits for them); the last goes once idle for IDLE_S."""
+    for gpu in sorted(gpus, key=lambda gpu: gpu.ready <= t):
+        if len(gpus) > 1 and (gpu.ready > t or gpu.free <= t):
+            gpus.remove(gpu)
+    if len(gpus) == 1 and gpus[0].ready <= t and gpus[0].free <= t and t - gpus[0].used > IDLE_S:
+        gpus.clear()
 
 
 def _tail_wait(line: deque[Job], gpus: Sequence[_Gpu], t: int) -> float:
@@ -107,20 +112,40 @@ def point(load: str, seed: int, threshold: float, hours: float) -> Point:
 
 
 def _seeds(text: str) -> list[int]:
+    """ "3" or "1-10": the seeds to run, in order."""
     first, _, last = text.partition("-")
-    return list(range(int(first), int(last or first) + 1))
+    try:
+        seeds = list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a seed or a range of seeds: {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"an empty range of seeds: {text!r}")
+    return seeds
+
+
+def _thresholds(text: str) -> list[float]:
+    try:
+        values = [float(value) for value in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated seconds: {text!r}") from None
+    if any(not 0 <= value < math.inf for value in values):
+        raise argparse.ArgumentTypeError(f"thresholds must be finite and >= 0: {text!r}")
+    return values
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--load", default="medium", choices=list(LOADS))
-    parser.add_argument("--seeds", default="1-10", help="a seed or a range, e.g. 1-10")
+    parser.add_argument("--seeds", type=_seeds, default="1-10", help="a seed or a range, e.g. 1-10")
     parser.add_argument(
-        "--thresholds", default="300,340,360,380,400,450", help="seconds, comma-separated"
+        "--thresholds",
+        type=_thresholds,
+        default="300,340,360,380,400,450",
+        help="seconds, comma-separated",
     )
     parser.add_argument("--hours", type=float, default=24.0)
     args = parser.parse_args(argv)
-    seeds = _seeds(args.seeds)
+    seeds: list[int] = args.seeds
     print(
         f"perfect-knowledge threshold policy, {args.load} load ({LOADS[args.load]:g} jobs/h),"
         f" {args.hours:g} h, seeds {seeds[0]}-{seeds[-1]}; launch {LAUNCH_S[0]:g}-{LAUNCH_S[1]:g}"
@@ -129,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  {'threshold s':>11} {'cost x (a)':>17} {'p95 wait s':>15} {'(b) p95':>8}", end="")
     print(f" {'launches':>9}  seeds meeting both targets")
     started = time.perf_counter()
-    for threshold in (float(value) for value in args.thresholds.split(",")):
+    for threshold in args.thresholds:
         points = [point(args.load, seed, threshold, args.hours) for seed in seeds]
         cost, wait = [p.cost_ratio for p in points], [p.p95_s for p in points]
         both = [p.cost_ratio <= TARGET_COST_RATIO and p.p95_s <= p.per_job_p95_s for p in points]
