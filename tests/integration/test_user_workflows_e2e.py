@@ -120,3 +120,28 @@ def test_a_job_over_http_names_a_users_workflow_and_pins_its_hash(tmp_path: Path
             server.terminate()
             assert server.wait(timeout=60) == 143
         assert len(fake.executed_prompts) == 1
+
+
+def test_a_model_the_servers_lack_is_named_before_any_run(tmp_path: Path) -> None:
+    loader = {"class_type": "UNETLoader", "inputs": {"unet_name": "mine_fp8.safetensors",
+              "weight_dtype": "default"}}  # fmt: skip
+    file = tmp_path / "wf.json"
+    file.write_text(json.dumps(still_graph(**{"7": loader})))
+    with FakeComfyUI(tmp_path / "comfy") as fake:
+        env = {**i2v_environment(), "I2V_DATA_DIR": str(tmp_path / "data"),
+               "I2V_COMFYUI_URLS": fake.url}  # fmt: skip
+        added = i2v(env, "workflows", "add", file, "--name", "mine", *BINDS)
+        assert added.returncode == 0, added.stderr
+        assert "models: diffusion_models/mine_fp8.safetensors" in added.stdout
+        checked = i2v(env, "workflows", "validate", "mine", "--server", fake.url)
+        assert checked.returncode == 2
+        assert "model mine_fp8.safetensors is not installed on" in checked.stderr
+        done = i2v(env, "generate", PHOTO, "--backend", "comfyui", "--workflow", "mine",
+                   "--size", "360x640", "--duration", "3", "-o", tmp_path / "x.mp4")  # fmt: skip
+        assert done.returncode == 1
+        assert (
+            done.stderr
+            == f"i2v: error: model mine_fp8.safetensors is not installed on {fake.url}\n"
+        )
+        assert fake.executed_prompts == []
+        assert not (tmp_path / "x.mp4").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from i2v.backends.comfyui.backend import ComfyBackend
+from i2v.backends.comfyui.graph import ApiGraph
 from i2v.backends.comfyui.manifest import Workflow
 from i2v.backends.comfyui.user_workflows import UserWorkflows, models_in
 from i2v.backends.comfyui.workflows import library
@@ -23,6 +24,8 @@ from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
 from i2v.errors import ConfigError, InvalidParameter, NotFound
+from i2v.fleet.provisioning import provisioning_script
+from i2v.fleet.setup import shipped_needs
 
 PREFIX = "i2v: error: "
 BINDS = ("--bind", "image=1.image", "--bind", "prompt=6.value", "--bind", "frames=3.amount")
@@ -215,6 +218,9 @@ def test_loader_models_are_detected_so_missing_ones_are_named(tmp_path: Path) ->
     graph = library.get_workflow("wan22_ti2v_5b").graph
     found = {(m.folder, m.name) for m in models_in(graph)}
     assert found == {(m.folder, m.name) for m in library.WORKFLOWS["wan22_ti2v_5b"].models}
+    custom = {"class_type": "MyLoader", "inputs": {"ckpt": "a.safetensors"}}
+    # A custom loader's folder is unknown, so readiness could never find its file there.
+    assert models_in(ApiGraph.from_json(still_graph(**{"9": custom}))) == ()
 
 
 def test_a_job_naming_a_user_workflow_pins_its_content_hash(
@@ -250,3 +256,36 @@ def test_the_store_refuses_tampered_files_and_hostile_names(
         library.get_workflow("nope@../../x", user_dir=tmp_path)
     assert store.list() == []
     assert isinstance(library.get_workflow("wan22_ti2v_5b", user_dir=tmp_path), Workflow)
+
+
+def test_the_fleet_knows_a_user_workflows_needs_and_downloads_only_what_has_a_url(
+    store_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    loaders = {
+        "7": {"class_type": "UNETLoader", "inputs": {"unet_name": "mine.safetensors",
+              "weight_dtype": "default"}},
+        "8": {"class_type": "VAELoader", "inputs": {"vae_name": "vae.safetensors"}},
+    }  # fmt: skip
+    file = write(tmp_path / "wf.json", still_graph(**loaders))
+    url = "https://example.org/mine.safetensors"
+    for bad, message in (
+        ("mine.safetensors", "--model-url 'mine.safetensors': expected FILE=URL"),
+        (f"other.bin={url}", "loads no model 'other.bin'; it loads mine.safetensors, vae."),
+    ):
+        code, _, err = add(capsys, file, "--name", "mine", *BINDS, "--model-url", bad)
+        assert code == 2
+        assert message in err
+    good = f"mine.safetensors={url}"
+    code, _, err = add(capsys, file, "--name", "mine", *BINDS, "--model-url", good)
+    assert code == 0, err
+    assert shipped_needs("mine") is None  # without the folder, only shipped ones
+    needs = shipped_needs("mine", user_dir=store_dir)
+    assert needs is not None
+    assert needs.nodes >= {"LoadImage", "SaveVideo", "UNETLoader"}
+    assert {(m.folder, m.name, m.url) for m in needs.models} == {
+        ("diffusion_models", "mine.safetensors", url), ("vae", "vae.safetensors", "")
+    }  # fmt: skip
+    script = provisioning_script(needs.models)
+    part = "/workspace/ComfyUI/models/diffusion_models/mine.safetensors.part"
+    assert f"curl -fL --retry 5 --retry-delay 5 -o {part} {url}" in script
+    assert "vae.safetensors" not in script  # no URL: the machine's template must bring it

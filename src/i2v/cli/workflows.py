@@ -248,6 +248,16 @@ def workflows_add(
             show_default=False,
         ),
     ] = None,
+    model_urls: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-url",
+            metavar="FILE=URL",
+            help="Where a rented GPU (I2V_FLEET_ENABLED) downloads a model file the workflow "
+            "loads (repeatable); without one, the servers must have it already.",
+            show_default=False,
+        ),
+    ] = None,
     object_info: ObjectInfoOption = None,
 ) -> None:
     """Store your own workflow, so jobs can name it like a shipped one (--workflow NAME).
@@ -266,6 +276,7 @@ def workflows_add(
         fps,
         catalog,
         source=file.name,
+        model_urls=model_urls or (),
         strict=object_info is not None,
     )
     for warning in warnings:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from i2v.backends.comfyui.bindings import ALIASES, apply_overrides, detect_bindings, parse_overrides
-from i2v.backends.comfyui.catalog import NodeCatalog, model_folder
+from i2v.backends.comfyui.catalog import LOADER_FOLDERS, NodeCatalog
 from i2v.backends.comfyui.convert import ui_to_api
 from i2v.backends.comfyui.graph import ApiGraph
 from i2v.backends.comfyui.manifest import (
@@ -74,14 +74,18 @@ def check_name(name: str) -> str:
     return canonical
 
 
-def models_in(graph: ApiGraph) -> tuple[ModelFile, ...]:
-    """The model files the graph's loaders name (the URL is unknown: the user installs them)."""
+def models_in(graph: ApiGraph, urls: Mapping[str, str] | None = None) -> tuple[ModelFile, ...]:
+    """The model files the graph's stock loaders name, with the download URLs the user gave
+    (none: the servers must have the file already). A custom loader's file is not listed:
+    readiness could not find it in any folder, but validating the graph against a server
+    still names it when it is missing."""
     found: dict[tuple[str, str], ModelFile] = {}
     for node in graph.nodes.values():
         for input_name, value in node.inputs.items():
-            folder = model_folder(node.class_type, input_name, value)
+            folder = LOADER_FOLDERS.get((node.class_type, input_name))
             if folder is not None and isinstance(value, str) and value:  # "": an empty slot
-                found.setdefault((folder, value), ModelFile(value, folder, None, None, url=""))
+                url = (urls or {}).get(value, "")
+                found.setdefault((folder, value), ModelFile(value, folder, None, None, url))
     return tuple(found.values())
 
 
@@ -89,9 +93,16 @@ def _targets(bindings: Mapping[str, tuple[Binding, ...]]) -> dict[str, list[str]
     return {p: [f"{b.node_id}.{b.input_name}" for b in bound] for p, bound in bindings.items()}
 
 
-def content_hash(graph: ApiGraph, bindings: Mapping[str, tuple[Binding, ...]], fps: int) -> str:
+def content_hash(
+    graph: ApiGraph,
+    bindings: Mapping[str, tuple[Binding, ...]],
+    fps: int,
+    model_urls: Mapping[str, str],
+) -> str:
     """The version: the same graph bound differently is another workflow."""
     body = {"graph": graph.to_json(), "bindings": _targets(bindings), "fps": fps}
+    if model_urls:  # absent rather than empty, so adding this option changed no hash
+        body["model_urls"] = dict(model_urls)
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_LEN]
 
@@ -110,12 +121,13 @@ def build(
     bindings: Mapping[str, tuple[Binding, ...]],
     fps: int,
     source: str,
+    model_urls: Mapping[str, str],
 ) -> Workflow:
-    """The workflow with its manifest; everything but the bindings and fps is derived."""
+    """The workflow with its manifest; all but the bindings, fps and URLs is derived."""
     length = _literal(graph, bindings.get("length", ()))
     manifest = WorkflowManifest(
         name=name,
-        version=content_hash(graph, bindings, fps),
+        version=content_hash(graph, bindings, fps, model_urls),
         title=f"{name}, added from {source}",
         family="custom",
         native_fps=fps,
@@ -125,7 +137,7 @@ def build(
         side_multiple=SIDE_MULTIPLE,
         max_side=MAX_SIDE,
         max_length=MAX_FRAMES,
-        models=models_in(graph),
+        models=models_in(graph, model_urls),
         bindings=dict(bindings),
         min_side=64,
     )
@@ -151,6 +163,25 @@ def _frame_rate(
     return int(found)
 
 
+def _urls(items: Iterable[str], graph: ApiGraph) -> dict[str, str]:
+    """--model-url FILE=URL: where a machine the fleet rents downloads a model file from."""
+    names = sorted({m.name for m in models_in(graph)})
+    urls: dict[str, str] = {}
+    for item in items:
+        name, eq, url = (part.strip() for part in item.partition("="))
+        if not eq or not url.startswith(("https://", "http://")):
+            raise InvalidParameter("--model-url", item, f"--model-url {item!r}: expected FILE=URL")
+        if name not in names:
+            raise InvalidParameter(
+                "--model-url",
+                item,
+                f"--model-url {item!r}: the workflow loads no model {name!r}; "
+                f"it loads {', '.join(names) or 'none'}",
+            )
+        urls[name] = url
+    return urls
+
+
 def prepare(
     name: str,
     raw: Any,
@@ -159,6 +190,7 @@ def prepare(
     catalog: NodeCatalog,
     *,
     source: str,
+    model_urls: Iterable[str] = (),
     strict: bool = False,
 ) -> tuple[Workflow, list[str]]:
     """Check a workflow a user adds: (the workflow, warnings), or InvalidParameter.
@@ -187,7 +219,8 @@ def prepare(
                 "--bind", given, f"bind the {given}: --bind {given}=NODE_ID.INPUT{hint}"
             )
     _check_kinds(bindings, graph, catalog)
-    workflow = build(canonical, graph, bindings, _frame_rate(fps, graph, bindings, catalog), source)
+    rate = _frame_rate(fps, graph, bindings, catalog)
+    workflow = build(canonical, graph, bindings, rate, source, _urls(model_urls, graph))
     filled = workflow.fill(workflow.default_params())
     errors = graph_errors(filled, catalog, server=None, ignore_models=not strict)
     unknown = [e for e in errors if e.kind == "missing_node_type"]
@@ -253,6 +286,7 @@ class UserWorkflows:
                 "source": source,
                 "fps": m.native_fps,
                 "bindings": _targets(m.bindings),
+                "model_urls": {f.name: f.url for f in m.models if f.url},
             }
             # The manifest appears last: its presence means the graph is complete.
             with atomic_outputs(manifest_path, graph_path) as (tmp_manifest, tmp_graph):
@@ -287,7 +321,9 @@ class UserWorkflows:
                 str(p): tuple(Binding(*t.rsplit(".", 1)) for t in targets)
                 for p, targets in body["bindings"].items()
             }
-            workflow = build(folder.name, graph, bindings, int(body["fps"]), str(body["source"]))
+            urls = {str(k): str(v) for k, v in body.get("model_urls", {}).items()}
+            fps = int(body["fps"])
+            workflow = build(folder.name, graph, bindings, fps, str(body["source"]), urls)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, WorkflowInvalid) as exc:
             raise ConfigError(f"{where}: unreadable user workflow ({exc})") from None
         if workflow.manifest.version != version:
