@@ -289,3 +289,40 @@ def test_the_fleet_knows_a_user_workflows_needs_and_downloads_only_what_has_a_ur
     part = "/workspace/ComfyUI/models/diffusion_models/mine.safetensors.part"
     assert f"curl -fL --retry 5 --retry-delay 5 -o {part} {url}" in script
     assert "vae.safetensors" not in script  # no URL: the machine's template must bring it
+
+
+def ui_node(
+    node_id: int,
+    kind: str,
+    inputs: list[tuple[str, str, int | None]],
+    widgets: list[object],
+    outputs: list[tuple[str, list[int]]] | None = None,
+) -> dict[str, object]:
+    sockets = [{"name": n, "type": t, "link": link} for n, t, link in inputs]
+    made = [{"name": t, "type": t, "links": ls} for t, ls in outputs or []]
+    return {"id": node_id, "type": kind, "mode": 0, "widgets_values": widgets,
+            "inputs": sockets, "outputs": made}  # fmt: skip
+
+
+def test_a_workflow_saved_by_the_editor_is_stored_in_the_api_format(
+    store_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ui = {
+        "nodes": [
+            ui_node(1, "LoadImage", [], ["example.png", "image"], [("IMAGE", [1]), ("MASK", [])]),
+            ui_node(2, "ImageScale", [("image", "IMAGE", 1)], ["lanczos", 512, 896, "center"],
+                    [("IMAGE", [2])]),
+            ui_node(3, "RepeatImageBatch", [("image", "IMAGE", 2)], [48], [("IMAGE", [3])]),
+            ui_node(4, "CreateVideo", [("images", "IMAGE", 3), ("audio", "AUDIO", None)], [24.0],
+                    [("VIDEO", [4])]),
+            ui_node(5, "SaveVideo", [("video", "VIDEO", 4)], ["video/still", "mp4", "h264"]),
+            ui_node(6, "PrimitiveStringMultiline", [], ["a prompt"], [("STRING", [])]),
+            {"id": 7, "type": "Note", "mode": 0, "widgets_values": ["why this graph"]},
+        ],
+        "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 2, 0, 3, 0, "IMAGE"], [3, 3, 0, 4, 0, "IMAGE"],
+                  [4, 4, 0, 5, 0, "VIDEO"]],
+    }  # fmt: skip
+    code, out, err = add(capsys, write(tmp_path / "ui.json", ui), "--name", "from_ui", *BINDS)
+    assert code == 0, err
+    stored = library.get_workflow(out.split(":")[0], user_dir=store_dir).graph
+    assert ApiGraph.from_json(json.loads(json.dumps(still_graph()))) == stored  # the Note dropped
