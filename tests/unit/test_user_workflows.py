@@ -249,6 +249,9 @@ def test_the_store_refuses_tampered_files_and_hostile_names(
     write(store_dir / "mine" / f"{digest}.json", edited)
     with pytest.raises(ConfigError, match="the files were changed after `i2v workflows add`"):
         library.get_workflow("mine", user_dir=store_dir)
+    # A broken one does not hide the others from an unknown name's error.
+    with pytest.raises(NotFound, match=r"known: .*wan22_ti2v_5b \(v1\), mine \(user\)$"):
+        library.get_workflow("nope", user_dir=store_dir)
     store = UserWorkflows(tmp_path)
     with pytest.raises(NotFound):
         store.get("../../etc/passwd")

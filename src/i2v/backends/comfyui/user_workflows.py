@@ -330,12 +330,16 @@ class UserWorkflows:
             raise ConfigError(f"{where}: the files were changed after `i2v workflows add`")
         return workflow
 
-    def list(self) -> list[WorkflowManifest]:
-        """The newest version of every stored workflow, by name."""
+    def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        names = sorted(p.name for p in self.root.iterdir() if (p / CURRENT).is_file())
-        return [self.get(name).manifest for name in names if NAME_RE.fullmatch(name)]
+        return sorted(
+            p.name for p in self.root.iterdir() if NAME_RE.fullmatch(p.name) and self.has(p.name)
+        )
+
+    def list(self) -> list[WorkflowManifest]:
+        """The newest version of every stored workflow, by name."""
+        return [self.get(name).manifest for name in self.names()]
 
     def remove(self, name: str) -> int:
         """Delete every version of `name`; how many there were."""

@@ -71,5 +71,5 @@ def get_workflow(name: str, *, user_dir: Path | None = None) -> Workflow:
     if store is not None and manifest is None and version is None and store.has(base):
         return store.get(base, digest or None)
     known = sorted(f"{m.name} ({m.label})" for m in WORKFLOWS.values())
-    known += sorted(f"{m.name} (user)" for m in store.list()) if store is not None else []
+    known += [f"{user} (user)" for user in store.names()] if store is not None else []
     raise NotFound(f"unknown workflow {name!r}; known: {', '.join(known)}")
