@@ -35,7 +35,7 @@ from i2v.media.atomic import atomic_outputs
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 HASH_RE = re.compile(r"[0-9a-f]{16}")
-HASH_LEN = 16  # 64 bits of SHA-256: one user's versions of one name never collide
+HASH_LEN = 16  # 64 bits of SHA-256: plenty for the versions of one name, short to type
 MAX_FRAMES = 4096  # RepeatImageBatch's and the core video nodes' own limit
 MAX_SIDE = 1280  # the long side a bound width/height gets, as for the shipped workflows
 SIDE_MULTIPLE = 8  # what every latent and image node takes
@@ -101,7 +101,7 @@ def content_hash(
 ) -> str:
     """The version: the same graph bound differently is another workflow."""
     body = {"graph": graph.to_json(), "bindings": _targets(bindings), "fps": fps}
-    if model_urls:  # absent rather than empty, so adding this option changed no hash
+    if model_urls:  # where to download files from changes what a rented machine holds
         body["model_urls"] = dict(model_urls)
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_LEN]
