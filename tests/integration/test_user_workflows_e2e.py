@@ -143,5 +143,16 @@ def test_a_model_the_servers_lack_is_named_before_any_run(tmp_path: Path) -> Non
             done.stderr
             == f"i2v: error: model mine_fp8.safetensors is not installed on {fake.url}\n"
         )
+        # A custom node the server lacks: skipped with the reason, as for a shipped workflow.
+        combine = {"class_type": "VHS_VideoCombine", "inputs": {"images": ["3", 0]}}
+        file.write_text(json.dumps(still_graph(**{"5": combine, "4": None})))
+        added = i2v(env, "workflows", "add", file, "--name", "custom", *BINDS, "--fps", "24")
+        assert added.returncode == 0, added.stderr
+        done = i2v(env, "generate", PHOTO, "--backend", "comfyui", "--workflow", "custom",
+                   "--size", "360x640", "--duration", "3", "-o", tmp_path / "x.mp4")  # fmt: skip
+        assert done.returncode == 1
+        assert f"{fake.url} cannot run workflow custom: it lacks the nodes VHS_VideoCombine" in (
+            done.stderr
+        )
         assert fake.executed_prompts == []
         assert not (tmp_path / "x.mp4").exists()
