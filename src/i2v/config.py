@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         default_factory=list, description="ComfyUI servers for backend=comfyui (comma-separated)."
     )
     comfyui_workflow: str = Field(default="wan22_ti2v_5b", description="Workflow library name.")
+    comfyui_workflows_dir: Path | None = Field(
+        default=None, description="Users' own workflows (`i2v workflows add`); default data_dir."
+    )
     comfyui_timeout_s: float = Field(default=1800.0, gt=0, le=86_400, description="Per run.")
     comfyui_request_timeout_s: float = Field(default=30.0, gt=0, le=600)
     fleet_enabled: bool = Field(default=False, description="Rent GPUs for backend=comfyui.")
@@ -154,6 +157,13 @@ def load_settings(**overrides: object) -> Settings:
 
 def resolved_data_dir(settings: Settings) -> Path:
     return settings.data_dir.expanduser()
+
+
+def resolved_workflows_dir(settings: Settings) -> Path:
+    """Where `i2v workflows add` keeps users' workflows, shared by the CLI, API and workers."""
+    if settings.comfyui_workflows_dir is not None:
+        return settings.comfyui_workflows_dir.expanduser()
+    return resolved_data_dir(settings) / "workflows"
 
 
 def resolved_database_url(settings: Settings) -> str:

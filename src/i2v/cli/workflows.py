@@ -1,4 +1,4 @@
-"""`i2v workflows`: list, show and validate the shipped ComfyUI workflows, and import one's own."""
+"""`i2v workflows`: list, show and validate ComfyUI workflows; import, add and remove one's own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from i2v.errors import InvalidParameter
 if TYPE_CHECKING:
     from i2v.backends.comfyui.catalog import NodeCatalog
     from i2v.backends.comfyui.graph import ApiGraph
-    from i2v.backends.comfyui.manifest import Binding
+    from i2v.backends.comfyui.manifest import Binding, WorkflowManifest
 
 workflows_app = typer.Typer(help="ComfyUI workflows.", no_args_is_help=True)
 
@@ -27,6 +27,12 @@ ObjectInfoOption = Annotated[
     Path | None,
     typer.Option("--object-info", metavar="FILE", help=_OBJECT_INFO_HELP, show_default=False),
 ]
+
+
+def _user_dir() -> Path:
+    from i2v.config import load_settings, resolved_workflows_dir
+
+    return resolved_workflows_dir(load_settings())
 
 
 def _catalog(path: Path | None, *, extended: bool = False) -> NodeCatalog:
@@ -47,17 +53,25 @@ def _targets(bindings: tuple[Binding, ...], graph: ApiGraph) -> str:
     )
 
 
+def _length_rule(m: WorkflowManifest) -> str:
+    if m.is_user and not m.bindings.get("length"):
+        return "set by the graph (frames is not bound)"
+    rule = f"{m.length_multiple}k+{m.length_offset}, " if m.length_multiple > 1 else ""
+    return f"{m.default_length} frames by default, {rule}at most {m.max_length}"
+
+
 @workflows_app.command("list")
 def workflows_list() -> None:
-    """List the shipped workflows."""
+    """List the shipped workflows and the ones added with `i2v workflows add` (marked user)."""
     from i2v.backends.comfyui.workflows.library import list_workflows
 
     rows = [("NAME", "VERSION", "FAMILY", "FPS", "MODELS")]
-    for m in list_workflows():
+    for m in list_workflows(_user_dir()):
         models = f"{len(m.models)} files"
         if m.requires_nodes:
             models += f"; needs ComfyUI >= {m.min_comfyui or 'newer than 0.3.64'}"
-        rows.append((m.name, f"v{m.version}", m.family, str(m.native_fps), models))
+        family = f"{m.family} (user)" if m.is_user else m.family
+        rows.append((m.name, m.label, family, str(m.native_fps), models))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
@@ -72,15 +86,14 @@ def workflows_show(
     from i2v.backends.comfyui.manifest import PARAMS
     from i2v.backends.comfyui.workflows.library import get_workflow
 
-    workflow = get_workflow(name)
+    workflow = get_workflow(name, user_dir=_user_dir())
     m, graph = workflow.manifest, workflow.graph
     lines = [
-        f"{m.name} v{m.version}: {m.title}",
-        f"  family         {m.family}",
+        f"{m.name} {m.label}: {m.title}",
+        f"  family         {m.family}{' (user workflow)' if m.is_user else ''}",
         f"  source         {m.source_template or '-'}",
         f"  fps            {m.native_fps} (native)",
-        f"  length         {m.default_length} frames by default, "
-        f"{m.length_multiple}k+{m.length_offset}, at most {m.max_length}",
+        f"  length         {_length_rule(m)}",
         f"  sides          multiples of {m.side_multiple}, {m.min_side}..{m.max_side}",
         f"  steps          at least {m.min_steps}",
         f"  nodes          {len(graph.nodes)}: {', '.join(sorted(workflow.required_nodes()))}",
@@ -100,11 +113,11 @@ def workflows_show(
     lines += [f"  {slot:<14} node {spec.node_id}" for slot, spec in m.lora_slots.items()]
     if not m.lora_slots:
         lines.append("  (none)")
-    lines.append("models:")
+    lines.append("models:" if m.models else "models: (none)")
     for model in m.models:
         size = f"{model.size_bytes} bytes" if model.size_bytes is not None else "size unknown"
         lines.append(f"  {model.folder}/{model.name} ({size})")
-        lines.append(f"      {model.url}")
+        lines.append(f"      {model.url or '(no URL: install it on the servers yourself)'}")
         if model.sha256:
             lines.append(f"      sha256 {model.sha256}")
     typer.echo("\n".join(lines))
@@ -126,7 +139,7 @@ def workflows_validate(
 
     if server is not None and object_info is not None:
         raise InvalidParameter("server", server, "give either --server or --object-info")
-    workflow = get_workflow(name)
+    workflow = get_workflow(name, user_dir=_user_dir())
     graph = workflow.fill(workflow.default_params())
     if server is not None:
         with ComfyClient(server) as client:
@@ -213,3 +226,81 @@ def workflows_import(
         with atomic_outputs(output) as (tmp,):
             tmp.write_text(json.dumps(graph.to_json(), indent=2, ensure_ascii=False) + "\n")
         typer.echo(f"wrote {output}")
+
+
+@workflows_app.command("add")
+def workflows_add(
+    file: Annotated[Path, typer.Argument(help="A workflow saved by ComfyUI (UI or API format).")],
+    name: Annotated[str, typer.Option("--name", help="The name jobs give as their workflow.")],
+    binds: Annotated[
+        list[str],
+        typer.Option(
+            "--bind",
+            metavar="PARAM=NODE.INPUT",
+            help="Where a job's parameter goes: image and prompt are required; negative, "
+            "seed, frames, fps, width and height are optional (repeatable).",
+        ),
+    ],
+    fps: Annotated[
+        int | None,
+        typer.Option(
+            help="The frame rate the workflow's video is made at (default: read off the graph).",
+            show_default=False,
+        ),
+    ] = None,
+    model_urls: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-url",
+            metavar="FILE=URL",
+            help="Where a rented GPU (I2V_FLEET_ENABLED) downloads a model file the workflow "
+            "loads (repeatable); without one, the servers must have it already.",
+            show_default=False,
+        ),
+    ] = None,
+    object_info: ObjectInfoOption = None,
+) -> None:
+    """Store your own workflow, so jobs can name it like a shipped one (--workflow NAME).
+
+    Each version is kept under its content hash, and a job pins the one it was submitted
+    with. Node classes the catalogue does not know (custom nodes) are warned about; check
+    them with `i2v workflows validate NAME --server URL`.
+    """
+    from i2v.backends.comfyui import user_workflows
+
+    catalog = _catalog(object_info, extended=True)
+    workflow, warnings = user_workflows.prepare(
+        name,
+        _read_json(file),
+        binds,
+        fps,
+        catalog,
+        source=file.name,
+        model_urls=model_urls or (),
+        strict=object_info is not None,
+    )
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    added = user_workflows.UserWorkflows(_user_dir()).add(workflow, source=file.name)
+    m = added.workflow.manifest
+    state = "added" if added.new else "unchanged (already stored)"
+    models = ", ".join(f"{f.folder}/{f.name}" for f in m.models) or "none"
+    typer.echo(
+        f"{m.key}: {state}; {len(workflow.graph.nodes)} nodes at {m.native_fps} fps, "
+        f"{added.versions} version(s) stored; models: {models}"
+    )
+
+
+@workflows_app.command("remove")
+def workflows_remove(
+    name: Annotated[str, typer.Argument(help="A workflow added with `i2v workflows add`.")],
+) -> None:
+    """Delete every stored version of one of your workflows (jobs pinned to one then fail)."""
+    from i2v.backends.comfyui.manifest import canonical_name
+    from i2v.backends.comfyui.user_workflows import UserWorkflows
+    from i2v.backends.comfyui.workflows.library import WORKFLOWS
+
+    if canonical_name(name) in WORKFLOWS:
+        raise InvalidParameter("NAME", name, f"{name} is a shipped workflow; it cannot be removed")
+    count = UserWorkflows(_user_dir()).remove(name)
+    typer.echo(f"removed {canonical_name(name)} ({count} version(s))")

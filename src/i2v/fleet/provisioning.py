@@ -17,7 +17,9 @@ def provisioning_script(downloads: Sequence[ModelDownload], comfy_root: str = CO
     never reports a model it does not really have. Re-running it skips finished files.
     """
     lines = ["set -eu"]
-    for item in downloads:
+    # A user's workflow may name a file with no URL: the machine's template must bring it,
+    # and readiness waits for it like for any other.
+    for item in (d for d in downloads if d.url):
         folder = f"{comfy_root}/models/{item.folder}"
         dest = f"{folder}/{item.name}"
         part = f"{dest}.part"

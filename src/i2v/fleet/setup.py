@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
 
 from i2v.backends.comfyui.client import ComfyClient
 from i2v.backends.comfyui.manifest import Workflow
 from i2v.backends.comfyui.workflows.library import get_workflow
-from i2v.config import Settings
+from i2v.config import Settings, resolved_workflows_dir
 from i2v.db.engine import Database
 from i2v.errors import BackendError, ConfigError, NotFound
 from i2v.fleet.base import GpuProvider, ModelDownload, Requirements
@@ -66,10 +68,11 @@ def needs_of(workflow: Workflow) -> WorkflowNeeds:
     )
 
 
-def shipped_needs(name: str) -> WorkflowNeeds | None:
-    """The needs of the shipped workflow `name`; None for one this library doesn't know."""
+def shipped_needs(name: str, user_dir: Path | None = None) -> WorkflowNeeds | None:
+    """The needs of the shipped workflow `name`, or with `user_dir` of a user's own; None
+    for one this library doesn't know."""
     try:
-        return needs_of(get_workflow(name))
+        return needs_of(get_workflow(name, user_dir=user_dir))
     except NotFound:
         return None
 
@@ -126,5 +129,5 @@ async def open_fleet(settings: Settings, db: Database) -> AsyncIterator[FleetMan
             _providers(settings, stack),
             fleet_config(settings),
             comfy_ready,
-            needs_named=shipped_needs,
+            needs_named=functools.partial(shipped_needs, user_dir=resolved_workflows_dir(settings)),
         )

@@ -230,10 +230,12 @@ def launch_instance(
     (I2V_FLEET_IDLE_SECONDS, at reconcile) destroys it once nobody does.
     """
     from i2v.backends.comfyui.workflows.library import get_workflow
+    from i2v.config import resolved_workflows_dir
     from i2v.fleet.setup import needs_of
 
     _require_fleet(app)
-    needs = needs_of(get_workflow(workflow))  # NotFound for an unknown workflow
+    user_dir = resolved_workflows_dir(app.settings)
+    needs = needs_of(get_workflow(workflow, user_dir=user_dir))  # NotFound for an unknown one
     wanted = _requirements(app, OfferQuery(gpu=gpu, max_usd_per_hour=max_usd_per_hour))
 
     async def work(fleet: FleetManager) -> FleetInstance:

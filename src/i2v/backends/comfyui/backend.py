@@ -35,7 +35,7 @@ from i2v.backends.comfyui.manifest import Workflow, WorkflowManifest, WorkflowPa
 from i2v.backends.comfyui.targets import StaticTargets, Targets
 from i2v.backends.comfyui.validate import check_graph, check_params
 from i2v.backends.comfyui.workflows.library import WORKFLOWS, get_workflow
-from i2v.config import Settings
+from i2v.config import Settings, resolved_workflows_dir
 from i2v.domain.spec import RenderSpec
 from i2v.errors import (
     BackendError,
@@ -173,15 +173,16 @@ class ComfyBackend:
         return replace(spec, workflow=workflow.manifest.key)
 
     def _workflow(self, name: str | None) -> Workflow:
-        """The job's workflow, or the configured default."""
+        """The job's workflow (shipped or the user's own), or the configured default."""
+        user_dir = resolved_workflows_dir(self._settings)
         if name is not None:
             try:
-                return get_workflow(name)
+                return get_workflow(name, user_dir=user_dir)
             except NotFound as exc:
                 raise InvalidParameter("workflow", name, exc.message) from None
         default = self._settings.comfyui_workflow
         try:
-            return get_workflow(default)
+            return get_workflow(default, user_dir=user_dir)
         except NotFound as exc:
             raise ConfigError(f"I2V_COMFYUI_WORKFLOW={default!r}: {exc.message}") from None
 

@@ -14,6 +14,8 @@ from i2v.errors import InvalidParameter
 PRIMITIVE_CLASSES = frozenset(
     {"PrimitiveInt", "PrimitiveFloat", "PrimitiveString", "PrimitiveStringMultiline"}
 )
+# The names people give parameters on the command line, for the ones a manifest calls otherwise.
+ALIASES: dict[str, Param] = {"prompt": "positive", "frames": "length"}
 _PROMPT_INPUTS = ("text", "prompt")
 _SEED_INPUTS = ("seed", "noise_seed")
 _FPS_INPUTS = ("fps", "frame_rate")
@@ -156,14 +158,14 @@ def detect_bindings(graph: ApiGraph, catalog: NodeCatalog) -> dict[str, tuple[Bi
     return {p: tuple(_unique(b)) for p, b in found.items() if b}
 
 
-def parse_overrides(items: Iterable[str]) -> dict[str, str]:
+def parse_overrides(items: Iterable[str], *, flag: str = "--set") -> dict[str, str]:
     """Parse "param=node_id.input" strings (repeatable per param) -> {param: "a.x,b.y"}."""
     out: dict[str, str] = {}
     for item in items:
         param, eq, target = item.partition("=")
         if not eq or not param.strip() or not target.strip():
             raise InvalidParameter(
-                "--set", item, f"--set {item!r}: expected param=node_id.input_name"
+                flag, item, f"{flag} {item!r}: expected param=node_id.input_name"
             )
         key = param.strip()
         out[key] = f"{out[key]},{target.strip()}" if key in out else target.strip()
@@ -176,40 +178,49 @@ def apply_overrides(
     graph: ApiGraph,
     *,
     catalog: NodeCatalog | None = None,
+    flag: str = "--set",
 ) -> dict[str, tuple[Binding, ...]]:
     """Replace the bindings of each overridden param with the inputs the user named
-    ("node_id.input_name", several separated by commas)."""
+    ("node_id.input_name", several separated by commas); "prompt" and "frames" are
+    accepted for positive and length."""
     result = dict(bindings)
-    for param, spec in overrides.items():
+    for given, spec in overrides.items():
+        param = ALIASES.get(given, given)
         if param not in get_args(Param):
+            known = ", ".join([*PARAMS, *ALIASES])
             raise InvalidParameter(
-                "--set",
-                f"{param}={spec}",
-                f"--set {param}={spec}: unknown parameter {param!r}; known: {', '.join(PARAMS)}",
+                flag,
+                f"{given}={spec}",
+                f"{flag} {given}={spec}: unknown parameter {given!r}; known: {known}",
+            )
+        if param != given and param in overrides:
+            raise InvalidParameter(
+                flag, given, f"{flag}: {given} and {param} are the same parameter; give one"
             )
         targets = [
-            _override_target(param, item.strip(), graph, catalog) for item in spec.split(",")
+            _override_target(f"{flag} {given}", item.strip(), graph, catalog, flag)
+            for item in spec.split(",")
         ]
         result[param] = tuple(_unique(targets))
     return result
 
 
 def _override_target(
-    param: str, item: str, graph: ApiGraph, catalog: NodeCatalog | None
+    option: str, item: str, graph: ApiGraph, catalog: NodeCatalog | None, flag: str
 ) -> Binding:
     node_id, dot, name = item.rpartition(".")
-    where = f"--set {param}={item}"
+    where = f"{option}={item}"
     if not dot or not node_id or not name:
-        raise InvalidParameter("--set", item, f"{where}: expected node_id.input_name")
+        raise InvalidParameter(flag, item, f"{where}: expected node_id.input_name")
     node = graph.nodes.get(node_id)
     if node is None:
-        raise InvalidParameter("--set", item, f"{where}: the workflow has no node {node_id!r}")
+        raise InvalidParameter(flag, item, f"{where}: the workflow has no node {node_id!r}")
     known = set(node.inputs)
     if catalog is not None and catalog.has(node.class_type):
         known |= set(catalog.inputs(node.class_type))
     if name not in known:
         raise InvalidParameter(
-            "--set",
+            flag,
             item,
             f"{where}: node {node_id} ({node.class_type}) has no input {name!r}; "
             f"it has {', '.join(sorted(known)) or 'none'}",
@@ -217,7 +228,7 @@ def _override_target(
     value = node.inputs.get(name)
     if isinstance(value, Link):
         raise InvalidParameter(
-            "--set",
+            flag,
             item,
             f"{where}: {node_id}.{name} is linked from node {value.node_id}; "
             "bind the input that holds the value",

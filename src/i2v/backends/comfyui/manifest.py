@@ -1,7 +1,8 @@
-"""What a shipped workflow needs and takes: its model files, parameter bindings and rules."""
+"""What a workflow needs and takes: its model files, parameter bindings and rules."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -9,7 +10,7 @@ from i2v.backends.comfyui.graph import ApiGraph, InputValue, Link
 from i2v.backends.comfyui.validate import check_params
 from i2v.errors import InvalidParameter
 
-Family = Literal["wan", "ltx", "hunyuan"]
+Family = Literal["wan", "ltx", "hunyuan", "custom"]  # custom: a user's own workflow
 Param = Literal[
     "image", "positive", "negative", "seed", "width", "height", "length", "fps", "steps", "cfg"
 ]
@@ -25,6 +26,12 @@ REQUIRED_PARAMS: tuple[Param, ...] = (
     "length",
     "fps",
 )
+
+
+def canonical_name(name: str) -> str:
+    """Workflow names are forgiving the way people write model names: "Wan2.2-TI2V-5B" is
+    wan22_ti2v_5b."""
+    return re.sub(r"[.\s]", "", name.strip().lower()).replace("-", "_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +73,7 @@ class LoraChoice:
 @dataclass(frozen=True, slots=True)
 class WorkflowManifest:
     name: str
-    version: int
+    version: int | str  # shipped: a number; a user's own: the content hash of graph and manifest
     title: str
     family: Family
     native_fps: int
@@ -88,12 +95,23 @@ class WorkflowManifest:
     notes: str = ""
 
     @property
+    def is_user(self) -> bool:
+        """Added by a user (`i2v workflows add`) rather than shipped with i2v."""
+        return isinstance(self.version, str)
+
+    @property
+    def label(self) -> str:
+        """The version as people write it after the name: "v1", or "@<content hash>"."""
+        return f"@{self.version}" if self.is_user else f"v{self.version}"
+
+    @property
     def graph_file(self) -> str:
         return f"{self.name}.v{self.version}.json"
 
     @property
     def key(self) -> str:
-        return f"{self.name}.v{self.version}"
+        """The exact version a job pins: "name.v1", or "name@<content hash>"."""
+        return f"{self.name}{self.label}" if self.is_user else f"{self.name}.{self.label}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +157,8 @@ class Workflow:
             if value is None:
                 continue
             bindings = self.manifest.bindings.get(param, ())
+            if not bindings and self.manifest.is_user and param in REQUIRED_PARAMS:
+                continue  # a user's workflow may fix what it does not bind, e.g. its length
             if not bindings:
                 raise InvalidParameter(
                     param, value, f"{self.manifest.name} has a fixed {param}; leave it unset"
@@ -170,8 +190,15 @@ class Workflow:
                     return value
             return None
 
+        m = self.manifest
+        # What the job's parameters would be for a parameter a user's workflow leaves fixed.
+        unbound = {"seed": 0, "width": m.max_side, "height": m.max_side, "fps": m.native_fps}
+        unbound["length"] = m.default_length
+
         def number(param: Param) -> int:
             value = current(param)
+            if m.is_user and not m.bindings.get(param):
+                return unbound[param]
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"{self.manifest.name}: no default {param}")
             return int(value)

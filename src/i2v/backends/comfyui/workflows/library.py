@@ -1,4 +1,4 @@
-"""The registry of shipped workflows, their API graphs, and the packaged node catalogue."""
+"""The registry of workflows (shipped, and users' own), their graphs, and the node catalogue."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import gzip
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
 from i2v.backends.comfyui.catalog import NodeCatalog
 from i2v.backends.comfyui.graph import ApiGraph
-from i2v.backends.comfyui.manifest import Workflow, WorkflowManifest
+from i2v.backends.comfyui.manifest import Workflow, WorkflowManifest, canonical_name
+from i2v.backends.comfyui.user_workflows import UserWorkflows
 from i2v.backends.comfyui.workflows.manifests import MANIFESTS
 from i2v.errors import NotFound
 
@@ -40,8 +42,10 @@ def extended_catalog() -> NodeCatalog:
     return packaged_catalog().merged(NodeCatalog.from_json(json.loads(_read(NEWER_NODES))))
 
 
-def list_workflows() -> list[WorkflowManifest]:
-    return sorted(WORKFLOWS.values(), key=lambda m: m.name)
+def list_workflows(user_dir: Path | None = None) -> list[WorkflowManifest]:
+    """The shipped workflows, then (with `user_dir`) the newest version of each user's own."""
+    shipped = sorted(WORKFLOWS.values(), key=lambda m: m.name)
+    return shipped + (UserWorkflows(user_dir).list() if user_dir is not None else [])
 
 
 @functools.cache
@@ -49,16 +53,23 @@ def _graph(file_name: str) -> ApiGraph:
     return ApiGraph.from_json(json.loads(_read(file_name)))
 
 
-def get_workflow(name: str) -> Workflow:
-    """The shipped workflow `name` (optionally "name.vN" for an exact version).
+def get_workflow(name: str, *, user_dir: Path | None = None) -> Workflow:
+    """The shipped workflow `name` (optionally "name.vN" for an exact version), or with
+    `user_dir`, the user's own workflow `name` (optionally "name@<content hash>").
 
     Names are forgiving the way people write model names: "wan2.2-ti2v-5b" is wan22_ti2v_5b.
     """
-    match = re.fullmatch(r"(.+?)(?:\.v(\d+))?", name.strip().lower())
-    base = re.sub(r"[.\s]", "", match.group(1)).replace("-", "_") if match else name
+    text = name.strip().lower()
+    user_name, at, digest = text.partition("@")
+    match = None if at else re.fullmatch(r"(.+?)(?:\.v(\d+))?", text)
+    base = canonical_name(match.group(1) if match else user_name)
     version = match.group(2) if match else None
     manifest = WORKFLOWS.get(base)
-    if manifest is None or (version and version != str(manifest.version)):
-        known = ", ".join(sorted(f"{m.name} (v{m.version})" for m in WORKFLOWS.values()))
-        raise NotFound(f"unknown workflow {name!r}; known: {known}")
-    return Workflow(manifest, _graph(manifest.graph_file))
+    if manifest is not None and not at and version in (None, str(manifest.version)):
+        return Workflow(manifest, _graph(manifest.graph_file))
+    store = UserWorkflows(user_dir) if user_dir is not None else None
+    if store is not None and manifest is None and version is None and store.has(base):
+        return store.get(base, digest or None)
+    known = sorted(f"{m.name} ({m.label})" for m in WORKFLOWS.values())
+    known += [f"{user} (user)" for user in store.names()] if store is not None else []
+    raise NotFound(f"unknown workflow {name!r}; known: {', '.join(known)}")
