@@ -21,6 +21,7 @@ from i2v.cli.app import run
 from i2v.domain.size import Size
 from i2v.media.atomic import atomic_outputs
 from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
+from i2v.services.generate import cover_path
 from tests.conftest import i2v_environment
 
 pytestmark = pytest.mark.integration
@@ -87,7 +88,7 @@ def test_sigkill_leaves_no_destination(job: tuple[subprocess.Popen[str], Path]) 
     assert proc.returncode == -signal.SIGKILL
     # A killed process cannot clean up, so its hidden .part may remain; the outputs may not.
     assert not dest.exists()
-    assert not dest.with_suffix(".jpg").exists()
+    assert not cover_path(dest).exists()
 
 
 @pytest.mark.parametrize(

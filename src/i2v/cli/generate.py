@@ -26,9 +26,14 @@ def generate(
     output: Annotated[
         Path,
         typer.Option(
-            "-o", "--output", help="Where to write the MP4; the cover JPEG goes beside it."
+            "-o",
+            "--output",
+            help="Where to write the MP4; the cover goes beside it as OUT.cover.jpg.",
         ),
     ] = Path("out.mp4"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the MP4 and cover if they exist already.")
+    ] = False,
     prompt: Annotated[
         str, typer.Option("--prompt", "-p", help="Motion prompt, e.g. 'slow zoom in on her face'.")
     ] = "",
@@ -94,7 +99,9 @@ def generate(
     )
     settings = load_settings()
     with FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress:
-        result = generate_video(image, output, spec, settings, on_progress, backend)
+        result = generate_video(
+            image, output, spec, settings, on_progress, backend, overwrite=force
+        )
     info = result.info
     typer.echo(
         f"wrote {result.video} ({info.size_bytes / 1e6:.1f} MB, {info.duration_s:.2f} s, "

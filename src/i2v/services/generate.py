@@ -31,7 +31,7 @@ from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
 from i2v.errors import InvalidParameter, RenderError
-from i2v.media.atomic import atomic_outputs, check_writable
+from i2v.media.atomic import atomic_outputs, check_outputs, check_writable
 from i2v.media.color import nv12_to_rgb
 from i2v.media.conform import first_frame, publish_ready, retimed
 from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
@@ -66,7 +66,8 @@ def resolve_motion(prompt: str, motion: str | None) -> tuple[Motion, Intensity]:
 
 
 def cover_path(video: Path) -> Path:
-    return video.with_suffix(".jpg")
+    """`OUT.cover.jpg`: never `IMAGE.jpg`, which `generate IMAGE.jpg -o IMAGE.mp4` would hit."""
+    return video.with_suffix(".cover.jpg")
 
 
 def encoder_settings(settings: Settings) -> EncoderSettings:
@@ -92,10 +93,12 @@ def generate_video(
     on_progress: ProgressCallback,
     backend_name: str = DEFAULT_BACKEND,
     run_id: str | None = None,
+    overwrite: bool = False,
 ) -> GenerateResult:
-    """Render `spec` from the image at `image_path` into `output` (and its .jpg cover).
+    """Render `spec` from the image at `image_path` into `output` (and its .cover.jpg).
 
     `run_id` names this render for remote backends; give the same one when retrying it.
+    Existing outputs are replaced only with `overwrite`; the input image never is.
     """
     started = time.perf_counter()
     backend = get_backend(backend_name, settings)
@@ -105,6 +108,8 @@ def generate_video(
         raise InvalidParameter(
             "output", str(output), f"{output}: the output must be an .mp4 file (the cover is .jpg)"
         )
+    cover = cover_path(output)
+    check_outputs((output, cover), (image_path,), replace=overwrite)
     on_progress(Progress("load", 0, 1))
     zoom = max_zoom()
     image = load_image(
@@ -113,10 +118,9 @@ def generate_video(
         min_decode_size=(math.ceil(spec.size.width * zoom), math.ceil(spec.size.height * zoom)),
     )
     on_progress(Progress("load", 1, 1))
-    cover = cover_path(output)
     with (
         tempfile.TemporaryDirectory(prefix="i2v-gen-") as workdir,
-        atomic_outputs(output, cover) as (tmp_video, tmp_cover),
+        atomic_outputs(output, cover, replace=overwrite) as (tmp_video, tmp_cover),
     ):
         request = GenerationRequest(
             image=image,
