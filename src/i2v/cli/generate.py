@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from i2v.backends.registry import BACKENDS
 from i2v.cli.progress import FrameProgress
 from i2v.config import load_settings
 from i2v.domain.motion import Motion
@@ -17,6 +19,10 @@ from i2v.services.generate import generate_video, resolve_motion
 
 _MOTIONS = ", ".join(m.value for m in Motion)
 _PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
+
+
+def _choices(names: Iterable[str]) -> str:
+    return f"[{'|'.join(names)}]"
 
 
 def generate(
@@ -40,31 +46,39 @@ def generate(
     motion: Annotated[
         str | None,
         typer.Option(
+            metavar="MOTION",
             help=f"Camera motion; overrides the prompt. One of: {_MOTIONS}.",
             show_default="from the prompt, else zoom-in",
         ),
     ] = None,
     duration: Annotated[
-        float, typer.Option(help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g}).")
+        float,
+        typer.Option(
+            metavar="SECONDS", help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g})."
+        ),
     ] = 5.0,
     fps: Annotated[int, typer.Option(help=f"Frames per second ({MIN_FPS}-{MAX_FPS}).")] = 30,
     size: Annotated[
         str | None,
         typer.Option(
-            help="Output size WIDTHxHEIGHT, even sides of 360-1920 px.", show_default=False
+            metavar="WxH",
+            help="Output size WIDTHxHEIGHT, even sides of 360-1920 px.",
+            show_default=False,
         ),
     ] = None,
     aspect: Annotated[
         str | None,
         typer.Option(
-            help=f"Output preset: {', '.join(f'{k} ({v})' for k, v in ASPECT_PRESETS.items())}.",
+            metavar=_choices(ASPECT_PRESETS),
+            help=f"Output preset: {_PRESETS}.",
             show_default="9:16",
         ),
     ] = None,
     fit: Annotated[
         str,
         typer.Option(
-            help="cover: crop to fill the frame; contain: show the whole image on a blurred copy."
+            metavar=_choices(Fit),
+            help="cover: crop to fill the frame; contain: show the whole image on a blurred copy.",
         ),
     ] = "cover",
     seed: Annotated[
@@ -73,14 +87,16 @@ def generate(
     backend: Annotated[
         str,
         typer.Option(
+            metavar=_choices(BACKENDS),
             help="local: the CPU camera-move renderer; comfyui: an image-to-video model on "
-            "I2V_COMFYUI_URLS (or the fleet's GPUs with I2V_FLEET_ENABLED)."
+            "I2V_COMFYUI_URLS (or the fleet's GPUs with I2V_FLEET_ENABLED).",
         ),
     ] = "local",
     workflow: Annotated[
         str | None,
         typer.Option(
-            help="comfyui: the workflow (`i2v workflows list`); default I2V_COMFYUI_WORKFLOW."
+            metavar="NAME",
+            help="comfyui: the workflow (`i2v workflows list`); default I2V_COMFYUI_WORKFLOW.",
         ),
     ] = None,
 ) -> None:
