@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from i2v.errors import OutputError, OutputExists, OutputIsInput
+from i2v.scratch import is_leftover
 
 # link(2) fails with these where the filesystem has no hard links (FAT, exFAT, some shares).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
@@ -96,7 +99,33 @@ def _place(tmp: Path, dest: Path, *, replace: bool) -> None:
 
 
 def temp_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
+    """`.NAME.PID-RANDOM.part` beside `dest`: hidden, and sweepable once PID is gone."""
+    return dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+
+
+_TEMP_NAME = re.compile(r"\..+\.(\d+)-[0-9a-f]{8}\.part")
+
+
+def sweep_temps(folder: Path) -> int:
+    """Remove the temporaries that killed runs left in `folder`; return how many."""
+    now = time.time()
+    try:
+        with os.scandir(folder) as entries:
+            found = [
+                (Path(entry.path), int(match.group(1)))
+                for entry in entries
+                if (match := _TEMP_NAME.fullmatch(entry.name))
+                and entry.is_file(follow_symlinks=False)
+            ]
+    except OSError:  # an unreadable folder fails later, with the reason, when it is written
+        return 0
+    removed = 0
+    for path, pid in found:
+        if is_leftover(path, pid, now):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
 
 
 @contextlib.contextmanager
@@ -107,8 +136,11 @@ def atomic_outputs(*dests: Path, replace: bool = True) -> Iterator[tuple[Path, .
     appears last: its presence means every other file is complete too. On any
     exception, Ctrl-C or SystemExit the temporaries are removed and no destination
     is touched. Without `replace`, a destination that exists by then fails the whole
-    set with OutputExists and is left as it is.
+    set with OutputExists and is left as it is. Temporaries of killed runs in the
+    destinations' folders are removed first.
     """
+    for folder in dict.fromkeys(d.parent for d in dests):
+        sweep_temps(folder)
     temps = tuple(temp_path(d) for d in dests)
     placed: list[Path] = []
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -38,12 +38,14 @@ from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
 from i2v.prompts.motion import motion_from_prompt
+from i2v.scratch import new_scratch_dir, scratch_root, sweep_scratch
 
 COVER_QUALITY = 90
 RENDER_AHEAD = 8  # frames rendered ahead of the encoder
 # The encoder is the critical path and keeps every core busy but for short gaps: rendering
 # at a lower priority fills those gaps instead of taking turns with the encoder's threads.
 RENDER_NICE = 10
+SCRATCH_PREFIX = "i2v-gen-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,22 @@ def write_cover(frame: NDArray[np.uint8], size: Size, dest: Path) -> None:
     Image.fromarray(rgb).save(dest, format="JPEG", quality=COVER_QUALITY, optimize=True)
 
 
+@contextmanager
+def _scratch(settings: Settings) -> Iterator[Path]:
+    """A private folder under the data directory for this render, after sweeping dead runs'.
+
+    Not the system temp folder: copies of users' images there outlived killed runs, and no
+    one swept them.
+    """
+    root = scratch_root(settings)
+    sweep_scratch(root, SCRATCH_PREFIX)
+    folder = new_scratch_dir(root, SCRATCH_PREFIX)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def generate_video(
     image_path: Path,
     output: Path,
@@ -119,7 +137,7 @@ def generate_video(
     )
     on_progress(Progress("load", 1, 1))
     with (
-        tempfile.TemporaryDirectory(prefix="i2v-gen-") as workdir,
+        _scratch(settings) as workdir,
         atomic_outputs(output, cover, replace=overwrite) as (tmp_video, tmp_cover),
     ):
         request = GenerationRequest(
@@ -133,7 +151,7 @@ def generate_video(
             intensity=spec.intensity,
             fit=spec.fit,
             workflow=spec.workflow,
-            workdir=Path(workdir),
+            workdir=workdir,
             run_id=run_id or uuid.uuid4().hex,
         )
         result = backend.generate(request, on_progress)
