@@ -21,6 +21,8 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     ├── ConfigError               a setting (I2V_* or .env) is invalid
     │   └── FleetOff              a fleet operation while I2V_FLEET_ENABLED is false
     ├── OutputError               the destination cannot be written (path)
+    │   ├── OutputExists          it exists and replacing was not asked for (--force)
+    │   └── OutputIsInput         it is an input file (same file, link, or name but for case)
     ├── RenderError               rendering or encoding failed (retryable depends on the cause)
     ├── FetchError                fetching a URL failed upstream (url); retryable by default
     │   ├── FetchTimeout          the whole-fetch deadline passed (timeout_s)
@@ -159,6 +161,14 @@ class OutputError(I2VError):
     def __init__(self, path: Path | str, message: str) -> None:
         super().__init__(message)
         self.path = str(path)
+
+
+class OutputExists(OutputError):
+    code = "output_exists"
+
+
+class OutputIsInput(OutputError):
+    code = "output_is_input"
 
 
 class RenderError(I2VError):

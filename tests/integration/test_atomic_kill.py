@@ -21,6 +21,7 @@ from i2v.cli.app import run
 from i2v.domain.size import Size
 from i2v.media.atomic import atomic_outputs
 from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
+from i2v.services.generate import cover_path
 from tests.conftest import i2v_environment
 
 pytestmark = pytest.mark.integration
@@ -41,13 +42,17 @@ def _parts(folder: Path, dest: Path) -> list[Path]:
 
 
 def _start_and_wait_for_part(
-    i2v_exe: Path, image: Path, dest: Path, timeout_s: float = 30
+    i2v_exe: Path,
+    image: Path,
+    dest: Path,
+    timeout_s: float = 30,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """Start a slow job; return once its temporary video holds encoded data."""
     proc = subprocess.Popen(
         [str(i2v_exe), "generate", str(image), "-o", str(dest), *SLOW],
         cwd=dest.parent,
-        env=i2v_environment(),
+        env=env or i2v_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -55,7 +60,8 @@ def _start_and_wait_for_part(
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if any(p.stat().st_size > 0 for p in _parts(dest.parent, dest) if p.exists()):
+        mine = dest.parent.glob(f".{dest.name}.{proc.pid}-*.part")  # not a killed run's
+        if any(p.stat().st_size > 0 for p in mine if p.exists()):
             return proc
         if proc.poll() is not None:
             _, err = proc.communicate()
@@ -87,7 +93,7 @@ def test_sigkill_leaves_no_destination(job: tuple[subprocess.Popen[str], Path]) 
     assert proc.returncode == -signal.SIGKILL
     # A killed process cannot clean up, so its hidden .part may remain; the outputs may not.
     assert not dest.exists()
-    assert not dest.with_suffix(".jpg").exists()
+    assert not cover_path(dest).exists()
 
 
 @pytest.mark.parametrize(
@@ -104,6 +110,36 @@ def test_signal_cleans_up_and_exits(
     assert proc.returncode == code, err
     assert "Traceback" not in err
     assert sorted(p.name for p in dest.parent.iterdir()) == [], "files left behind"
+
+
+def test_the_next_run_sweeps_what_killed_runs_left(
+    i2v_exe: Path, photo_jpeg: Path, tmp_path: Path
+) -> None:
+    data, system_tmp, out = tmp_path / "data", tmp_path / "tmp", tmp_path / "out"
+    for folder in (data, system_tmp, out):
+        folder.mkdir()
+    env = {**i2v_environment(), "I2V_DATA_DIR": str(data), "TMPDIR": str(system_tmp)}
+    dest, scratch = out / "out.mp4", data / "scratch"
+    for _ in range(3):
+        proc = _start_and_wait_for_part(i2v_exe, photo_jpeg, dest, env=env)
+        proc.kill()
+        proc.communicate(timeout=30)
+        # Each run swept the one killed before it: what is left is the last run's alone,
+        # under the data directory; the system temp folder is untouched.
+        assert [p.name.split("-")[2] for p in scratch.iterdir()] == [str(proc.pid)]
+        assert [p.name.split(".")[3].split("-")[0] for p in _parts(out, dest)] == [str(proc.pid)]
+        assert list(system_tmp.iterdir()) == []
+        assert not dest.exists()
+
+    done = subprocess.run(
+        [str(i2v_exe), "generate", str(photo_jpeg), "-o", str(dest), "--size", "360x640",
+         "--duration", "3", "--fps", "24"],
+        cwd=out, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert list(scratch.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == ["out.cover.jpg", "out.mp4"]
+    assert list(system_tmp.iterdir()) == []
 
 
 # -- in-process: the frame source fails part-way ---------------------------------------------

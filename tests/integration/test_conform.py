@@ -22,7 +22,7 @@ from i2v.domain.size import Size
 from i2v.domain.spec import Fit, RenderSpec
 from i2v.media.conform import output_times
 from i2v.media.probe import has_edit_list, probe_video
-from i2v.services.generate import generate_video
+from i2v.services.generate import cover_path, generate_video
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +102,7 @@ def test_wan_16fps_is_retimed_to_30fps_keeping_its_length(
     assert (info.codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p", 1080, 1920)
     assert (info.fps, info.faststart, has_edit_list(out)) == (30, True, False)
     assert info.frames == 152  # ceil(81 / 16 * 30): 5.0625 s either way
-    assert out.with_suffix(".jpg").exists()
+    assert cover_path(out).exists()
     # Output frame i shows the source frame on screen at i/30 s, never a later one.
     for i, mean in enumerate(luma_means(out)):
         source = (i * 16) // 30
@@ -139,7 +139,7 @@ def test_a_clip_already_at_the_preset_is_copied_byte_for_byte(
         clip_backend, first, tmp_path, photo_jpeg, size=Size(360, 640), fps=24, duration_s=3
     )
     assert out.read_bytes() == first.read_bytes()
-    assert out.with_suffix(".jpg").stat().st_size > 0
+    assert cover_path(out).stat().st_size > 0
 
 
 def test_contain_keeps_the_whole_frame(

@@ -70,7 +70,7 @@ def render(i2v_exe: Path, image: Path, folder: Path, *args: str) -> Render:
     )
     wall = time.perf_counter() - started
     assert done.returncode == 0, f"i2v generate failed:\n{done.stderr}"
-    return Render(video, folder / "clip.jpg", done, wall)
+    return Render(video, folder / "clip.cover.jpg", done, wall)
 
 
 def stream_of(probe: Json) -> Json:
@@ -165,7 +165,7 @@ def test_summary_line_names_path_size_duration_and_time(default_render: Render) 
 
 def test_only_the_video_and_cover_are_left(default_render: Render) -> None:
     assert sorted(p.name for p in default_render.video.parent.iterdir()) == [
-        "clip.jpg",
+        "clip.cover.jpg",
         "clip.mp4",
     ]
 

@@ -19,6 +19,7 @@ from PIL import Image
 
 from i2v import __version__
 from i2v.cli.app import run
+from i2v.services.generate import cover_path
 from tests.conftest import photo_pixels, png_header_only, save_image
 
 PREFIX = "i2v: error: "
@@ -244,7 +245,7 @@ def _error_line(stderr: str) -> str:
 
 def _assert_nothing_written(files: Files, dest: Path, before: tuple[list[str], list[str]]) -> None:
     assert dest.is_dir() or not dest.exists()
-    assert not dest.with_suffix(".jpg").exists()
+    assert not cover_path(dest).exists()
     assert _files_snapshot(files) == before, "files were added or removed"
 
 

@@ -14,6 +14,7 @@ from i2v import __version__
 from i2v.cli.admin import db_app, keys_app, users_app
 from i2v.cli.fleet import fleet_app
 from i2v.cli.generate import generate
+from i2v.cli.help import PlainGroup
 from i2v.cli.serve import serve
 from i2v.cli.worker import worker
 from i2v.cli.workflows import workflows_app
@@ -21,6 +22,7 @@ from i2v.errors import I2VError, InvalidInput
 
 app = typer.Typer(
     name="i2v",
+    cls=PlainGroup,
     help="Turn still images into publish-ready short videos.",
     no_args_is_help=True,
     add_completion=False,
@@ -102,8 +104,8 @@ def run(argv: list[str]) -> int:
         usage = _usage_error(exc)
         if usage is not None:
             message, code = usage
-            # An empty message means "no arguments": Click printed the help already.
-            return _fail(message, code) if message else code
+            # An empty message means "no arguments": Click printed the help, as asked.
+            return _fail(message, code) if message else 0
         if debug:
             traceback.print_exc()
             return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from i2v.backends.registry import BACKENDS
 from i2v.cli.progress import FrameProgress
 from i2v.config import load_settings
 from i2v.domain.motion import Motion
@@ -19,6 +21,10 @@ _MOTIONS = ", ".join(m.value for m in Motion)
 _PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
 
 
+def _choices(names: Iterable[str]) -> str:
+    return f"[{'|'.join(names)}]"
+
+
 def generate(
     image: Annotated[
         Path, typer.Argument(help="Input image: PNG, JPEG or WebP.", show_default=False)
@@ -26,40 +32,53 @@ def generate(
     output: Annotated[
         Path,
         typer.Option(
-            "-o", "--output", help="Where to write the MP4; the cover JPEG goes beside it."
+            "-o",
+            "--output",
+            help="Where to write the MP4; the cover goes beside it as OUT.cover.jpg.",
         ),
     ] = Path("out.mp4"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the MP4 and cover if they exist already.")
+    ] = False,
     prompt: Annotated[
         str, typer.Option("--prompt", "-p", help="Motion prompt, e.g. 'slow zoom in on her face'.")
     ] = "",
     motion: Annotated[
         str | None,
         typer.Option(
+            metavar="MOTION",
             help=f"Camera motion; overrides the prompt. One of: {_MOTIONS}.",
             show_default="from the prompt, else zoom-in",
         ),
     ] = None,
     duration: Annotated[
-        float, typer.Option(help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g}).")
+        float,
+        typer.Option(
+            metavar="SECONDS", help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g})."
+        ),
     ] = 5.0,
     fps: Annotated[int, typer.Option(help=f"Frames per second ({MIN_FPS}-{MAX_FPS}).")] = 30,
     size: Annotated[
         str | None,
         typer.Option(
-            help="Output size WIDTHxHEIGHT, even sides of 360-1920 px.", show_default=False
+            metavar="WxH",
+            help="Output size WIDTHxHEIGHT, even sides of 360-1920 px.",
+            show_default=False,
         ),
     ] = None,
     aspect: Annotated[
         str | None,
         typer.Option(
-            help=f"Output preset: {', '.join(f'{k} ({v})' for k, v in ASPECT_PRESETS.items())}.",
+            metavar=_choices(ASPECT_PRESETS),
+            help=f"Output preset: {_PRESETS}.",
             show_default="9:16",
         ),
     ] = None,
     fit: Annotated[
         str,
         typer.Option(
-            help="cover: crop to fill the frame; contain: show the whole image on a blurred copy."
+            metavar=_choices(Fit),
+            help="cover: crop to fill the frame; contain: show the whole image on a blurred copy.",
         ),
     ] = "cover",
     seed: Annotated[
@@ -68,14 +87,16 @@ def generate(
     backend: Annotated[
         str,
         typer.Option(
+            metavar=_choices(BACKENDS),
             help="local: the CPU camera-move renderer; comfyui: an image-to-video model on "
-            "I2V_COMFYUI_URLS (or the fleet's GPUs with I2V_FLEET_ENABLED)."
+            "I2V_COMFYUI_URLS (or the fleet's GPUs with I2V_FLEET_ENABLED).",
         ),
     ] = "local",
     workflow: Annotated[
         str | None,
         typer.Option(
-            help="comfyui: the workflow (`i2v workflows list`); default I2V_COMFYUI_WORKFLOW."
+            metavar="NAME",
+            help="comfyui: the workflow (`i2v workflows list`); default I2V_COMFYUI_WORKFLOW.",
         ),
     ] = None,
 ) -> None:
@@ -94,7 +115,9 @@ def generate(
     )
     settings = load_settings()
     with FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress:
-        result = generate_video(image, output, spec, settings, on_progress, backend)
+        result = generate_video(
+            image, output, spec, settings, on_progress, backend, overwrite=force
+        )
     info = result.info
     typer.echo(
         f"wrote {result.video} ({info.size_bytes / 1e6:.1f} MB, {info.duration_s:.2f} s, "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,19 +31,21 @@ from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
 from i2v.errors import InvalidParameter, RenderError
-from i2v.media.atomic import atomic_outputs, check_writable
+from i2v.media.atomic import atomic_outputs, check_outputs, check_writable
 from i2v.media.color import nv12_to_rgb
 from i2v.media.conform import first_frame, publish_ready, retimed
 from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
 from i2v.prompts.motion import motion_from_prompt
+from i2v.scratch import new_scratch_dir, scratch_root, sweep_scratch
 
 COVER_QUALITY = 90
 RENDER_AHEAD = 8  # frames rendered ahead of the encoder
 # The encoder is the critical path and keeps every core busy but for short gaps: rendering
 # at a lower priority fills those gaps instead of taking turns with the encoder's threads.
 RENDER_NICE = 10
+SCRATCH_PREFIX = "i2v-gen-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,8 @@ def resolve_motion(prompt: str, motion: str | None) -> tuple[Motion, Intensity]:
 
 
 def cover_path(video: Path) -> Path:
-    return video.with_suffix(".jpg")
+    """`OUT.cover.jpg`: never `IMAGE.jpg`, which `generate IMAGE.jpg -o IMAGE.mp4` would hit."""
+    return video.with_suffix(".cover.jpg")
 
 
 def encoder_settings(settings: Settings) -> EncoderSettings:
@@ -84,6 +87,22 @@ def write_cover(frame: NDArray[np.uint8], size: Size, dest: Path) -> None:
     Image.fromarray(rgb).save(dest, format="JPEG", quality=COVER_QUALITY, optimize=True)
 
 
+@contextmanager
+def _scratch(settings: Settings) -> Iterator[Path]:
+    """A private folder under the data directory for this render, after sweeping dead runs'.
+
+    Not the system temp folder: copies of users' images there outlived killed runs, and no
+    one swept them.
+    """
+    root = scratch_root(settings)
+    sweep_scratch(root, SCRATCH_PREFIX)
+    folder = new_scratch_dir(root, SCRATCH_PREFIX)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def generate_video(
     image_path: Path,
     output: Path,
@@ -92,10 +111,12 @@ def generate_video(
     on_progress: ProgressCallback,
     backend_name: str = DEFAULT_BACKEND,
     run_id: str | None = None,
+    overwrite: bool = False,
 ) -> GenerateResult:
-    """Render `spec` from the image at `image_path` into `output` (and its .jpg cover).
+    """Render `spec` from the image at `image_path` into `output` (and its .cover.jpg).
 
     `run_id` names this render for remote backends; give the same one when retrying it.
+    Existing outputs are replaced only with `overwrite`; the input image never is.
     """
     started = time.perf_counter()
     backend = get_backend(backend_name, settings)
@@ -105,6 +126,8 @@ def generate_video(
         raise InvalidParameter(
             "output", str(output), f"{output}: the output must be an .mp4 file (the cover is .jpg)"
         )
+    cover = cover_path(output)
+    check_outputs((output, cover), (image_path,), replace=overwrite)
     on_progress(Progress("load", 0, 1))
     zoom = max_zoom()
     image = load_image(
@@ -113,10 +136,9 @@ def generate_video(
         min_decode_size=(math.ceil(spec.size.width * zoom), math.ceil(spec.size.height * zoom)),
     )
     on_progress(Progress("load", 1, 1))
-    cover = cover_path(output)
     with (
-        tempfile.TemporaryDirectory(prefix="i2v-gen-") as workdir,
-        atomic_outputs(output, cover) as (tmp_video, tmp_cover),
+        _scratch(settings) as workdir,
+        atomic_outputs(output, cover, replace=overwrite) as (tmp_video, tmp_cover),
     ):
         request = GenerationRequest(
             image=image,
@@ -129,7 +151,7 @@ def generate_video(
             intensity=spec.intensity,
             fit=spec.fit,
             workflow=spec.workflow,
-            workdir=Path(workdir),
+            workdir=workdir,
             run_id=run_id or uuid.uuid4().hex,
         )
         result = backend.generate(request, on_progress)
