@@ -56,6 +56,7 @@ class JobView:
     error_message: str | None
     artifacts: tuple[ArtifactView, ...]
     cost_usd: Decimal = Decimal(0)
+    has_webhook: bool = False  # not public: the URL may carry a receiver's token
 
 
 def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
@@ -73,6 +74,7 @@ def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
         error_code=job.error_code,
         error_message=job.error_message,
         cost_usd=job.cost_usd or Decimal(0),
+        has_webhook=bool(job.webhook_url),
         artifacts=tuple(
             ArtifactView(a.kind, a.storage_key, a.size, a.content_type, a.sha256)
             for a in sorted(artifacts, key=lambda a: a.kind)
