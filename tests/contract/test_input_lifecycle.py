@@ -141,9 +141,12 @@ def test_retention_removes_a_picture_only_once_all_its_jobs_ended_long_ago(
     assert not service.blobs.exists(INPUT)
     assert removal_events(service.app) == sorted([ended, live])
     assert service.expire(RETENTION_DAYS + 1) == 0  # done once, not at every pass
-    # The same picture sent again is stored again, for the new job.
-    service.submit()
+    # The same picture sent again is stored again, for the new job, and expires in its turn.
+    again = service.submit()
     assert service.blobs.exists(INPUT)
+    service.cancel(again)
+    assert service.expire(RETENTION_DAYS + 1) == 1
+    assert removal_events(service.app) == sorted([ended, live, again])  # one each
 
 
 def test_retention_keeps_a_picture_a_live_job_of_the_same_pixels_may_render_from(

@@ -230,16 +230,23 @@ def input_needed(
     return bool(session.scalar(select(exists().where(or_(users, waiting)))))
 
 
+def _input_removed() -> ColumnElement[bool]:
+    return exists().where(JobEvent.job_id == Job.id, JobEvent.type == INPUT_REMOVED)
+
+
 def expired_input_candidates(session: Session, ended_before: datetime) -> list[str]:
     """Inputs of terminal jobs that ended before `ended_before` and still hold their input."""
-    removed = exists().where(JobEvent.job_id == Job.id, JobEvent.type == INPUT_REMOVED)
     query = select(_input_key()).where(
-        Job.state.in_(_TERMINAL), _ended() < ended_before, ~removed, _input_key().is_not(None)
+        Job.state.in_(_TERMINAL),
+        _ended() < ended_before,
+        ~_input_removed(),
+        _input_key().is_not(None),
     )
     return sorted(set(session.scalars(query.distinct())))
 
 
 def mark_input_removed(session: Session, input_key: str) -> None:
-    """An event on every job that used `input_key`: their picture is gone for good."""
-    for job_id in session.scalars(select(Job.id).where(_input_key() == input_key)):
+    """An event on each job that used `input_key` (once): its picture is gone for good."""
+    query = select(Job.id).where(_input_key() == input_key, ~_input_removed())
+    for job_id in session.scalars(query):
         add_event(session, job_id, INPUT_REMOVED, {"reason": "retention"})
