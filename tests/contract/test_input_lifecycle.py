@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.exc import SAWarning
 
 from i2v.bootstrap import App, open_app
 from i2v.config import load_settings
@@ -24,6 +26,7 @@ from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
 from i2v.engine.queue import JobQueue
+from i2v.errors import NotFound
 from i2v.services import accounts, jobs
 from i2v.services.accounts import UserInfo
 from i2v.services.retention import remove_expired_inputs
@@ -164,3 +167,50 @@ def test_retention_keeps_a_picture_a_live_job_of_the_same_pixels_may_render_from
     assert service.blobs.exists(png_key)
     service.delete(ended)  # the live job is still there: a delete keeps the picture too
     assert service.blobs.exists(png_key)
+
+
+class PausingDeletes:
+    """The real store, but the first delete of an input waits for a go."""
+
+    def __init__(self, inner: BlobStore) -> None:
+        self.inner = inner
+        self.reached = threading.Event()
+        self.proceed = threading.Event()
+
+    def delete(self, key: str) -> None:
+        if key.startswith("inputs/") and not self.reached.is_set():
+            self.reached.set()
+            assert self.proceed.wait(30)
+        self.inner.delete(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_two_deletes_of_one_job_at_once_both_end_cleanly(service: Service) -> None:
+    job_id = service.submit()
+    service.cancel(job_id)
+    pausing = PausingDeletes(service.blobs)
+    outcomes: list[BaseException | None] = []
+
+    def delete(blobs: BlobStore) -> None:
+        try:
+            jobs.delete_job(service.app, service.queue, blobs, service.user, job_id)
+            outcomes.append(None)
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)  # "expected to delete 1 row(s); 0 were"
+        first = threading.Thread(target=delete, args=(pausing,))
+        first.start()
+        assert pausing.reached.wait(30)  # the first holds the picture's lock, mid-delete
+        second = threading.Thread(target=delete, args=(service.blobs,))
+        second.start()
+        second.join(1.0)  # it has read the job and waits for the lock
+        pausing.proceed.set()
+        first.join(30)
+        second.join(30)
+    assert len(outcomes) == 2
+    assert all(exc is None or isinstance(exc, NotFound) for exc in outcomes), outcomes
+    assert not service.blobs.exists(INPUT)

@@ -9,7 +9,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from i2v.db.feed import JobFeed
@@ -29,6 +40,12 @@ def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) ->
 
 def get_job(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id)
+
+
+def delete_job(session: Session, job_id: str) -> bool:
+    """Delete the job (its events and artifacts cascade); False if it was already gone."""
+    result = session.execute(delete(Job).where(Job.id == job_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def job_by_idempotency_key(session: Session, owner_id: str, key: str) -> Job | None:

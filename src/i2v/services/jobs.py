@@ -355,10 +355,11 @@ def delete_job(app: App, queue: JobQueue, blobs: BlobStore, owner: UserInfo, job
         # Under the input's lock, so a submission of the same picture either sees this
         # delete's commit (and stores the picture again) or is seen by it (and keeps it).
         repo.lock_input(session, input_key)
-        if not repo.input_needed(session, input_key, ended_before=None, excluding=job_id):
+        needed = repo.input_needed(session, input_key, ended_before=None, excluding=job_id)
+        if not repo.delete_job(session, job_id):
+            return  # a concurrent delete won while this one waited for the lock
+        if not needed:
             blobs.delete(input_key)
-        session.delete(job)
-        session.flush()
         orphans = [key for key in keys if not repo.storage_key_in_use(session, key)]
     for key in orphans:
         blobs.delete(key)
