@@ -1,5 +1,9 @@
-"""Scratch folders under the data directory, named by their process, and the sweep of those
-that dead processes left behind (copies of users' pictures, half-written files)."""
+"""Scratch folders under the data directory, named by their owner's pid so leftovers are swept.
+
+A run killed with SIGKILL cannot clean up; the next run finds its folder by the dead pid in
+the name (`{prefix}{pid}-{random}`) and removes it. Folders past `MAX_AGE_S` go too, so a
+leftover whose pid was reused by an unrelated process does not stay for ever.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +11,71 @@ import os
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 from i2v.config import Settings, resolved_data_dir
+from i2v.errors import ConfigError
 
-_OWNER = re.compile(r"(\d+)-[0-9a-f]{12}")  # what follows the prefix: "<pid>-<random>"
+MAX_AGE_S = 24 * 3600  # far longer than any run; only a reused pid keeps a leftover that long
 
 
 def scratch_root(settings: Settings) -> Path:
-    """`data_dir/scratch`, created: on the data disk, not a tmpfs that fills memory."""
+    """`data_dir/scratch`, created (private to this user) if missing."""
     root = resolved_data_dir(settings) / "scratch"
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{root}: cannot create the scratch folder under I2V_DATA_DIR ({exc.strerror})"
+        ) from exc
     return root
 
 
 def new_scratch_dir(root: Path, prefix: str) -> Path:
-    """A new, private folder `{prefix}{pid}-{random}` in `root`; the caller removes it."""
-    path = root / f"{prefix}{os.getpid()}-{secrets.token_hex(6)}"
+    """A new, empty folder in `root` named `{prefix}{pid}-{random}`; the caller removes it."""
+    path = root / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
     path.mkdir(mode=0o700)
     return path
 
 
-def sweep_scratch(root: Path, prefix: str) -> int:
-    """Remove the folders `new_scratch_dir(root, prefix)` made in processes no longer alive.
-
-    Pids mean something only on their own host: processes sharing `root` across hosts must
-    put their host in `prefix`. A pid reused by a live process keeps its folder (until a
-    later sweep), never the other way round.
-    """
-    swept = 0
-    try:
-        entries = list(root.iterdir())
-    except FileNotFoundError:
-        return 0
-    for entry in entries:
-        owner = _OWNER.fullmatch(entry.name[len(prefix) :])
-        if not entry.name.startswith(prefix) or owner is None or _alive(int(owner[1])):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-            swept += 1
-    return swept
-
-
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (another user's counts: it may be a run)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # someone else's live process
+        return True
     return True
+
+
+def is_leftover(path: Path, pid: int, now: float) -> bool:
+    """Whether `path`, made by process `pid`, belongs to a run that is gone."""
+    try:
+        age = now - path.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age > MAX_AGE_S or (pid != os.getpid() and not pid_alive(pid))
+
+
+def sweep_scratch(root: Path, prefix: str) -> int:
+    """Remove the `prefix` folders in `root` of runs that are gone; return how many."""
+    pattern = re.compile(rf"{re.escape(prefix)}(\d+)-[0-9a-f]+")
+    now = time.time()
+    removed = 0
+    try:
+        entries = list(root.iterdir())
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        if is_leftover(entry, int(match.group(1)), now):
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.exists():
+                removed += 1
+    return removed
