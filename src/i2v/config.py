@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     s3_multipart_threshold_mb: int = Field(default=16, ge=5, le=5120)
     max_upload_mb: int = Field(default=30, ge=1, le=1024)
+    input_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        le=36_500,
+        description="Uploaded pictures go this long after their last job ended (0: at once).",
+    )
     webhook_secret: SecretStr | None = Field(
         default=None, description="Signs webhook deliveries; jobs may name a webhook only if set."
     )

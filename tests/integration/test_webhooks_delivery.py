@@ -107,3 +107,43 @@ def test_a_finished_job_is_posted_signed_and_retried_after_a_500(
         assert event["job"]["id"] == job["id"]
         assert event["job"]["state"] == "succeeded"
     assert receiver.received[0][1] == receiver.received[1][1]  # a retry sends the same event
+
+
+@pytest.fixture
+def punctual() -> Iterator[Receiver]:
+    server = Receiver(failures=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def test_the_event_stream_carries_the_webhooks_outcome_to_its_end(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, punctual: Receiver
+) -> None:
+    monkeypatch.setenv("I2V_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("I2V_DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("I2V_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("I2V_FETCH_ALLOW", "127.0.0.1")
+    settings = load_settings()
+    app = open_app(settings)
+    accounts.create_user(app.db, "alice")
+    headers = {"Authorization": f"Bearer {accounts.create_key(app.db, 'alice').token}"}
+    app.close()
+    hook = f"http://127.0.0.1:{punctual.server_address[1]}/hooks/i2v"
+    with TestClient(create_app(settings)) as client:
+        job = client.post(
+            "/v1/jobs",
+            headers=headers,
+            files={"image": ("p.jpg", EXAMPLE.read_bytes(), "image/jpeg")},
+            data={"size": "360x640", "duration": "3", "webhook_url": hook},
+        ).json()
+        with client.stream("GET", f"/v1/jobs/{job['id']}/events", headers=headers) as response:
+            text = response.read().decode()
+    blocks = [block for block in text.split("\n\n") if "event: " in block]
+    kinds = [block.split("event: ", 1)[1].split("\n", 1)[0] for block in blocks]
+    assert kinds[-1] == "webhook", kinds
+    outcome = json.loads(blocks[-1].split("data: ", 1)[1])
+    assert outcome["delivered"] is True
+    assert outcome["type"] == "job.succeeded"
+    assert [status for *_, status in punctual.received] == [204]

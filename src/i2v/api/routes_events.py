@@ -1,8 +1,10 @@
-"""GET /v1/jobs/{id}/events: Server-Sent Events of state changes and progress, resumable."""
+"""GET /v1/jobs/{id}/events: Server-Sent Events of state changes, progress and the webhook's
+outcome, resumable."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -12,8 +14,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from i2v.api.auth import CurrentUser, Services
-from i2v.domain.job import JobState
-from i2v.services import jobs
+from i2v.services import job_stream, jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 # Commits in this process wake a stream at once; the poll is for workers in other
@@ -21,7 +22,6 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 POLL_S = 0.25
 POLL_MAX_S = 2.0
 KEEPALIVE_S = 15.0
-TERMINAL = {state.value for state in JobState if state.terminal}
 
 
 def _frame(event: jobs.EventView) -> str:
@@ -52,20 +52,26 @@ async def job_events(
     try:
         # Check access before the stream starts, so a wrong id is a 404, not an empty stream.
         first = await anyio.to_thread.run_sync(jobs.job_events, services.app, user, job_id, start)
+        end = await anyio.to_thread.run_sync(job_stream.stream_end, services.app, user, job_id)
     except BaseException:
         changed.close()
         raise
 
     async def stream() -> AsyncIterator[str]:
         batch, cursor, idle, poll = first, start, 0.0, POLL_S
+        outcome_by: float | None = None  # the webhook's outcome is awaited until then
         try:
             yield "retry: 2000\n\n"
             while True:
                 for event in batch:
                     cursor = event.id
                     yield _frame(event)
-                    if event.type == "state" and event.data.get("state") in TERMINAL:
+                    if end.is_last(event):
                         return
+                    if end.awaits_outcome(event):
+                        outcome_by = time.monotonic() + end.outcome_wait_s
+                if outcome_by is not None and time.monotonic() >= outcome_by:
+                    return
                 if not batch:
                     woke = await changed.wait(poll)
                     idle = 0.0 if woke else idle + poll

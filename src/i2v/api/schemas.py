@@ -1,40 +1,13 @@
-"""The API's response bodies."""
+"""The API's response bodies; a job's is the services' model, which webhooks carry too."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from pydantic import BaseModel
 
-from pydantic import BaseModel, Field
+from i2v.services.jobs import JobPage
+from i2v.services.webhook_payload import ArtifactOut, JobOut
 
-from i2v.services.jobs import JobPage, JobView, public_json
-
-
-class ArtifactOut(BaseModel):
-    kind: str
-    size: int
-    content_type: str
-    sha256: str
-    url: str
-
-
-class JobOut(BaseModel):
-    id: str
-    state: str
-    backend: str
-    stage: str | None
-    progress: float
-    cost_usd: float = Field(description="GPU time this job paid for, in US dollars.")
-    spec: dict[str, Any]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: dict[str, str] | None
-    artifacts: list[ArtifactOut]
-
-    @classmethod
-    def of(cls, job: JobView) -> JobOut:
-        return cls.model_validate(public_json(job))
+__all__ = ["ArtifactOut", "JobListOut", "JobOut"]
 
 
 class JobListOut(BaseModel):

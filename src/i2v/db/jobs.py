@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
 
 from i2v.db.feed import JobFeed
 from i2v.db.tables import Artifact, Job, JobEvent, utcnow
 from i2v.domain.job import JobState
 
 DIAGNOSTICS = "diagnostics"  # an event for operators (servers, tracebacks), never streamed
+INPUT_REMOVED = "input_removed"  # retention removed the job's uploaded picture
+_LIVE = [JobState.QUEUED.value, JobState.RUNNING.value]
+_TERMINAL = [state.value for state in JobState if state.terminal]
 
 
 def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) -> None:
@@ -25,6 +40,12 @@ def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) ->
 
 def get_job(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id)
+
+
+def delete_job(session: Session, job_id: str) -> bool:
+    """Delete the job (its events and artifacts cascade); False if it was already gone."""
+    result = session.execute(delete(Job).where(Job.id == job_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def job_by_idempotency_key(session: Session, owner_id: str, key: str) -> Job | None:
@@ -184,3 +205,65 @@ def result_has_owner(session: Session, storage_key: str, job_id: str) -> bool:
 
 def set_cost(session: Session, job_id: str, usd: Decimal) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(cost_usd=usd))
+
+
+def _input_key() -> ColumnElement[str]:
+    key: ColumnElement[str] = Job.spec["input_key"].as_string()
+    return key
+
+
+def _ended() -> ColumnElement[datetime]:
+    return func.coalesce(Job.finished_at, Job.created_at)
+
+
+def lock_input(session: Session, input_key: str) -> None:
+    """Serialise storing, deleting and expiring one input until this transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: a write takes
+    the database's write lock at once, so the other side waits for this commit.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        lock = int.from_bytes(hashlib.sha256(input_key.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+    else:
+        session.execute(update(Job).where(Job.id.is_(None)).values(progress=0.0))
+
+
+def input_needed(
+    session: Session, input_key: str, *, ended_before: datetime | None, excluding: str = ""
+) -> bool:
+    """Whether a job but `excluding` still needs `input_key`: one that uses it (less those
+    that ended before `ended_before`), or a live job that may wait on a render one of its
+    users started (identical pictures in other formats share a cache key, not an input)."""
+    others = Job.id != excluding
+    users = and_(others, _input_key() == input_key)
+    if ended_before is not None:
+        users = and_(users, or_(Job.state.in_(_LIVE), _ended() >= ended_before))
+    user = aliased(Job)  # not correlated with the outer query's jobs
+    sharing = select(user.cache_key).where(
+        user.spec["input_key"].as_string() == input_key, user.cache_key.is_not(None)
+    )
+    waiting = and_(others, Job.state.in_(_LIVE), Job.cache_key.in_(sharing))
+    return bool(session.scalar(select(exists().where(or_(users, waiting)))))
+
+
+def _input_removed() -> ColumnElement[bool]:
+    return exists().where(JobEvent.job_id == Job.id, JobEvent.type == INPUT_REMOVED)
+
+
+def expired_input_candidates(session: Session, ended_before: datetime) -> list[str]:
+    """Inputs of terminal jobs that ended before `ended_before` and still hold their input."""
+    query = select(_input_key()).where(
+        Job.state.in_(_TERMINAL),
+        _ended() < ended_before,
+        ~_input_removed(),
+        _input_key().is_not(None),
+    )
+    return sorted(set(session.scalars(query.distinct())))
+
+
+def mark_input_removed(session: Session, input_key: str) -> None:
+    """An event on each job that used `input_key` (once): its picture is gone for good."""
+    query = select(Job.id).where(_input_key() == input_key, ~_input_removed())
+    for job_id in session.scalars(query):
+        add_event(session, job_id, INPUT_REMOVED, {"reason": "retention"})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,6 +22,7 @@ from i2v.db.tables import Executor, utcnow
 from i2v.domain.job import JobState
 from i2v.engine import context
 from i2v.engine import webhooks as _webhooks  # noqa: F401 - registers the delivery workflow
+from i2v.engine.housekeeping import retention_loop, sweep_leftovers
 from i2v.engine.queue import JobQueue
 from i2v.engine.workflow import APP_NAME, JOB_QUEUE, WORKFLOW_VERSION
 from i2v.errors import ConfigError
@@ -170,6 +173,7 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
     settings = app.settings
     executor_id = settings.executor_id or default_executor_id(role)
     _claim_executor_id(app, executor_id)
+    sweep_leftovers(settings, blobs)  # before DBOS recovers anything into new scratch
     context.install(context.StepContext(app=app, blobs=blobs))
     config: DBOSConfig = {
         "name": APP_NAME,
@@ -190,7 +194,10 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
     )
     engine = Engine(app=app, queue=JobQueue(settings), executor_id=executor_id, role=role)
     engine.heartbeat()
-    loops = [("i2v-heartbeat", engine._loop)]
+    loops: list[tuple[str, Callable[[], None]]] = [
+        ("i2v-heartbeat", engine._loop),
+        ("i2v-retention", functools.partial(retention_loop, app, blobs, engine._stop)),
+    ]
     if settings.fleet_enabled:
         loops.append(("i2v-fleet", engine._fleet_loop))
     for name, target in loops:

@@ -18,24 +18,19 @@ from i2v.engine.context import current
 from i2v.errors import FetchError, I2VError
 from i2v.net.fetch import SafeFetcher, policy_from_settings
 from i2v.net.webhooks import SIGNATURE_HEADER, WebhookEvent, next_delay, sign
-from i2v.services.jobs import view_of
+from i2v.services.webhook_payload import webhook_payload
 
 DELIVER_NAME = "i2v.deliver_webhook"
 
 
 @DBOS.step(name="i2v.webhook_payload")
 def payload(job_id: str, kind: str) -> dict[str, Any]:
-    from i2v.api.schemas import JobOut  # the same job body the API serves
-
-    with current().app.db.session() as session:
-        job = repo.get_job(session, job_id)
-        if job is None:
-            return {}
-        body = JobOut.of(view_of(job, repo.artifacts_of(session, job_id))).model_dump(mode="json")
-    return {
-        "url": job.webhook_url,
-        "event": {"event_id": f"{job_id}.{kind}", "type": kind, "job": body},
-    }
+    found = webhook_payload(current().app, job_id, kind)
+    if found is None:
+        return {}
+    # Checkpointed in this shape: deliveries in flight across an upgrade replay it as is.
+    event = {"event_id": found.event_id, "type": found.type, "job": found.job}
+    return {"url": found.url, "event": event}
 
 
 @DBOS.step(name="i2v.webhook_post")

@@ -6,7 +6,6 @@ storage keys are derived from the job id, and state changes are conditional upda
 
 from __future__ import annotations
 
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from i2v.db.tables import Artifact
 from i2v.domain.ids import new_id
 from i2v.domain.job import JobSpec, JobState
 from i2v.engine.context import current
+from i2v.engine.housekeeping import job_scratch
 from i2v.errors import BackendError, ExecutionFailed, I2VError, RenderError
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
@@ -94,8 +94,7 @@ def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
             for job_id in waiting:
                 repo.set_progress(session, job_id, "generate", fraction)
 
-    with tempfile.TemporaryDirectory(prefix="i2v-job-") as scratch:
-        folder = Path(scratch)
+    with job_scratch(ctx.app.settings) as folder:
         source = folder / f"input{Path(spec.input_key).suffix}"
         with ctx.blobs.open(spec.input_key) as stream, source.open("wb") as fh:
             for chunk in stream:
@@ -143,8 +142,8 @@ def render_id(job_id: str, result_key: str) -> str:
 def publish(job_id: str, stored: dict[str, Any]) -> None:
     """Check the stored video against the platform spec before anyone is told it is ready."""
     ctx = current()
-    with tempfile.TemporaryDirectory(prefix="i2v-check-") as scratch:
-        path = Path(scratch) / "video.mp4"
+    with job_scratch(ctx.app.settings) as folder:
+        path = folder / "video.mp4"
         with ctx.blobs.open(stored[VIDEO]["key"]) as stream, path.open("wb") as fh:
             for chunk in stream:
                 fh.write(chunk)

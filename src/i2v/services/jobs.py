@@ -1,4 +1,4 @@
-"""Jobs: submit, look up (scoped to their owner), list and cancel."""
+"""Jobs: submit, look up (scoped to their owner), list, cancel and delete."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class JobView:
     error_message: str | None
     artifacts: tuple[ArtifactView, ...]
     cost_usd: Decimal = Decimal(0)
+    has_webhook: bool = False  # not public: the URL may carry a receiver's token
 
 
 def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
@@ -73,6 +74,7 @@ def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
         error_code=job.error_code,
         error_message=job.error_message,
         cost_usd=job.cost_usd or Decimal(0),
+        has_webhook=bool(job.webhook_url),
         artifacts=tuple(
             ArtifactView(a.kind, a.storage_key, a.size, a.content_type, a.sha256)
             for a in sorted(artifacts, key=lambda a: a.kind)
@@ -167,8 +169,9 @@ def submit(
         hit = _from_cache(app, owner, spec, key, request_hash, idempotency_key, webhook_url)
         if hit is not None:
             return Submitted(hit, created=True, cached=True)
+    content_type = _CONTENT_TYPES[decoded.source_format]
     if not blobs.exists(input_key):
-        blobs.put(input_key, image, _CONTENT_TYPES[decoded.source_format])
+        blobs.put(input_key, image, content_type)
     job = Job(
         id=new_id("job"),
         owner_id=owner.id,
@@ -184,9 +187,14 @@ def submit(
     )
     try:
         with app.db.session() as session:
+            repo.lock_input(session, input_key)
             session.add(job)
             session.flush()
             repo.add_event(session, job.id, "state", {"state": JobState.QUEUED.value})
+            # Under the input's lock: a delete or a retention pass that removed this very
+            # picture since the check above has committed by now, so it is stored again.
+            if not blobs.exists(input_key):
+                blobs.put(input_key, image, content_type)
     except IntegrityError:
         # The same key raced in from another request; the winner's job is the answer.
         assert idempotency_key is not None
@@ -334,15 +342,24 @@ def find_artifact(app: App, owner: UserInfo, job_id: str, kind: str) -> Artifact
 
 
 def delete_job(app: App, queue: JobQueue, blobs: BlobStore, owner: UserInfo, job_id: str) -> None:
-    """Cancel the job if it still runs, then remove it, its events and its artifacts."""
+    """Cancel the job if it still runs, then remove it, its events, its artifacts and its
+    uploaded picture (results and pictures are shared by content: only if no other job
+    needs them)."""
     cancel_job(app, queue, owner, job_id)
     with app.db.session() as session:
         job = repo.get_job(session, job_id)
+        if job is None:
+            return  # a concurrent delete won
         keys = [a.storage_key for a in repo.artifacts_of(session, job_id)]
-        if job is not None:
-            session.delete(job)
-        session.flush()
-        # Results are content-addressed and shared by cache hits: remove only orphans.
+        input_key = JobSpec.from_json(job.spec).input_key
+        # Under the input's lock, so a submission of the same picture either sees this
+        # delete's commit (and stores the picture again) or is seen by it (and keeps it).
+        repo.lock_input(session, input_key)
+        needed = repo.input_needed(session, input_key, ended_before=None, excluding=job_id)
+        if not repo.delete_job(session, job_id):
+            return  # a concurrent delete won while this one waited for the lock
+        if not needed:
+            blobs.delete(input_key)
         orphans = [key for key in keys if not repo.storage_key_in_use(session, key)]
     for key in orphans:
         blobs.delete(key)

@@ -8,6 +8,7 @@ import hashlib
 import json
 import mimetypes
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from i2v.storage.base import (
 # ".", so neither this tree nor the ".NAME.RANDOM.part" temporary files can clash with a key.
 META_DIR = ".meta"
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+_PART = re.compile(r"\..+\.[0-9a-f]{16}\.part")  # what `_write_temp` names its files
 
 
 class LocalBlobStore:
@@ -144,6 +146,24 @@ class LocalBlobStore:
         except OSError as exc:
             raise _os_error(exc, prefix) from exc
         return count
+
+    def sweep_parts(self, older_than: float) -> int:
+        """Remove the temporary `.part` files last written before `older_than` (Unix time).
+
+        A live `put` writes its temporary file all the time, so one left untouched for long
+        belongs to a writer that was killed; the caller picks how long is long.
+        """
+        swept = 0
+        for parent, _dirs, names in os.walk(self.root):
+            for name in names:
+                path = Path(parent, name)
+                if not _PART.fullmatch(name):
+                    continue
+                with contextlib.suppress(FileNotFoundError):  # its writer finished meanwhile
+                    if path.lstat().st_mtime < older_than:
+                        path.unlink()
+                        swept += 1
+        return swept
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""The job body that webhooks carry and the API serves (one model, so they never drift), and
+the event a webhook posts about a job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from i2v.bootstrap import App
+from i2v.db import jobs as repo
+from i2v.services.jobs import JobView, public_json, view_of
+
+
+class ArtifactOut(BaseModel):
+    kind: str
+    size: int
+    content_type: str
+    sha256: str
+    url: str
+
+
+class JobOut(BaseModel):
+    id: str
+    state: str
+    backend: str
+    stage: str | None
+    progress: float
+    cost_usd: float = Field(description="GPU time this job paid for, in US dollars.")
+    spec: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: dict[str, str] | None
+    artifacts: list[ArtifactOut]
+
+    @classmethod
+    def of(cls, job: JobView) -> JobOut:
+        return cls.model_validate(public_json(job))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookPayload:
+    url: str
+    event_id: str  # "<job id>.<type>": receivers drop repeats by it
+    type: str
+    job: dict[str, Any]  # JobOut as JSON, exactly as GET /v1/jobs/{id} serves it
+
+
+def webhook_payload(app: App, job_id: str, kind: str) -> WebhookPayload | None:
+    """The `kind` event to post about the job; None if the job or its webhook URL is gone."""
+    with app.db.session() as session:
+        job = repo.get_job(session, job_id)
+        if job is None or not job.webhook_url:
+            return None
+        body = JobOut.of(view_of(job, repo.artifacts_of(session, job_id))).model_dump(mode="json")
+    return WebhookPayload(job.webhook_url, f"{job_id}.{kind}", kind, body)
