@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -30,6 +31,12 @@ def scratch_root(settings: Settings) -> Path:
             f"{root}: cannot create the scratch folder under I2V_DATA_DIR ({exc.strerror})"
         ) from exc
     return root
+
+
+def host_prefix(kind: str) -> str:
+    """`{kind}-{host}-`: a data dir may be shared by several hosts, and only the host that
+    made a folder can tell whether the pid in its name is alive."""
+    return f"{kind}-{socket.gethostname()}-"
 
 
 def new_scratch_dir(root: Path, prefix: str) -> Path:

@@ -126,7 +126,7 @@ def test_the_next_run_sweeps_what_killed_runs_left(
         proc.communicate(timeout=30)
         # Each run swept the one killed before it: what is left is the last run's alone,
         # under the data directory; the system temp folder is untouched.
-        assert [p.name.split("-")[2] for p in scratch.iterdir()] == [str(proc.pid)]
+        assert [p.name.split("-")[-2] for p in scratch.iterdir()] == [str(proc.pid)]
         assert [p.name.split(".")[3].split("-")[0] for p in _parts(out, dest)] == [str(proc.pid)]
         assert list(system_tmp.iterdir()) == []
         assert not dest.exists()

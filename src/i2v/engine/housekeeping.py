@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 from i2v.bootstrap import App
 from i2v.config import Settings
 from i2v.db.tables import utcnow
-from i2v.scratch import new_scratch_dir, scratch_root, sweep_scratch
+from i2v.scratch import host_prefix, new_scratch_dir, scratch_root, sweep_scratch
 from i2v.services.retention import remove_expired_inputs
 from i2v.storage.base import BlobStore
 from i2v.storage.local import LocalBlobStore
@@ -29,9 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def job_scratch_prefix() -> str:
-    """Scratch folders carry their host: a data dir may be shared by several hosts, and only
-    this host can tell whether one of its pids is alive."""
-    return f"i2v-job-{socket.gethostname()}-"
+    """The worker's scratch folders: `i2v-job-{host}-{pid}-{random}`."""
+    return host_prefix("i2v-job")
 
 
 @contextmanager

@@ -38,14 +38,13 @@ from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
 from i2v.prompts.motion import motion_from_prompt
-from i2v.scratch import new_scratch_dir, scratch_root, sweep_scratch
+from i2v.scratch import host_prefix, new_scratch_dir, scratch_root, sweep_scratch
 
 COVER_QUALITY = 90
 RENDER_AHEAD = 8  # frames rendered ahead of the encoder
 # The encoder is the critical path and keeps every core busy but for short gaps: rendering
 # at a lower priority fills those gaps instead of taking turns with the encoder's threads.
 RENDER_NICE = 10
-SCRATCH_PREFIX = "i2v-gen-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +94,9 @@ def _scratch(settings: Settings) -> Iterator[Path]:
     one swept them.
     """
     root = scratch_root(settings)
-    sweep_scratch(root, SCRATCH_PREFIX)
-    folder = new_scratch_dir(root, SCRATCH_PREFIX)
+    prefix = host_prefix("i2v-gen")
+    sweep_scratch(root, prefix)
+    folder = new_scratch_dir(root, prefix)
     try:
         yield folder
     finally:
