@@ -19,7 +19,8 @@ from i2v.db.engine import Database, open_database
 from i2v.db.tables import utcnow
 from i2v.fleet.base import GpuProvider, Instance, InstanceState, Requirements
 from i2v.fleet.budget import Budget
-from i2v.fleet.manager import FleetConfig, FleetManager, WorkflowNeeds
+from i2v.fleet.config import FleetConfig
+from i2v.fleet.manager import FleetManager, WorkflowNeeds
 from i2v.fleet.runpod import RunPodProvider
 from i2v.fleet.setup import comfy_ready, needs_of, shipped_needs
 from i2v.fleet.vast import VastProvider

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from i2v.db import fleet as repo
 from i2v.db.engine import Database
@@ -39,9 +38,7 @@ from i2v.fleet.base import (
     Offer,
     Requirements,
 )
-
-if TYPE_CHECKING:  # the manager imports this module
-    from i2v.fleet.manager import FleetConfig
+from i2v.fleet.config import FleetConfig
 
 MAX_LAUNCHES = 3  # offers tried per launch, across providers
 DEAD = (InstanceState.FAILED, InstanceState.STOPPED, InstanceState.TERMINATED)

@@ -27,11 +27,11 @@ from i2v.domain.ids import new_id
 from i2v.errors import FleetError, InstanceNotReady, ProviderError
 from i2v.fleet import budget as money
 from i2v.fleet.base import GpuProvider, Instance, Offer, Requirements
-from i2v.fleet.budget import Budget
+from i2v.fleet.config import FleetConfig
 from i2v.fleet.launcher import Launcher, Probe, Started, WorkflowNeeds, no_capacity
 from i2v.fleet.policy import Pace, expected_wait, should_launch, spares, why_destroy
 
-__all__ = ["FleetConfig", "FleetManager", "Lease", "ReconcileReport", "WorkflowNeeds"]
+__all__ = ["FleetManager", "Lease", "ReconcileReport", "WorkflowNeeds"]
 
 log = logging.getLogger(__name__)
 # A row launched (or being launched) this recently may not be in the provider's list yet.
@@ -40,23 +40,6 @@ FRESH_POLLS = 5  # a waiter not seen for this many polls belongs to a worker tha
 LAUNCH_BACKOFF_S = 60.0  # after a refused launch, a waiting run queues this long first
 PACE_TTL_S = 30.0  # how long a measured pace is used before it is measured again
 FORGET_WAITERS_S = 3600.0  # reconcile drops waiters not seen for this long
-
-
-@dataclass(frozen=True, slots=True)
-class FleetConfig:
-    deployment: str
-    provider_order: tuple[str, ...]
-    templates: Mapping[str, str]  # provider -> template id
-    requirements: Requirements
-    budget: Budget
-    idle_s: float = 600.0
-    ready_timeout_s: float = 1200.0
-    poll_s: float = 5.0  # provider and readiness polling
-    line_poll_s: float = 1.0  # a waiting run's look at the line: database only, so cheap
-    disk_gb: int = 80
-    max_run_s: float = 1800.0  # a lease older than this (plus idle_s) is a dead worker's
-    queue_wait_s: float = 0.0  # a run queues for a busy instance if it expects to wait less
-    surplus_idle_s: float = 600.0  # idle time after which a spare instance goes
 
 
 @dataclass(frozen=True, slots=True)

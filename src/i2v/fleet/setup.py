@@ -15,7 +15,8 @@ from i2v.db.engine import Database
 from i2v.errors import BackendError, ConfigError, NotFound
 from i2v.fleet.base import GpuProvider, ModelDownload, Requirements
 from i2v.fleet.budget import Budget
-from i2v.fleet.manager import FleetConfig, FleetManager, WorkflowNeeds
+from i2v.fleet.config import FleetConfig
+from i2v.fleet.manager import FleetManager, WorkflowNeeds
 from i2v.fleet.runpod import RunPodProvider
 from i2v.fleet.vast import VastProvider
 
