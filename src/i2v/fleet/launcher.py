@@ -102,13 +102,18 @@ class Launcher:
         return sorted(found, key=lambda offer: offer.usd_per_hour)
 
     async def launch(
-        self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
+        self,
+        needs: WorkflowNeeds,
+        requirements: Requirements | None = None,
+        *,
+        hold: str | None = None,
     ) -> FleetInstance:
         """Launch the cheapest offer that fits and wait until it is ready, failing over
         across offers and providers.
 
-        With `hold`, the ready instance is handed over busy (for the run that asked); without,
-        it is left idle for any run to take, and for the idle reaper.
+        With `hold` (a run id), the ready instance is handed over busy, leased to that run in
+        the same transaction; without, it is left idle for any run to take, and for the idle
+        reaper.
         """
         problems: list[str] = []
         troubled: set[str] = set()
@@ -218,7 +223,9 @@ class Launcher:
             return None  # reconcile will find it by label later
         return next((i for i in found if i.label == label), None)
 
-    async def wait_ready(self, started: Started, needs: WorkflowNeeds, hold: bool) -> FleetInstance:
+    async def wait_ready(
+        self, started: Started, needs: WorkflowNeeds, hold: str | None
+    ) -> FleetInstance:
         """Wait for the instance to be ready; on any way out but ready, destroy it first."""
         try:
             while True:
@@ -234,7 +241,7 @@ class Launcher:
             raise
 
     async def check(
-        self, started: Started, needs: WorkflowNeeds, *, hold: bool
+        self, started: Started, needs: WorkflowNeeds, *, hold: str | None
     ) -> FleetInstance | None:
         """One look at a starting instance: its row once ready, None while it starts.
 
@@ -276,12 +283,12 @@ class Launcher:
             and await self._probe(instance.endpoint or "", needs)
         )
 
-    def _made_ready_elsewhere(self, started: Started, hold: bool) -> FleetInstance:
+    def _made_ready_elsewhere(self, started: Started, hold: str | None) -> FleetInstance:
         """The row left `pending` under us: reconcile made it ready, or it was closed."""
         with self._db.session() as session:
             row = session.get(FleetInstance, started.row_id)
             if row is not None and row.state == repo.READY:
-                if not hold or repo.claim_idle(session, row.id, self._now()):
+                if hold is None or repo.claim_idle(session, row.id, hold, self._now()):
                     session.refresh(row)
                     return row
                 raise InstanceTaken(f"fleet instance {row.id} went to another run", retryable=True)
@@ -292,8 +299,10 @@ class Launcher:
             retryable=True,
         )
 
-    def mark_ready(self, row_id: str, instance: Instance, *, hold: bool) -> FleetInstance | None:
-        """The starting row turns ready (busy for its launcher with `hold`); None if closed."""
+    def mark_ready(
+        self, row_id: str, instance: Instance, *, hold: str | None
+    ) -> FleetInstance | None:
+        """The starting row turns ready (busy, and leased to the run `hold`); None if closed."""
         now = self._now()
         with self._db.session() as session:
             ready = repo.update_row(
@@ -303,9 +312,11 @@ class Launcher:
                 state=repo.READY,
                 endpoint=instance.endpoint,
                 ready_at=now,
-                busy=1 if hold else 0,
+                busy=0 if hold is None else 1,
                 last_used_at=now,
             )
+            if ready and hold is not None:
+                repo.hold_lease(session, hold, row_id, now)
             return session.get(FleetInstance, row_id) if ready else None
 
     def close(self, row_id: str, state: str, reason: str) -> None:

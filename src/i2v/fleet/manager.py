@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from i2v.db import fleet as repo
 from i2v.db.engine import Database
-from i2v.db.tables import FleetInstance, FleetLease, utcnow
-from i2v.domain.ids import new_id
+from i2v.db.tables import FleetInstance, utcnow
 from i2v.errors import FleetError, InstanceNotReady, ProviderError
 from i2v.fleet import budget as money
 from i2v.fleet.base import GpuProvider, Instance, Offer, Requirements
@@ -95,7 +94,11 @@ class FleetManager:
         return await self._launcher.offers(requirements or self._config.requirements)
 
     async def launch(
-        self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
+        self,
+        needs: WorkflowNeeds,
+        requirements: Requirements | None = None,
+        *,
+        hold: str | None = None,
     ) -> FleetInstance:
         return await self._launcher.launch(needs, requirements, hold=hold)
 
@@ -126,8 +129,10 @@ class FleetManager:
         """
         if min_vram_gb is not None:
             wanted = replace(self._config.requirements, min_vram_gb=min_vram_gb)
-            row = await self.launch(needs, wanted)
-            return self._lease(row, run_id)
+            return self._lease(await self.launch(needs, wanted, hold=run_id))
+        held = await self._take_held(needs, run_id, exclude)
+        if held is not None:
+            return held
         starting: list[Started] = []  # launched by this run, not ready yet
         troubled: set[str] = set()
         problems: list[str] = []
@@ -213,14 +218,34 @@ class FleetManager:
     ) -> Lease | None:
         """A lease on `row` if this run claims it first and it still answers."""
         with self._db.session() as session:
-            if not repo.claim_idle(session, row.id, self._now()):
+            if not repo.claim_idle(session, row.id, run_id, self._now()):
                 return None
+        return await self._checked(row, needs, run_id)
+
+    async def _take_held(
+        self, needs: WorkflowNeeds, run_id: str, exclude: Sequence[str]
+    ) -> Lease | None:
+        """The instance this run claimed before its worker died, if it is still ready:
+        the claim survived with its lease, so the row is busy for this run alone."""
+        with self._db.session() as session:
+            lease = repo.lease_for(session, run_id)
+            row = session.get(FleetInstance, lease.instance) if lease is not None else None
+            if lease is None or lease.ended_at is not None or row is None:
+                return None
+            if row.state != repo.READY or row.workflow != needs.name or row.endpoint in exclude:
+                return None
+        return await self._checked(row, needs, run_id)
+
+    async def _checked(self, row: FleetInstance, needs: WorkflowNeeds, run_id: str) -> Lease | None:
+        """The claimed `row` as a lease if it still answers; else the claim is undone and the
+        instance destroyed."""
         try:
             if row.endpoint and await self._probe(row.endpoint, needs):
-                return self._lease(row, run_id)
+                return self._lease(row)
         except BaseException:
-            self._unclaim(row.id)  # never leave a row busy with no lease to end it
+            self._unclaim(run_id)  # never leave a row busy with no run on it
             raise
+        self._unclaim(run_id)
         await self.terminate(row.id, "failed its readiness check on reuse")
         return None
 
@@ -239,7 +264,7 @@ class FleetManager:
         came_up = False
         for started in list(starting):
             try:
-                row = await self._launcher.check(started, needs, hold=False)
+                row = await self._launcher.check(started, needs, hold=None)
             except (InstanceNotReady, ProviderError, FleetError) as exc:
                 # Dead, late, or closed by someone else: never one that serves a run (that
                 # comes back as ready, not as an error).
@@ -264,33 +289,22 @@ class FleetManager:
             if started.row_id in mine:
                 continue
             with contextlib.suppress(ProviderError, FleetError):
-                if await self._launcher.check(started, needs, hold=False) is not None:
+                if await self._launcher.check(started, needs, hold=None) is not None:
                     return True
         return False
 
     # ---- leases -------------------------------------------------------------------------
 
-    def _lease(self, row: FleetInstance, run_id: str) -> Lease:
-        """Record that `run_id` runs on `row`; a retried run moves its one lease, so it is
-        billed only for the attempt that finishes."""
+    @staticmethod
+    def _lease(row: FleetInstance) -> Lease:
+        """The claimed row as the run sees it; the lease row was written with the claim."""
         if row.instance_id is None or row.endpoint is None:
             raise FleetError(f"fleet instance {row.id} has no endpoint", provider=row.provider)
-        now = self._now()
-        with self._db.session() as session:
-            lease = repo.lease_for(session, run_id)
-            if lease is None:
-                lease = FleetLease(id=new_id("fls"), run_id=run_id)
-                session.add(lease)
-            elif lease.ended_at is None and lease.instance != row.id:
-                # A recovered run moving on: the instance its dead worker held is free again.
-                repo.free_one(session, lease.instance, now)
-            lease.instance, lease.started_at = row.id, now
-            lease.ended_at, lease.usd = None, None
         return Lease(row.id, row.provider, row.instance_id, row.endpoint, row.usd_per_hour)
 
-    def _unclaim(self, row_id: str) -> None:
+    def _unclaim(self, run_id: str) -> None:
         with self._db.session() as session:
-            repo.free_one(session, row_id, self._now())
+            repo.drop_lease(session, run_id, self._now())
 
     def release_run(self, run_id: str) -> Decimal:
         """End `run_id`'s lease, wherever it is (a recovered step holds no Lease object),
@@ -384,5 +398,5 @@ class FleetManager:
         needs = self._needs_named(row.workflow or "")
         if not (needs is not None and await self._launcher.up(instance, needs)):
             return
-        if self._launcher.mark_ready(row.id, instance, hold=False) is not None:
+        if self._launcher.mark_ready(row.id, instance, hold=None) is not None:
             report.ready.append(row.id)

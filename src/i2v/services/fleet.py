@@ -237,7 +237,7 @@ def launch_instance(
     wanted = _requirements(app, OfferQuery(gpu=gpu, max_usd_per_hour=max_usd_per_hour))
 
     async def work(fleet: FleetManager) -> FleetInstance:
-        return await fleet.launch(needs, wanted, hold=False)
+        return await fleet.launch(needs, wanted)
 
     return _row(app, _with_fleet(app, work).id)
 
