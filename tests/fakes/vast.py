@@ -70,7 +70,8 @@ class Faults:
     take_offer_on_launch: set[int] = field(default_factory=set)  # rented just before launch
     taken_status: int = 404  # 404 no_such_ask; 410 where cancel_unavail refuses
     never_ready: bool = False  # instances stay `loading`
-    launch_then_fail: bool = False  # one-shot: create the instance, then answer 500
+    fail_creates: int = 0  # answer the next N create calls with nginx's 500 page...
+    fail_creates_after_creating: bool = False  # ...having created the instance (else not)
 
 
 @dataclass
@@ -422,6 +423,11 @@ class FakeVast:
                 400, "invalid_args", f"error 400/3467: Invalid args: {problem}", ask_id=ask_id
             )
         with self.lock:
+            then_fail = self.faults.fail_creates > 0
+            if then_fail:
+                self.faults.fail_creates -= 1
+            if then_fail and not self.faults.fail_creates_after_creating:
+                return _nginx(500)
             ask = next((o for o in self.offers if o["id"] == ask_id), None)
             if ask is not None and ask_id in self.faults.take_offer_on_launch:
                 ask.update(rented=True, rentable=False)
@@ -443,7 +449,6 @@ class FakeVast:
                 target=self._boot, args=(iid,), daemon=True, name="fake-vast-boot"
             )
             self._threads.append(boot)
-            then_fail, self.faults.launch_then_fail = self.faults.launch_then_fail, False
         boot.start()
         if then_fail:
             return _nginx(500)

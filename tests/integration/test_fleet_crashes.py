@@ -1,4 +1,4 @@
-"""The fleet when its worker is killed mid-claim.
+"""The fleet under crashes and faults: a worker killed mid-claim, creates that fail.
 
 Each test ends with no instance running on the fake that no open row stands for, and with
 every busy row backed by as many open leases (a busy row with no lease is never freed).
@@ -24,6 +24,7 @@ from sqlalchemy import select
 from i2v.db import fleet as repo
 from i2v.db.engine import Database
 from i2v.db.tables import FleetInstance, FleetLease, utcnow
+from i2v.errors import NoCapacity
 from i2v.fleet.base import GpuProvider
 from tests.fakes.vast import FakeVast
 from tests.support import fleet as support
@@ -148,3 +149,44 @@ def test_a_recovered_run_takes_back_the_instance_it_had_claimed(
     assert lease.ended_at is not None
     assert_busy_rows_are_leased(db)
     assert_no_leak(db, vast)
+
+
+@pytest.mark.parametrize("created", [False, True], ids=["not-created", "created"])
+def test_a_create_that_answers_500_twice_still_launches_one_instance(
+    db: Database, vast: FakeVast, created: bool
+) -> None:
+    """Vast's create answers 500 twice: the label lookup settles each failure. Nothing
+    created: the launch is tried again; created: that instance is adopted, never a second."""
+    vast.faults.fail_creates, vast.faults.fail_creates_after_creating = 2, created
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(vast), support.config(("vast",))) as fleet:
+            await asyncio.wait_for(fleet.acquire(support.needs(), run_id="run-1"), timeout=30)
+            fleet.release_run("run-1")
+
+    asyncio.run(scenario())
+    assert len(vast.creations()) == (1 if created else 3)
+    assert len(vast.instances) == 1
+    states = sorted(r.state for r in rows(db))
+    assert states == ([repo.READY] if created else [repo.FAILED, repo.FAILED, repo.READY])
+    assert_busy_rows_are_leased(db)
+    assert_no_leak(db, vast)
+
+
+def test_a_create_that_keeps_failing_fails_the_run_once_the_retry_budget_is_spent(
+    db: Database, vast: FakeVast
+) -> None:
+    vast.faults.fail_creates = 1000
+    cfg = support.config(("vast",), launch_retry_s=0.5)
+
+    async def scenario() -> None:
+        async with support.manager(db, providers(vast), cfg) as fleet:
+            started = time.monotonic()
+            with pytest.raises(NoCapacity, match="HTTP 500"):
+                await fleet.acquire(support.needs(), run_id="run-1")
+            assert time.monotonic() - started < 10
+
+    asyncio.run(scenario())
+    assert len(vast.creations()) >= 3  # tried again with back-off (0.05, 0.1, 0.2 s)
+    assert vast.instances == {}
+    assert {r.state for r in rows(db)} == {repo.FAILED}

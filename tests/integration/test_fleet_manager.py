@@ -215,7 +215,7 @@ def test_a_launch_that_fails_after_creating_is_adopted_by_label(
     db: Database, fakes: tuple[FakeVast, FakeRunPod]
 ) -> None:
     vast, _ = fakes
-    vast.faults.launch_then_fail = True
+    vast.faults.fail_creates, vast.faults.fail_creates_after_creating = 1, True
 
     async def scenario() -> None:
         async with support.manager(db, providers(fakes), support.config(("vast",))) as fleet:

@@ -18,6 +18,7 @@ class FleetConfig:
     budget: Budget
     idle_s: float = 600.0
     ready_timeout_s: float = 1200.0
+    launch_retry_s: float = 300.0  # a create that failed upstream, nothing created: retry
     poll_s: float = 5.0  # provider and readiness polling
     line_poll_s: float = 1.0  # a waiting run's look at the line: database only, so cheap
     disk_gb: int = 80

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from i2v.errors import (
     NoCapacity,
     OfferUnavailable,
     ProviderError,
+    ProviderRateLimited,
+    ProviderUnavailable,
 )
 from i2v.fleet import budget as money
 from i2v.fleet.base import (
@@ -41,8 +44,10 @@ from i2v.fleet.base import (
 from i2v.fleet.config import FleetConfig
 
 MAX_LAUNCHES = 3  # offers tried per launch, across providers
+MAX_LAUNCH_BACKOFF_S = 60.0  # the longest wait between creates that failed upstream
 DEAD = (InstanceState.FAILED, InstanceState.STOPPED, InstanceState.TERMINATED)
 
+log = logging.getLogger(__name__)
 Probe = Callable[[str, "WorkflowNeeds"], Awaitable[bool]]
 
 
@@ -138,28 +143,48 @@ class Launcher:
         """Launch the cheapest offer from a provider not in `troubled`; don't wait for it.
 
         A provider whose launch call fails joins `troubled`; what went wrong is added to
-        `problems`. Raises NoCapacity when no offer could be launched.
+        `problems`. A create that failed upstream (5xx, timeout) and provably created
+        nothing is tried again, the same offer or the next cheapest, with back-off for up to
+        `launch_retry_s`. Raises NoCapacity when no offer could be launched.
         """
-        offers = await self.offers(requirements or self._config.requirements, problems)
-        tried = 0
-        for offer in offers:
-            if tried >= MAX_LAUNCHES:
-                break
-            if offer.provider in troubled:
-                continue
-            tried += 1
-            try:
-                return await self._start_one(self._providers[offer.provider], offer, needs)
-            except OfferUnavailable as exc:
-                problems.append(f"{offer.provider}: {exc.message}")
-            except ProviderError as exc:
-                problems.append(f"{offer.provider}: {exc.message}")
-                troubled.add(offer.provider)
-        raise no_capacity(problems)
+        give_up = self._monotonic() + self._config.launch_retry_s
+        backoff = self._config.poll_s
+        while True:
+            shaky: set[str] = set()  # providers whose create failed upstream, this round
+            offers = await self.offers(requirements or self._config.requirements, problems)
+            tried = 0
+            for offer in offers:
+                if tried >= MAX_LAUNCHES:
+                    break
+                if offer.provider in troubled | shaky:
+                    continue
+                tried += 1
+                try:
+                    started = await self._start_one(self._providers[offer.provider], offer, needs)
+                except OfferUnavailable as exc:
+                    problems.append(f"{offer.provider}: {exc.message}")
+                    continue
+                except ProviderError as exc:
+                    problems.append(f"{offer.provider}: {exc.message}")
+                    troubled.add(offer.provider)
+                    continue
+                if isinstance(started, Started):
+                    return started
+                problems.append(
+                    f"{offer.provider}: {started.message} (none found: nothing was created)"
+                )
+                shaky.add(offer.provider)
+            if not shaky or self._monotonic() + backoff > give_up:
+                raise no_capacity(problems)
+            await self._sleep(backoff)
+            backoff = min(2 * backoff, MAX_LAUNCH_BACKOFF_S)
 
     async def _start_one(
         self, provider: GpuProvider, offer: Offer, needs: WorkflowNeeds
-    ) -> Started:
+    ) -> Started | ProviderError:
+        """The launch of `offer`, recorded; or the failure, when the create call failed
+        upstream and the provider, asked by label, has no instance from it (so another try
+        cannot make two)."""
         row_id = new_id("fin")
         label = f"{self.label_prefix}{row_id}"
         with self._db.session() as session:  # the intent, before any money is spent
@@ -197,11 +222,17 @@ class Launcher:
         except OfferUnavailable:
             self.close(row_id, repo.FAILED, "the offer was taken")
             raise
-        except ProviderError:
-            # The call may have created it anyway: look for the label before giving up.
-            found = await self._find_by_label(provider, label)
+        except ProviderError as exc:
+            # The call may have created it anyway: the label says whether it did.
+            try:
+                found = await self._find_by_label(provider, label)
+            except ProviderError:
+                raise exc from None  # unsettled: the row stays `launching`, for reconcile
             if found is None:
-                self.close(row_id, repo.FAILED, "launch failed")
+                self.close(row_id, repo.FAILED, f"launch failed: {exc.message}")
+                if isinstance(exc, ProviderUnavailable | ProviderRateLimited):
+                    log.warning("%s; nothing was created, so it may be tried again", exc.message)
+                    return exc
                 raise
             instance_id = found.instance_id
         with self._db.session() as session:
@@ -217,10 +248,7 @@ class Launcher:
         return Started(provider.name, row_id, instance_id, deadline)
 
     async def _find_by_label(self, provider: GpuProvider, label: str) -> Instance | None:
-        try:
-            found = await provider.query(label_prefix=label)
-        except ProviderError:
-            return None  # reconcile will find it by label later
+        found = await provider.query(label_prefix=label)
         return next((i for i in found if i.label == label), None)
 
     async def wait_ready(

@@ -46,6 +46,7 @@ def fleet_config(settings: Settings) -> FleetConfig:
         ),
         idle_s=settings.fleet_idle_seconds,
         ready_timeout_s=settings.fleet_ready_timeout_s,
+        launch_retry_s=settings.fleet_launch_retry_s,
         poll_s=settings.fleet_poll_s,
         line_poll_s=settings.fleet_line_poll_s,
         max_run_s=settings.comfyui_timeout_s,
