@@ -1,4 +1,4 @@
-"""The fleet under crashes and faults: a worker killed mid-claim, creates that fail.
+"""The fleet under crashes and faults: a worker killed mid-claim, failed creates, lost hosts.
 
 Each test ends with no instance running on the fake that no open row stands for, and with
 every busy row backed by as many open leases (a busy row with no lease is never freed).
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from i2v.db.engine import Database
 from i2v.db.tables import FleetInstance, FleetLease, utcnow
 from i2v.errors import NoCapacity
 from i2v.fleet.base import GpuProvider
+from i2v.fleet.manager import FleetManager
 from tests.fakes.vast import FakeVast
 from tests.support import fleet as support
 
@@ -190,3 +192,44 @@ def test_a_create_that_keeps_failing_fails_the_run_once_the_retry_budget_is_spen
     assert len(vast.creations()) >= 3  # tried again with back-off (0.05, 0.1, 0.2 s)
     assert vast.instances == {}
     assert {r.state for r in rows(db)} == {repo.FAILED}
+
+
+def test_a_vanished_instance_is_booked_to_when_it_was_last_seen_alive(
+    db: Database, tmp_path: Path
+) -> None:
+    """The host goes away 90 s after the launch; reconcile saw it alive at 60 s and notices
+    at 600 s. Booked: 60 s (the provider does not say when it went), never the 600 s."""
+    t0 = utcnow()
+    offset = [0.0]
+    cfg = support.config(("vast",), idle_s=3600)
+
+    def fleet_at(vast: FakeVast, seconds: float) -> AbstractAsyncContextManager[FleetManager]:
+        offset[0] = seconds  # the fake's clock, and ours, at t0 + seconds
+        return support.manager(db, providers(vast), cfg, t0 + timedelta(seconds=seconds))
+
+    async def scenario(vast: FakeVast) -> None:
+        async with fleet_at(vast, 0) as fleet:
+            await fleet.acquire(support.needs(), run_id="run-1")
+            fleet.release_run("run-1")
+        async with fleet_at(vast, 60) as fleet:
+            await fleet.reconcile()
+        offset[0] = 90
+        (iid,) = list(vast.instances)
+        vast.vanish(iid)
+        async with fleet_at(vast, 600) as fleet:
+            assert len((await fleet.reconcile()).closed) == 1
+
+    models = support.installed_models()
+    with FakeVast(
+        tmp_path / "vast", installed_models=models, clock=lambda: t0.timestamp() + offset[0]
+    ) as vast:
+        vast.ready_delay_s = 0.1
+        asyncio.run(scenario(vast))
+        ((_, billed_s, _),) = vast.billing()
+    (row,) = rows(db)
+    assert row.state == repo.TERMINATED
+    assert row.launched_at is not None
+    assert row.terminated_at is not None
+    booked_s = (row.terminated_at - row.launched_at).total_seconds()
+    assert booked_s == pytest.approx(60)
+    assert billed_s == pytest.approx(90)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -117,6 +117,21 @@ def close_idle(session: Session, row_id: str, now: datetime, reason: str) -> boo
         .values(state=TERMINATED, reason=reason, terminated_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_seen(session: Session, row_ids: Collection[str], now: datetime) -> None:
+    """The provider listed these instances alive, or their ComfyUI answered, at `now`."""
+    if row_ids:
+        session.execute(
+            update(FleetInstance).where(FleetInstance.id.in_(row_ids)).values(seen_at=now)
+        )
+
+
+def gone_at(row: FleetInstance, now: datetime) -> datetime:
+    """When a vanished instance stopped costing: the providers do not say (it is simply
+    absent from their answers), so the last time it was seen alive, never after `now`."""
+    seen = row.seen_at or row.ready_at or row.launched_at or row.created_at
+    return min(seen, now)
 
 
 def free_one(session: Session, row_id: str, now: datetime) -> None:

@@ -243,6 +243,7 @@ class Launcher:
                 instance_id=instance_id,
                 state=repo.PENDING,
                 launched_at=self._now(),
+                seen_at=self._now(),
             )
         deadline = self._monotonic() + self._config.ready_timeout_s
         return Started(provider.name, row_id, instance_id, deadline)
@@ -342,21 +343,25 @@ class Launcher:
                 ready_at=now,
                 busy=0 if hold is None else 1,
                 last_used_at=now,
+                seen_at=now,
             )
             if ready and hold is not None:
                 repo.hold_lease(session, hold, row_id, now)
             return session.get(FleetInstance, row_id) if ready else None
 
-    def close(self, row_id: str, state: str, reason: str) -> None:
-        """Close the row; runs still on it are billed their time up to now."""
+    def close(self, row_id: str, state: str, reason: str, *, ended: datetime | None = None) -> None:
+        """Close the row, paid for until `ended` (default: now); runs still on it are billed
+        their time up to then."""
         now = self._now()
+        end = min(ended or now, now)
         with self._db.session() as session:
             repo.update_row(session, row_id, only_from=repo.OPEN, state=state, reason=reason,
-                            terminated_at=now, busy=0)  # fmt: skip
+                            terminated_at=end, busy=0)  # fmt: skip
             row = session.get(FleetInstance, row_id)
             price = Decimal(row.usd_per_hour) if row is not None else Decimal(0)
             for lease in repo.open_leases(session, row_id):
-                lease.ended_at, lease.usd = now, money.run_cost(lease.started_at, now, price)
+                stop = max(end, lease.started_at)
+                lease.ended_at, lease.usd = stop, money.run_cost(lease.started_at, stop, price)
 
     async def terminate(self, row_id: str, reason: str) -> None:
         """Destroy the row's instance (if it has one) and close the row."""

@@ -27,7 +27,7 @@ from i2v.errors import FleetError, InstanceNotReady, ProviderError
 from i2v.fleet import budget as money
 from i2v.fleet.base import GpuProvider, Instance, Offer, Requirements
 from i2v.fleet.config import FleetConfig
-from i2v.fleet.launcher import Launcher, Probe, Started, WorkflowNeeds, no_capacity
+from i2v.fleet.launcher import DEAD, Launcher, Probe, Started, WorkflowNeeds, no_capacity
 from i2v.fleet.policy import Pace, expected_wait, should_launch, spares, why_destroy
 
 __all__ = ["FleetManager", "Lease", "ReconcileReport", "WorkflowNeeds"]
@@ -241,6 +241,8 @@ class FleetManager:
         instance destroyed."""
         try:
             if row.endpoint and await self._probe(row.endpoint, needs):
+                with self._db.session() as session:
+                    repo.mark_seen(session, [row.id], self._now())
                 return self._lease(row)
         except BaseException:
             self._unclaim(run_id)  # never leave a row busy with no run on it
@@ -383,11 +385,17 @@ class FleetManager:
             report.destroyed.append((provider.name, instance.instance_id, why))
             if row is not None:
                 self._launcher.close(row.id, repo.TERMINATED, why)
+        alive = {rows[i.label or ""].id for i in live if i.label in rows and i.state not in DEAD}
+        with self._db.session() as session:
+            repo.mark_seen(session, alive, now)
         for row in rows.values():
             started = row.launched_at or row.created_at
             young = row.state != repo.READY and now - started < LAUNCH_GRACE
             if row.id not in seen and not young:
-                self._launcher.close(row.id, repo.TERMINATED, "the provider no longer has it")
+                gone = repo.gone_at(row, now)
+                self._launcher.close(
+                    row.id, repo.TERMINATED, "the provider no longer has it", ended=gone
+                )
                 report.closed.append(row.id)
 
     async def _promote(
