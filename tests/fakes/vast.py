@@ -208,6 +208,7 @@ class FakeVast:
         ready_delay_s: float = 0.2,
         installed_models: Mapping[str, list[str]] | None = None,
         clock: Callable[[], float] = time.time,
+        node_delay_s: float = 0.01,
     ) -> None:
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="fake-vast-")
         self.root = root or Path(self._tmp.name)  # type: ignore[union-attr]
@@ -217,6 +218,7 @@ class FakeVast:
         self.installed_models = {k: list(v) for k, v in (installed_models or {}).items()}
         self.faults = Faults()
         self.clock = clock  # epoch seconds: start_date and billing (a test may move it ahead)
+        self.node_delay_s = node_delay_s  # each node's run time on the instances' ComfyUI
         self.instances: dict[int, Json] = {}
         self.comfy: dict[int, FakeComfyUI] = {}
         self.requests: list[Recorded] = []
@@ -583,7 +585,11 @@ class FakeVast:
                 models.setdefault(folder, []).extend(names)
         comfy = None
         if not runs_onstart or "main.py" in onstart:  # args: the image's CMD starts ComfyUI
-            comfy = FakeComfyUI(self.root / f"instance-{iid}", installed_models=models)
+            comfy = FakeComfyUI(
+                self.root / f"instance-{iid}",
+                installed_models=models,
+                node_delay_s=self.node_delay_s,
+            )
             comfy.start()
         ports: dict[str, list[dict[str, str]]] = {}
         for key in env:
