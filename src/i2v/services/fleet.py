@@ -317,7 +317,7 @@ def spend(app: App, now: datetime | None = None) -> SpendView:
 
 KEEP_HINT = (
     "a running `i2v serve` or `i2v worker` destroys it once idle for I2V_FLEET_IDLE_SECONDS "
-    "({idle:g} s); else `i2v fleet reconcile` does, or `i2v fleet terminate ID` at once"
+    "({idle:g} s); else `i2v fleet reconcile` does, or `i2v fleet down ID` at once"
 )
 
 
