@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     fleet_max_hourly_usd: float = Field(default=3.0, ge=0)
     fleet_daily_budget_usd: float = Field(default=50.0, ge=0)
     fleet_ready_timeout_s: float = Field(default=1200.0, gt=0)
+    fleet_launch_retry_s: float = Field(
+        default=300.0, ge=0, le=3600, description="Retry failed create calls for this long."
+    )
     fleet_poll_s: float = Field(default=5.0, gt=0, le=300, description="Provider polling.")
     fleet_line_poll_s: float = Field(
         default=1.0, gt=0, le=60, description="A waiting job's look at the line (database)."

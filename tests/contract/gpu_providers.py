@@ -181,7 +181,7 @@ class VastUnderTest(ProviderUnderTest):
         self.fake.faults.take_offer_on_launch.add(int(offer.offer_id))
 
     def fail_after_create(self) -> None:
-        self.fake.faults.launch_then_fail = True
+        self.fake.faults.fail_creates, self.fake.faults.fail_creates_after_creating = 1, True
 
     def hang_create(self, seconds: float) -> None:
         # Vast's fake delays every answer before handling it: the create still happens.

@@ -70,7 +70,8 @@ class Faults:
     take_offer_on_launch: set[int] = field(default_factory=set)  # rented just before launch
     taken_status: int = 404  # 404 no_such_ask; 410 where cancel_unavail refuses
     never_ready: bool = False  # instances stay `loading`
-    launch_then_fail: bool = False  # one-shot: create the instance, then answer 500
+    fail_creates: int = 0  # answer the next N create calls with nginx's 500 page...
+    fail_creates_after_creating: bool = False  # ...having created the instance (else not)
 
 
 @dataclass
@@ -207,6 +208,7 @@ class FakeVast:
         ready_delay_s: float = 0.2,
         installed_models: Mapping[str, list[str]] | None = None,
         clock: Callable[[], float] = time.time,
+        node_delay_s: float = 0.01,
     ) -> None:
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="fake-vast-")
         self.root = root or Path(self._tmp.name)  # type: ignore[union-attr]
@@ -216,6 +218,7 @@ class FakeVast:
         self.installed_models = {k: list(v) for k, v in (installed_models or {}).items()}
         self.faults = Faults()
         self.clock = clock  # epoch seconds: start_date and billing (a test may move it ahead)
+        self.node_delay_s = node_delay_s  # each node's run time on the instances' ComfyUI
         self.instances: dict[int, Json] = {}
         self.comfy: dict[int, FakeComfyUI] = {}
         self.requests: list[Recorded] = []
@@ -422,6 +425,11 @@ class FakeVast:
                 400, "invalid_args", f"error 400/3467: Invalid args: {problem}", ask_id=ask_id
             )
         with self.lock:
+            then_fail = self.faults.fail_creates > 0
+            if then_fail:
+                self.faults.fail_creates -= 1
+            if then_fail and not self.faults.fail_creates_after_creating:
+                return _nginx(500)
             ask = next((o for o in self.offers if o["id"] == ask_id), None)
             if ask is not None and ask_id in self.faults.take_offer_on_launch:
                 ask.update(rented=True, rentable=False)
@@ -443,7 +451,6 @@ class FakeVast:
                 target=self._boot, args=(iid,), daemon=True, name="fake-vast-boot"
             )
             self._threads.append(boot)
-            then_fail, self.faults.launch_then_fail = self.faults.launch_then_fail, False
         boot.start()
         if then_fail:
             return _nginx(500)
@@ -578,7 +585,11 @@ class FakeVast:
                 models.setdefault(folder, []).extend(names)
         comfy = None
         if not runs_onstart or "main.py" in onstart:  # args: the image's CMD starts ComfyUI
-            comfy = FakeComfyUI(self.root / f"instance-{iid}", installed_models=models)
+            comfy = FakeComfyUI(
+                self.root / f"instance-{iid}",
+                installed_models=models,
+                node_delay_s=self.node_delay_s,
+            )
             comfy.start()
         ports: dict[str, list[dict[str, str]]] = {}
         for key in env:

@@ -126,7 +126,7 @@ def test_the_instance_cap_and_the_hourly_ceiling_refuse_launches(
         async with support.manager(db, providers(fakes), capped) as fleet:
             first = await fleet.acquire(support.needs(), run_id="busy")  # held, not released
             with pytest.raises(BudgetExceeded, match="I2V_FLEET_MAX_INSTANCES=1"):
-                await fleet.launch(support.needs(), hold=False)
+                await fleet.launch(support.needs())
             # Refused a launch, a run queues for the busy instance rather than failing.
             second = asyncio.create_task(fleet.acquire(support.needs(), run_id="second"))
             await asyncio.sleep(0.3)
@@ -215,7 +215,7 @@ def test_a_launch_that_fails_after_creating_is_adopted_by_label(
     db: Database, fakes: tuple[FakeVast, FakeRunPod]
 ) -> None:
     vast, _ = fakes
-    vast.faults.launch_then_fail = True
+    vast.faults.fail_creates, vast.faults.fail_creates_after_creating = 1, True
 
     async def scenario() -> None:
         async with support.manager(db, providers(fakes), support.config(("vast",))) as fleet:
@@ -522,7 +522,7 @@ def test_a_spare_stays_while_a_run_waits_and_never_goes_once_a_run_took_it(
     async def scenario() -> tuple[str, str]:
         async with support.manager(db, providers(fakes), cfg) as fleet:
             for _ in range(2):
-                await fleet.launch(needs, hold=False)
+                await fleet.launch(needs)
             a = await fleet.acquire(needs, run_id="a")
             b = await fleet.acquire(needs, run_id="b")
             assert a.row_id != b.row_id

@@ -1,6 +1,7 @@
 """Build a FleetManager against the fake providers; also run as a child to be killed mid-launch.
 
 python -m tests.support.fleet DATABASE_URL RUNPOD_URL RUNPOD_GRAPHQL_URL RUNPOD_KEY
+python -m tests.support.fleet take DATABASE_URL VAST_URL VAST_KEY  (acquire on Vast only)
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from i2v.db.engine import Database, open_database
 from i2v.db.tables import utcnow
 from i2v.fleet.base import GpuProvider, Instance, InstanceState, Requirements
 from i2v.fleet.budget import Budget
-from i2v.fleet.manager import FleetConfig, FleetManager, WorkflowNeeds
+from i2v.fleet.config import FleetConfig
+from i2v.fleet.manager import FleetManager, WorkflowNeeds
 from i2v.fleet.runpod import RunPodProvider
 from i2v.fleet.setup import comfy_ready, needs_of, shipped_needs
 from i2v.fleet.vast import VastProvider
@@ -98,5 +100,14 @@ async def _child(database_url: str, rest_url: str, graphql_url: str, key: str) -
         await fleet.acquire(needs(), run_id="child-run")
 
 
+async def _take(database_url: str, vast_url: str, key: str) -> None:
+    db = open_database(database_url)
+    async with manager(db, {"vast": vast(vast_url, key)}, config(("vast",))) as fleet:
+        await fleet.acquire(needs(), run_id="child-run")
+
+
 if __name__ == "__main__":
-    asyncio.run(_child(*sys.argv[1:5]))
+    if sys.argv[1] == "take":
+        asyncio.run(_take(*sys.argv[2:5]))
+    else:
+        asyncio.run(_child(*sys.argv[1:5]))

@@ -11,7 +11,7 @@ from i2v.db import fleet as repo
 from i2v.db.tables import FleetInstance
 from i2v.fleet.base import Requirements
 from i2v.fleet.budget import Budget
-from i2v.fleet.manager import FleetConfig
+from i2v.fleet.config import FleetConfig
 from i2v.fleet.policy import Pace, expected_wait, should_launch, spares
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)

@@ -99,6 +99,15 @@ def generate(
             help="comfyui: the workflow (`i2v workflows list`); default I2V_COMFYUI_WORKFLOW.",
         ),
     ] = None,
+    keep_gpu: Annotated[
+        bool,
+        typer.Option(
+            "--keep-gpu",
+            help="comfyui with the fleet: leave the GPU instances this command launches running "
+            "(a running `i2v serve`/`i2v worker`, or `i2v fleet reconcile`, destroys them once "
+            "idle for I2V_FLEET_IDLE_SECONDS); by default they are destroyed on exit.",
+        ),
+    ] = False,
 ) -> None:
     """Animate IMAGE with a camera move and write a publish-ready MP4 plus a JPEG cover."""
     chosen_motion, intensity = resolve_motion(prompt, motion)
@@ -114,7 +123,12 @@ def generate(
         workflow=workflow,
     )
     settings = load_settings()
-    with FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress:
+    from i2v.services.fleet import gpus_launched_here  # the fleet's stack loads only when used
+
+    with (
+        gpus_launched_here(settings, backend, keep=keep_gpu, say=lambda s: typer.echo(s, err=True)),
+        FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress,
+    ):
         result = generate_video(
             image, output, spec, settings, on_progress, backend, overwrite=force
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from i2v.db.tables import FleetInstance, FleetLease, FleetWaiter
+from i2v.domain.ids import new_id
 
 # Row states. `launching`: the intent, written before the provider is called.
 LAUNCHING, PENDING, READY, TERMINATED, FAILED = (
@@ -67,14 +68,44 @@ def update_row(session: Session, row_id: str, *, only_from: Sequence[str], **val
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def claim_idle(session: Session, row_id: str, now: datetime) -> bool:
-    """Take an idle ready instance for one run, atomically across processes."""
+def claim_idle(session: Session, row_id: str, run_id: str, now: datetime) -> bool:
+    """Take an idle ready instance for one run, atomically across processes.
+
+    The run's lease is written in the same transaction: a worker killed at any point
+    leaves either both or neither, never a busy row with no lease to end it.
+    """
     result = session.execute(
         update(FleetInstance)
         .where(FleetInstance.id == row_id, FleetInstance.state == READY, FleetInstance.busy == 0)
         .values(busy=FleetInstance.busy + 1, last_used_at=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    hold_lease(session, run_id, row_id, now)
+    return True
+
+
+def hold_lease(session: Session, run_id: str, row_id: str, now: datetime) -> None:
+    """Record that `run_id` runs on `row_id` from `now`, in the caller's transaction (the one
+    that made the row busy). A retried run moves its one lease, so it is billed only for the
+    attempt that finishes; the instance a dead worker held for it is free again."""
+    lease = lease_for(session, run_id)
+    if lease is None:
+        lease = FleetLease(id=new_id("fls"), run_id=run_id)
+        session.add(lease)
+    elif lease.ended_at is None and lease.instance != row_id:
+        free_one(session, lease.instance, now)
+    lease.instance, lease.started_at = row_id, now
+    lease.ended_at, lease.usd = None, None
+
+
+def drop_lease(session: Session, run_id: str, now: datetime) -> None:
+    """Undo a claim whose instance failed its check: the run never ran there, so it pays
+    nothing and the row is one run less busy."""
+    lease = lease_for(session, run_id)
+    if lease is not None and lease.ended_at is None:
+        free_one(session, lease.instance, now)
+        lease.ended_at, lease.usd = now, Decimal(0)
 
 
 def close_idle(session: Session, row_id: str, now: datetime, reason: str) -> bool:
@@ -86,6 +117,21 @@ def close_idle(session: Session, row_id: str, now: datetime, reason: str) -> boo
         .values(state=TERMINATED, reason=reason, terminated_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_seen(session: Session, row_ids: Collection[str], now: datetime) -> None:
+    """The provider listed these instances alive, or their ComfyUI answered, at `now`."""
+    if row_ids:
+        session.execute(
+            update(FleetInstance).where(FleetInstance.id.in_(row_ids)).values(seen_at=now)
+        )
+
+
+def gone_at(row: FleetInstance, now: datetime) -> datetime:
+    """When a vanished instance stopped costing: the providers do not say (it is simply
+    absent from their answers), so the last time it was seen alive, never after `now`."""
+    seen = row.seen_at or row.ready_at or row.launched_at or row.created_at
+    return min(seen, now)
 
 
 def free_one(session: Session, row_id: str, now: datetime) -> None:

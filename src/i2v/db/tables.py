@@ -178,6 +178,8 @@ class FleetInstance(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     terminated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The provider (or its ComfyUI) last showed it alive: a vanished one is booked to here.
+    seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class FleetLease(Base):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from i2v.db import fleet as repo
 from i2v.db.engine import Database
@@ -28,6 +28,8 @@ from i2v.errors import (
     NoCapacity,
     OfferUnavailable,
     ProviderError,
+    ProviderRateLimited,
+    ProviderUnavailable,
 )
 from i2v.fleet import budget as money
 from i2v.fleet.base import (
@@ -39,13 +41,13 @@ from i2v.fleet.base import (
     Offer,
     Requirements,
 )
-
-if TYPE_CHECKING:  # the manager imports this module
-    from i2v.fleet.manager import FleetConfig
+from i2v.fleet.config import FleetConfig
 
 MAX_LAUNCHES = 3  # offers tried per launch, across providers
+MAX_LAUNCH_BACKOFF_S = 60.0  # the longest wait between creates that failed upstream
 DEAD = (InstanceState.FAILED, InstanceState.STOPPED, InstanceState.TERMINATED)
 
+log = logging.getLogger(__name__)
 Probe = Callable[[str, "WorkflowNeeds"], Awaitable[bool]]
 
 
@@ -105,13 +107,18 @@ class Launcher:
         return sorted(found, key=lambda offer: offer.usd_per_hour)
 
     async def launch(
-        self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
+        self,
+        needs: WorkflowNeeds,
+        requirements: Requirements | None = None,
+        *,
+        hold: str | None = None,
     ) -> FleetInstance:
         """Launch the cheapest offer that fits and wait until it is ready, failing over
         across offers and providers.
 
-        With `hold`, the ready instance is handed over busy (for the run that asked); without,
-        it is left idle for any run to take, and for the idle reaper.
+        With `hold` (a run id), the ready instance is handed over busy, leased to that run in
+        the same transaction; without, it is left idle for any run to take, and for the idle
+        reaper.
         """
         problems: list[str] = []
         troubled: set[str] = set()
@@ -136,28 +143,48 @@ class Launcher:
         """Launch the cheapest offer from a provider not in `troubled`; don't wait for it.
 
         A provider whose launch call fails joins `troubled`; what went wrong is added to
-        `problems`. Raises NoCapacity when no offer could be launched.
+        `problems`. A create that failed upstream (5xx, timeout) and provably created
+        nothing is tried again, the same offer or the next cheapest, with back-off for up to
+        `launch_retry_s`. Raises NoCapacity when no offer could be launched.
         """
-        offers = await self.offers(requirements or self._config.requirements, problems)
-        tried = 0
-        for offer in offers:
-            if tried >= MAX_LAUNCHES:
-                break
-            if offer.provider in troubled:
-                continue
-            tried += 1
-            try:
-                return await self._start_one(self._providers[offer.provider], offer, needs)
-            except OfferUnavailable as exc:
-                problems.append(f"{offer.provider}: {exc.message}")
-            except ProviderError as exc:
-                problems.append(f"{offer.provider}: {exc.message}")
-                troubled.add(offer.provider)
-        raise no_capacity(problems)
+        give_up = self._monotonic() + self._config.launch_retry_s
+        backoff = self._config.poll_s
+        while True:
+            shaky: set[str] = set()  # providers whose create failed upstream, this round
+            offers = await self.offers(requirements or self._config.requirements, problems)
+            tried = 0
+            for offer in offers:
+                if tried >= MAX_LAUNCHES:
+                    break
+                if offer.provider in troubled | shaky:
+                    continue
+                tried += 1
+                try:
+                    started = await self._start_one(self._providers[offer.provider], offer, needs)
+                except OfferUnavailable as exc:
+                    problems.append(f"{offer.provider}: {exc.message}")
+                    continue
+                except ProviderError as exc:
+                    problems.append(f"{offer.provider}: {exc.message}")
+                    troubled.add(offer.provider)
+                    continue
+                if isinstance(started, Started):
+                    return started
+                problems.append(
+                    f"{offer.provider}: {started.message} (none found: nothing was created)"
+                )
+                shaky.add(offer.provider)
+            if not shaky or self._monotonic() + backoff > give_up:
+                raise no_capacity(problems)
+            await self._sleep(backoff)
+            backoff = min(2 * backoff, MAX_LAUNCH_BACKOFF_S)
 
     async def _start_one(
         self, provider: GpuProvider, offer: Offer, needs: WorkflowNeeds
-    ) -> Started:
+    ) -> Started | ProviderError:
+        """The launch of `offer`, recorded; or the failure, when the create call failed
+        upstream and the provider, asked by label, has no instance from it (so another try
+        cannot make two)."""
         row_id = new_id("fin")
         label = f"{self.label_prefix}{row_id}"
         with self._db.session() as session:  # the intent, before any money is spent
@@ -195,11 +222,17 @@ class Launcher:
         except OfferUnavailable:
             self.close(row_id, repo.FAILED, "the offer was taken")
             raise
-        except ProviderError:
-            # The call may have created it anyway: look for the label before giving up.
-            found = await self._find_by_label(provider, label)
+        except ProviderError as exc:
+            # The call may have created it anyway: the label says whether it did.
+            try:
+                found = await self._find_by_label(provider, label)
+            except ProviderError:
+                raise exc from None  # unsettled: the row stays `launching`, for reconcile
             if found is None:
-                self.close(row_id, repo.FAILED, "launch failed")
+                self.close(row_id, repo.FAILED, f"launch failed: {exc.message}")
+                if isinstance(exc, ProviderUnavailable | ProviderRateLimited):
+                    log.warning("%s; nothing was created, so it may be tried again", exc.message)
+                    return exc
                 raise
             instance_id = found.instance_id
         with self._db.session() as session:
@@ -210,18 +243,18 @@ class Launcher:
                 instance_id=instance_id,
                 state=repo.PENDING,
                 launched_at=self._now(),
+                seen_at=self._now(),
             )
         deadline = self._monotonic() + self._config.ready_timeout_s
         return Started(provider.name, row_id, instance_id, deadline)
 
     async def _find_by_label(self, provider: GpuProvider, label: str) -> Instance | None:
-        try:
-            found = await provider.query(label_prefix=label)
-        except ProviderError:
-            return None  # reconcile will find it by label later
+        found = await provider.query(label_prefix=label)
         return next((i for i in found if i.label == label), None)
 
-    async def wait_ready(self, started: Started, needs: WorkflowNeeds, hold: bool) -> FleetInstance:
+    async def wait_ready(
+        self, started: Started, needs: WorkflowNeeds, hold: str | None
+    ) -> FleetInstance:
         """Wait for the instance to be ready; on any way out but ready, destroy it first."""
         try:
             while True:
@@ -237,7 +270,7 @@ class Launcher:
             raise
 
     async def check(
-        self, started: Started, needs: WorkflowNeeds, *, hold: bool
+        self, started: Started, needs: WorkflowNeeds, *, hold: str | None
     ) -> FleetInstance | None:
         """One look at a starting instance: its row once ready, None while it starts.
 
@@ -279,12 +312,12 @@ class Launcher:
             and await self._probe(instance.endpoint or "", needs)
         )
 
-    def _made_ready_elsewhere(self, started: Started, hold: bool) -> FleetInstance:
+    def _made_ready_elsewhere(self, started: Started, hold: str | None) -> FleetInstance:
         """The row left `pending` under us: reconcile made it ready, or it was closed."""
         with self._db.session() as session:
             row = session.get(FleetInstance, started.row_id)
             if row is not None and row.state == repo.READY:
-                if not hold or repo.claim_idle(session, row.id, self._now()):
+                if hold is None or repo.claim_idle(session, row.id, hold, self._now()):
                     session.refresh(row)
                     return row
                 raise InstanceTaken(f"fleet instance {row.id} went to another run", retryable=True)
@@ -295,8 +328,10 @@ class Launcher:
             retryable=True,
         )
 
-    def mark_ready(self, row_id: str, instance: Instance, *, hold: bool) -> FleetInstance | None:
-        """The starting row turns ready (busy for its launcher with `hold`); None if closed."""
+    def mark_ready(
+        self, row_id: str, instance: Instance, *, hold: str | None
+    ) -> FleetInstance | None:
+        """The starting row turns ready (busy, and leased to the run `hold`); None if closed."""
         now = self._now()
         with self._db.session() as session:
             ready = repo.update_row(
@@ -306,21 +341,27 @@ class Launcher:
                 state=repo.READY,
                 endpoint=instance.endpoint,
                 ready_at=now,
-                busy=1 if hold else 0,
+                busy=0 if hold is None else 1,
                 last_used_at=now,
+                seen_at=now,
             )
+            if ready and hold is not None:
+                repo.hold_lease(session, hold, row_id, now)
             return session.get(FleetInstance, row_id) if ready else None
 
-    def close(self, row_id: str, state: str, reason: str) -> None:
-        """Close the row; runs still on it are billed their time up to now."""
+    def close(self, row_id: str, state: str, reason: str, *, ended: datetime | None = None) -> None:
+        """Close the row, paid for until `ended` (default: now); runs still on it are billed
+        their time up to then."""
         now = self._now()
+        end = min(ended or now, now)
         with self._db.session() as session:
             repo.update_row(session, row_id, only_from=repo.OPEN, state=state, reason=reason,
-                            terminated_at=now, busy=0)  # fmt: skip
+                            terminated_at=end, busy=0)  # fmt: skip
             row = session.get(FleetInstance, row_id)
             price = Decimal(row.usd_per_hour) if row is not None else Decimal(0)
             for lease in repo.open_leases(session, row_id):
-                lease.ended_at, lease.usd = now, money.run_cost(lease.started_at, now, price)
+                stop = max(end, lease.started_at)
+                lease.ended_at, lease.usd = stop, money.run_cost(lease.started_at, stop, price)
 
     async def terminate(self, row_id: str, reason: str) -> None:
         """Destroy the row's instance (if it has one) and close the row."""

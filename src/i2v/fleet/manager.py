@@ -22,16 +22,15 @@ from sqlalchemy.orm import Session
 
 from i2v.db import fleet as repo
 from i2v.db.engine import Database
-from i2v.db.tables import FleetInstance, FleetLease, utcnow
-from i2v.domain.ids import new_id
+from i2v.db.tables import FleetInstance, utcnow
 from i2v.errors import FleetError, InstanceNotReady, ProviderError
 from i2v.fleet import budget as money
 from i2v.fleet.base import GpuProvider, Instance, Offer, Requirements
-from i2v.fleet.budget import Budget
-from i2v.fleet.launcher import Launcher, Probe, Started, WorkflowNeeds, no_capacity
+from i2v.fleet.config import FleetConfig
+from i2v.fleet.launcher import DEAD, Launcher, Probe, Started, WorkflowNeeds, no_capacity
 from i2v.fleet.policy import Pace, expected_wait, should_launch, spares, why_destroy
 
-__all__ = ["FleetConfig", "FleetManager", "Lease", "ReconcileReport", "WorkflowNeeds"]
+__all__ = ["FleetManager", "Lease", "ReconcileReport", "WorkflowNeeds"]
 
 log = logging.getLogger(__name__)
 # A row launched (or being launched) this recently may not be in the provider's list yet.
@@ -40,23 +39,6 @@ FRESH_POLLS = 5  # a waiter not seen for this many polls belongs to a worker tha
 LAUNCH_BACKOFF_S = 60.0  # after a refused launch, a waiting run queues this long first
 PACE_TTL_S = 30.0  # how long a measured pace is used before it is measured again
 FORGET_WAITERS_S = 3600.0  # reconcile drops waiters not seen for this long
-
-
-@dataclass(frozen=True, slots=True)
-class FleetConfig:
-    deployment: str
-    provider_order: tuple[str, ...]
-    templates: Mapping[str, str]  # provider -> template id
-    requirements: Requirements
-    budget: Budget
-    idle_s: float = 600.0
-    ready_timeout_s: float = 1200.0
-    poll_s: float = 5.0  # provider and readiness polling
-    line_poll_s: float = 1.0  # a waiting run's look at the line: database only, so cheap
-    disk_gb: int = 80
-    max_run_s: float = 1800.0  # a lease older than this (plus idle_s) is a dead worker's
-    queue_wait_s: float = 0.0  # a run queues for a busy instance if it expects to wait less
-    surplus_idle_s: float = 600.0  # idle time after which a spare instance goes
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +94,11 @@ class FleetManager:
         return await self._launcher.offers(requirements or self._config.requirements)
 
     async def launch(
-        self, needs: WorkflowNeeds, requirements: Requirements | None = None, *, hold: bool = True
+        self,
+        needs: WorkflowNeeds,
+        requirements: Requirements | None = None,
+        *,
+        hold: str | None = None,
     ) -> FleetInstance:
         return await self._launcher.launch(needs, requirements, hold=hold)
 
@@ -143,8 +129,10 @@ class FleetManager:
         """
         if min_vram_gb is not None:
             wanted = replace(self._config.requirements, min_vram_gb=min_vram_gb)
-            row = await self.launch(needs, wanted)
-            return self._lease(row, run_id)
+            return self._lease(await self.launch(needs, wanted, hold=run_id))
+        held = await self._take_held(needs, run_id, exclude)
+        if held is not None:
+            return held
         starting: list[Started] = []  # launched by this run, not ready yet
         troubled: set[str] = set()
         problems: list[str] = []
@@ -230,14 +218,36 @@ class FleetManager:
     ) -> Lease | None:
         """A lease on `row` if this run claims it first and it still answers."""
         with self._db.session() as session:
-            if not repo.claim_idle(session, row.id, self._now()):
+            if not repo.claim_idle(session, row.id, run_id, self._now()):
                 return None
+        return await self._checked(row, needs, run_id)
+
+    async def _take_held(
+        self, needs: WorkflowNeeds, run_id: str, exclude: Sequence[str]
+    ) -> Lease | None:
+        """The instance this run claimed before its worker died, if it is still ready:
+        the claim survived with its lease, so the row is busy for this run alone."""
+        with self._db.session() as session:
+            lease = repo.lease_for(session, run_id)
+            row = session.get(FleetInstance, lease.instance) if lease is not None else None
+            if lease is None or lease.ended_at is not None or row is None:
+                return None
+            if row.state != repo.READY or row.workflow != needs.name or row.endpoint in exclude:
+                return None
+        return await self._checked(row, needs, run_id)
+
+    async def _checked(self, row: FleetInstance, needs: WorkflowNeeds, run_id: str) -> Lease | None:
+        """The claimed `row` as a lease if it still answers; else the claim is undone and the
+        instance destroyed."""
         try:
             if row.endpoint and await self._probe(row.endpoint, needs):
-                return self._lease(row, run_id)
+                with self._db.session() as session:
+                    repo.mark_seen(session, [row.id], self._now())
+                return self._lease(row)
         except BaseException:
-            self._unclaim(row.id)  # never leave a row busy with no lease to end it
+            self._unclaim(run_id)  # never leave a row busy with no run on it
             raise
+        self._unclaim(run_id)
         await self.terminate(row.id, "failed its readiness check on reuse")
         return None
 
@@ -256,7 +266,7 @@ class FleetManager:
         came_up = False
         for started in list(starting):
             try:
-                row = await self._launcher.check(started, needs, hold=False)
+                row = await self._launcher.check(started, needs, hold=None)
             except (InstanceNotReady, ProviderError, FleetError) as exc:
                 # Dead, late, or closed by someone else: never one that serves a run (that
                 # comes back as ready, not as an error).
@@ -281,33 +291,22 @@ class FleetManager:
             if started.row_id in mine:
                 continue
             with contextlib.suppress(ProviderError, FleetError):
-                if await self._launcher.check(started, needs, hold=False) is not None:
+                if await self._launcher.check(started, needs, hold=None) is not None:
                     return True
         return False
 
     # ---- leases -------------------------------------------------------------------------
 
-    def _lease(self, row: FleetInstance, run_id: str) -> Lease:
-        """Record that `run_id` runs on `row`; a retried run moves its one lease, so it is
-        billed only for the attempt that finishes."""
+    @staticmethod
+    def _lease(row: FleetInstance) -> Lease:
+        """The claimed row as the run sees it; the lease row was written with the claim."""
         if row.instance_id is None or row.endpoint is None:
             raise FleetError(f"fleet instance {row.id} has no endpoint", provider=row.provider)
-        now = self._now()
-        with self._db.session() as session:
-            lease = repo.lease_for(session, run_id)
-            if lease is None:
-                lease = FleetLease(id=new_id("fls"), run_id=run_id)
-                session.add(lease)
-            elif lease.ended_at is None and lease.instance != row.id:
-                # A recovered run moving on: the instance its dead worker held is free again.
-                repo.free_one(session, lease.instance, now)
-            lease.instance, lease.started_at = row.id, now
-            lease.ended_at, lease.usd = None, None
         return Lease(row.id, row.provider, row.instance_id, row.endpoint, row.usd_per_hour)
 
-    def _unclaim(self, row_id: str) -> None:
+    def _unclaim(self, run_id: str) -> None:
         with self._db.session() as session:
-            repo.free_one(session, row_id, self._now())
+            repo.drop_lease(session, run_id, self._now())
 
     def release_run(self, run_id: str) -> Decimal:
         """End `run_id`'s lease, wherever it is (a recovered step holds no Lease object),
@@ -386,11 +385,17 @@ class FleetManager:
             report.destroyed.append((provider.name, instance.instance_id, why))
             if row is not None:
                 self._launcher.close(row.id, repo.TERMINATED, why)
+        alive = {rows[i.label or ""].id for i in live if i.label in rows and i.state not in DEAD}
+        with self._db.session() as session:
+            repo.mark_seen(session, alive, now)
         for row in rows.values():
             started = row.launched_at or row.created_at
             young = row.state != repo.READY and now - started < LAUNCH_GRACE
             if row.id not in seen and not young:
-                self._launcher.close(row.id, repo.TERMINATED, "the provider no longer has it")
+                gone = repo.gone_at(row, now)
+                self._launcher.close(
+                    row.id, repo.TERMINATED, "the provider no longer has it", ended=gone
+                )
                 report.closed.append(row.id)
 
     async def _promote(
@@ -401,5 +406,5 @@ class FleetManager:
         needs = self._needs_named(row.workflow or "")
         if not (needs is not None and await self._launcher.up(instance, needs)):
             return
-        if self._launcher.mark_ready(row.id, instance, hold=False) is not None:
+        if self._launcher.mark_ready(row.id, instance, hold=None) is not None:
             report.ready.append(row.id)

@@ -7,15 +7,12 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from i2v.db import fleet as repo
 from i2v.db.tables import FleetInstance
 from i2v.fleet import budget as money
 from i2v.fleet.base import Instance, InstanceState
-
-if TYPE_CHECKING:  # the manager imports this module
-    from i2v.fleet.manager import FleetConfig
+from i2v.fleet.config import FleetConfig
 
 # What to assume before the fleet has any history: a video on a mid-range GPU, a cold start
 # with model downloads.

@@ -17,7 +17,8 @@ from i2v.db.engine import Database
 from i2v.errors import BackendError, ConfigError, NotFound
 from i2v.fleet.base import GpuProvider, ModelDownload, Requirements
 from i2v.fleet.budget import Budget
-from i2v.fleet.manager import FleetConfig, FleetManager, WorkflowNeeds
+from i2v.fleet.config import FleetConfig
+from i2v.fleet.manager import FleetManager, WorkflowNeeds
 from i2v.fleet.runpod import RunPodProvider
 from i2v.fleet.vast import VastProvider
 
@@ -47,6 +48,7 @@ def fleet_config(settings: Settings) -> FleetConfig:
         ),
         idle_s=settings.fleet_idle_seconds,
         ready_timeout_s=settings.fleet_ready_timeout_s,
+        launch_retry_s=settings.fleet_launch_retry_s,
         poll_s=settings.fleet_poll_s,
         line_poll_s=settings.fleet_line_poll_s,
         max_run_s=settings.comfyui_timeout_s,

@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import FrameType
 from typing import TypeVar
 
-from i2v.bootstrap import App
+from sqlalchemy import select
+
+from i2v.bootstrap import App, open_app
+from i2v.config import Settings
 from i2v.db import fleet as repo
-from i2v.db.tables import FleetInstance, utcnow
-from i2v.errors import FleetOff, InvalidParameter, NotFound
+from i2v.db.tables import Executor, FleetInstance, utcnow
+from i2v.errors import FleetError, FleetOff, InvalidParameter, NotFound, ProviderError
 from i2v.fleet import budget as money
 from i2v.fleet.base import Offer, Requirements
 from i2v.fleet.manager import FleetManager, ReconcileReport
 
 T = TypeVar("T")
+SignalHandler = Callable[[int, FrameType | None], object] | int | None
 
 FLEET_OFF = (
     "the fleet is off: set I2V_FLEET_ENABLED=true (and I2V_VAST_API_KEY or "
@@ -239,7 +247,7 @@ def launch_instance(
     wanted = _requirements(app, OfferQuery(gpu=gpu, max_usd_per_hour=max_usd_per_hour))
 
     async def work(fleet: FleetManager) -> FleetInstance:
-        return await fleet.launch(needs, wanted, hold=False)
+        return await fleet.launch(needs, wanted)
 
     return _row(app, _with_fleet(app, work).id)
 
@@ -305,3 +313,89 @@ def spend(app: App, now: datetime | None = None) -> SpendView:
             jobs_usd=repo.job_spend(session),
             as_of=now,
         )
+
+
+# ---- a CLI command's own launches ---------------------------------------------------------
+
+KEEP_HINT = (
+    "a running `i2v serve` or `i2v worker` destroys it once idle for I2V_FLEET_IDLE_SECONDS "
+    "({idle:g} s); else `i2v fleet reconcile` does, or `i2v fleet down ID` at once"
+)
+
+
+@contextmanager
+def gpus_launched_here(
+    settings: Settings, backend: str, *, keep: bool, say: Callable[[str], None]
+) -> Iterator[None]:
+    """Around one CLI command: on its way out (done, failed, Ctrl-C or SIGTERM) the instances
+    it launched are destroyed, unless `keep`, or unless a live `serve`/`worker` is there to
+    reap them once idle. Nothing else would: without one, an idle GPU bills until someone
+    runs reconcile. `say` is told what is destroyed and what is left running, and why."""
+    if backend != "comfyui" or not settings.fleet_enabled:
+        yield
+        return
+    app = open_app(settings)
+    with app.db.session() as session:
+        before = {row.id for row in repo.open_rows(session)}
+    previous = _on_sigterm(_interrupt)
+    try:
+        yield
+    finally:
+        _on_sigterm(signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+        try:
+            _settle(app, before, keep, say)
+        finally:
+            _on_sigterm(previous)
+            app.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C, so clean-up code runs
+
+
+def _on_sigterm(handler: SignalHandler) -> SignalHandler:
+    """Set SIGTERM's handler, returning the old one; signals are the main thread's only."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _settle(app: App, before: set[str], keep: bool, say: Callable[[str], None]) -> None:
+    idle = app.settings.fleet_idle_seconds
+    alive_since = utcnow() - timedelta(seconds=app.settings.executor_lease_s)
+    with app.db.session() as session:
+        mine = [_instance_view(r) for r in repo.open_rows(session) if r.id not in before]
+        reapers = list(session.scalars(select(Executor).where(Executor.heartbeat_at > alive_since)))
+    if not mine:
+        return
+    if keep or reapers:
+        who = "kept running (--keep-gpu)" if keep else "left running"
+        for view in mine:
+            say(f"{who}: {_describe(view)}; {KEEP_HINT.format(idle=idle)}")
+        return
+
+    async def destroy(fleet: FleetManager) -> None:
+        for view in mine:
+            with app.db.session() as session:  # unless another command's run took it since
+                taken = view.state == repo.READY and not repo.close_idle(
+                    session, view.id, utcnow(), "the command that launched it exited"
+                )
+            if taken:
+                say(f"left running, in use by another run: {_describe(view)}")
+                continue
+            try:
+                await fleet.terminate(view.id, "the command that launched it exited")
+                say(f"destroyed {_describe(view)}, which this command launched")
+            except (ProviderError, FleetError) as exc:
+                say(
+                    f"could not destroy {_describe(view)}: {exc.message}; run `i2v fleet reconcile`"
+                )
+
+    _with_fleet(app, destroy)
+
+
+def _describe(view: InstanceView) -> str:
+    return (
+        f"{view.provider} instance {view.instance_id or '(being created)'} ({view.id}, "
+        f"{view.gpu_name or 'GPU'}, ${view.usd_per_hour}/h)"
+    )

@@ -211,7 +211,6 @@ class ComfyBackend:
         )
         params = self.params(spec, workflow, image_name)
         prompt_id = prompt_id_for(request.run_id, workflow.manifest)
-        deadline = self._clock() + self._settings.comfyui_timeout_s
         tried: list[str] = []
         failures: list[BackendError] = []
         best = [0.0]
@@ -223,8 +222,6 @@ class ComfyBackend:
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 self._sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
-                if self._clock() >= deadline:
-                    break  # no time left for another server: report the last failure
             url = None
             try:
                 url = self._earlier_run(prompt_id, tried)
@@ -240,8 +237,8 @@ class ComfyBackend:
                     or self._pick(workflow, tried, failures)
                 )
                 tried.append(url)
-                clip = self._run_on(url, workflow, params, image, prompt_id, request, deadline,
-                                    progress, submit)  # fmt: skip
+                clip = self._run_on(url, workflow, params, image, prompt_id, request, progress,
+                                    submit)  # fmt: skip
             except BackendError as exc:
                 if url is not None:
                     # The lease moves with the next attempt, which bills only its own time.
@@ -335,7 +332,6 @@ class ComfyBackend:
         image: bytes,
         prompt_id: str,
         request: GenerationRequest,
-        deadline: float,
         progress: Callable[[float], None],
         submit: bool,
     ) -> EncodedClip:
@@ -356,8 +352,9 @@ class ComfyBackend:
                         _forget_catalog(url)  # models may have been added: ask afresh
                         check_graph(graph, self._catalog(client), server=url)
                     client.submit(graph, client_id=client_id, prompt_id=prompt_id)
+                timeout = self._settings.comfyui_timeout_s  # from when the prompt starts running
                 client.follow(
-                    tracker, client_id, deadline=deadline, on_progress=progress, socket=socket
+                    tracker, client_id, timeout_s=timeout, on_progress=progress, socket=socket
                 )
             except BaseException:
                 # Cancelled, failed or crashing: stop paying for the run before anything else.

@@ -8,6 +8,7 @@ the same id finds the earlier run (in the queue or the history) instead of runni
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +38,22 @@ Sleep = Callable[[float], None]
 ProgressFn = Callable[[float], None]
 POLL_S = 1.0  # /history polling while the socket is down, and the socket's read timeout
 CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class _RunDeadline:
+    """A run's time limit, counted from when its prompt is first seen executing: time spent
+    waiting for a GPU or in the server's queue is not the run's (each run ahead of it has a
+    limit of its own, so the wait is bounded too)."""
+
+    seconds: float
+    clock: Clock
+    ends: float = math.inf
+
+    def passed(self, tracker: RunTracker) -> bool:
+        if self.ends == math.inf and tracker.state is PromptState.RUNNING:
+            self.ends = self.clock() + self.seconds
+        return self.clock() >= self.ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +340,7 @@ class ComfyClient:
         tracker: RunTracker,
         client_id: str,
         *,
-        deadline: float,
+        timeout_s: float,
         on_progress: ProgressFn,
         socket: ClientConnection | None = None,
     ) -> RunTracker:
@@ -331,7 +348,9 @@ class ComfyClient:
 
         Each quiet second also checks /history, so a message missed while reconnecting
         cannot leave the run waiting forever; the history entry is the final word.
+        `timeout_s` counts from when the prompt starts executing (see _RunDeadline).
         """
+        deadline = _RunDeadline(timeout_s, self._clock)
         while not tracker.finished:
             self._check_deadline(tracker, deadline)
             if socket is not None:
@@ -351,8 +370,8 @@ class ComfyClient:
                 tracker.apply_history(entry)
         return tracker
 
-    def _check_deadline(self, tracker: RunTracker, deadline: float) -> None:
-        if self._clock() >= deadline:
+    def _check_deadline(self, tracker: RunTracker, deadline: _RunDeadline) -> None:
+        if deadline.passed(tracker):
             # Not retryable: the time allowed for the whole run is spent, on any server.
             raise ServerUnreachable(
                 f"ComfyUI at {self.base_url}: the run missed its deadline",
@@ -366,7 +385,7 @@ class ComfyClient:
         self,
         tracker: RunTracker,
         socket: ClientConnection,
-        deadline: float,
+        deadline: _RunDeadline,
         on_progress: ProgressFn,
     ) -> None:
         """Read messages until the run ends or the socket drops (then poll once)."""
