@@ -89,6 +89,22 @@ class Readiness:
         return cls(missing_nodes, tuple(missing_models))
 
 
+def _reason(item: Mapping[str, Any], input_name: object = None) -> str:
+    """ComfyUI's `message` with its `details`: either alone may be the useful half.
+
+    "Value 0 smaller than min of 1" comes with the details "amount", while "Value not in
+    list" comes with "upscale_method: 'foo' not in [...]". The input's name, which the
+    caller shows already, is dropped from the front of the details.
+    """
+    message = str(item.get("message") or "").strip()
+    details = str(item.get("details") or "").strip()
+    if isinstance(input_name, str) and input_name and details.startswith(input_name):
+        details = details[len(input_name) :].lstrip(" ,:-")
+    if not details or details in message:
+        return message
+    return f"{message} ({details})" if message else details
+
+
 @dataclass(frozen=True, slots=True)
 class QueueState:
     running: tuple[str, ...]
@@ -211,7 +227,7 @@ class ComfyClient:
                         class_type=str(entry.get("class_type", "")),
                         input_name=extra.get("input_name"),
                         kind=str(item.get("type", "")),
-                        message=str(item.get("details") or item.get("message", "")),
+                        message=_reason(item, extra.get("input_name")),
                         received=extra.get("received_value"),
                     )
                 )
@@ -228,7 +244,7 @@ class ComfyClient:
                 " :", ":"
             )
             for e in found
-        ) or (error.get("message") if isinstance(error, Mapping) else None)
+        ) or (_reason(error) if isinstance(error, Mapping) else None)
         return WorkflowInvalid(
             f"ComfyUI at {self.base_url} refused the workflow: {summary or body}",
             node_errors=tuple(found),

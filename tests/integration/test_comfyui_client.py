@@ -1,0 +1,85 @@
+"""ComfyClient against the fake ComfyUI: refusals, following a run, cancelling a run.
+
+The fake answers with the recorded shapes of ComfyUI 0.3.64; faults are injected in it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from i2v.backends.comfyui.client import ComfyClient
+from i2v.backends.comfyui.graph import ApiGraph
+from i2v.errors import WorkflowInvalid
+from tests.fakes.comfyui import FakeComfyUI, fake_comfyui_fixture  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).parents[1] / "data" / "comfyui"
+
+
+def recording(name: str) -> Any:
+    return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def refusal(fake: FakeComfyUI, name: str) -> WorkflowInvalid:
+    graph = ApiGraph.from_json(recording(name)["request_prompt"])
+    with ComfyClient(fake.url) as client:
+        client.upload_image(png(), "input.png")
+        with pytest.raises(WorkflowInvalid) as caught:
+            client.submit(graph, client_id="c", prompt_id=str(uuid.uuid4()))
+    return caught.value
+
+
+REFUSED = [
+    "err_invalid_combo",
+    "err_invalid_type",
+    "err_invalid_value_below_min",
+    "err_link_to_missing_node",
+    "err_link_type_mismatch",
+    "err_missing_image_file",
+    "err_missing_required_input",
+    "err_two_invalid_inputs",
+]
+
+
+SHOWN = {
+    "err_invalid_value_below_min": "(RepeatImageBatch) amount: Value 0 smaller than min of 1",
+    "err_invalid_combo": "upscale_method: Value not in list ('foo' not in ['nearest-exact',",
+    "err_invalid_type": "Failed to convert an input value to a INT value (abc, invalid literal",
+    "err_missing_image_file": "Custom validation failed for node (Invalid image file: does_not",
+    "err_missing_required_input": "node 2 (ImageScale) width: Required input is missing",
+    "err_unknown_node": "Cannot execute because node NoSuchNode does not exist. (Node ID '#3')",
+}
+
+
+@pytest.mark.parametrize(("name", "shown"), SHOWN.items())
+def test_a_refusal_says_what_is_wrong_and_where(
+    fake_comfyui: FakeComfyUI, name: str, shown: str
+) -> None:
+    assert shown in refusal(fake_comfyui, name).message
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_refusal_keeps_comfyuis_message_and_details(fake_comfyui: FakeComfyUI, name: str) -> None:
+    error = refusal(fake_comfyui, name)
+    recorded = recording(name)["body"]["node_errors"]
+    assert len(error.node_errors) == sum(len(entry["errors"]) for entry in recorded.values())
+    for entry in recorded.values():
+        for item in entry["errors"]:
+            assert item["message"] in error.message
+            # The details lose only the input's name, which the message shows before them.
+            tail = item["details"].removeprefix(item["extra_info"].get("input_name", ""))
+            assert tail.lstrip(" ,:-") in error.message
