@@ -138,8 +138,7 @@ class ComfyBackend:
 
     @contextlib.contextmanager
     def _client(self, url: str) -> Iterator[ComfyClient]:
-        """One HTTP client per server for the whole run: making one costs ~30 ms (its TLS
-        context), more than all the calls a run makes to it."""
+        """One HTTP client per server for the whole run, so its connections are reused."""
         client = self._clients.get(url)
         if client is None:
             client = ComfyClient(
