@@ -15,17 +15,20 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from i2v.backends.base import Progress
+from i2v.backends.base import GenerationRequest, Progress
+from i2v.backends.comfyui.backend import ComfyBackend
 from i2v.backends.comfyui.client import ComfyClient
 from i2v.backends.comfyui.workflows.library import get_workflow
 from i2v.config import Settings
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
-from i2v.domain.spec import RenderSpec
+from i2v.domain.spec import Fit, RenderSpec
 from i2v.errors import ExecutionFailed, ModelNotInstalled
+from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
 from tests.conftest import i2v_environment
@@ -81,6 +84,26 @@ def run(
     generate_video(image, out, SPEC, settings, progress, "comfyui", run_id=run_id)
     assert seen == sorted(seen)
     return out
+
+
+def comfy(*urls: str, **kwargs: Any) -> ComfyBackend:
+    settings = Settings(comfyui_urls=list(urls), comfyui_workflow=WORKFLOW, comfyui_timeout_s=60)
+    return ComfyBackend(settings, **kwargs)
+
+
+def job(image: Path, workdir: Path, run_id: str = "run-1") -> GenerationRequest:
+    """What generate_video hands the backend, without the publishing around it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return GenerationRequest(
+        image=load_image(image, ImageLimits(max_pixels=50_000_000, min_side=256)),
+        prompt=SPEC.prompt or "", seed=0, size=SPEC.size, fps=SPEC.fps,
+        frame_count=SPEC.frame_count, motion=SPEC.motion, intensity=SPEC.intensity,
+        fit=Fit.COVER, workflow=None, workdir=workdir, run_id=run_id,
+    )  # fmt: skip
+
+
+def ignore(_: Progress) -> None:
+    pass
 
 
 def test_a_run_is_published_to_the_preset(
@@ -177,6 +200,19 @@ def test_a_repeated_run_attaches_to_the_earlier_one(
     fake = servers[0]
     run(photo_jpeg, tmp_path / "a", [fake.url], run_id="same")
     run(photo_jpeg, tmp_path / "b", [fake.url], run_id="same")  # a recovered step, say
+    assert len(fake.executed_prompts) == 1
+
+
+def test_attaching_to_a_finished_run_returns_at_once(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    comfy(fake.url).generate(job(photo_jpeg, tmp_path / "a", run_id="done"), ignore)
+    started = time.monotonic()
+    clip = comfy(fake.url).generate(job(photo_jpeg, tmp_path / "b", run_id="done"), ignore)
+    # It used to wait a whole socket read timeout (1 s) for messages long gone.
+    assert time.monotonic() - started < 0.5
+    assert clip.path.stat().st_size > 0
     assert len(fake.executed_prompts) == 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 from i2v.backends.comfyui.client import ComfyClient
+from i2v.backends.comfyui.events import PromptState, RunTracker
 from i2v.backends.comfyui.graph import ApiGraph
 from i2v.errors import WorkflowInvalid
 from tests.fakes.comfyui import FakeComfyUI, fake_comfyui_fixture  # noqa: F401
@@ -83,3 +85,30 @@ def test_a_refusal_keeps_comfyuis_message_and_details(fake_comfyui: FakeComfyUI,
             # The details lose only the input's name, which the message shows before them.
             tail = item["details"].removeprefix(item["extra_info"].get("input_name", ""))
             assert tail.lstrip(" ,:-") in error.message
+
+
+def recorded_prompt(name: str) -> Any:
+    rec = recording(name)
+    return rec["history"][rec["prompt_id"]]["prompt"][2]
+
+
+def test_polling_returns_as_soon_as_it_sees_the_end(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    fake.faults.http_500["/ws"] = 10**6  # the socket never opens: polling alone
+    graph = ApiGraph.from_json(recorded_prompt("run_webm"))
+    prompt_id = str(uuid.uuid4())
+    tracker = RunTracker.for_graph(prompt_id, fake.url, graph.to_json())
+    slept_when_finished: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        slept_when_finished.append(tracker.finished)
+        time.sleep(seconds)
+
+    with ComfyClient(fake.url, sleep=sleep) as client:
+        client.upload_image(png(), "input.png")
+        client.submit(graph, client_id="c", prompt_id=prompt_id)
+        client.follow(tracker, "c", deadline=time.monotonic() + 30, on_progress=lambda _: None)
+    assert tracker.state is PromptState.SUCCEEDED
+    assert tracker.outputs
+    assert slept_when_finished  # it did poll, with the run under way
+    assert not any(slept_when_finished)  # and returned once it saw the end, without a nap

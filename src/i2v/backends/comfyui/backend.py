@@ -355,7 +355,12 @@ class ComfyBackend:
                         check_graph(graph, self._catalog(client), server=url)
                     client.submit(graph, client_id=client_id, prompt_id=prompt_id)
                 client.follow(
-                    tracker, client_id, deadline=deadline, on_progress=progress, socket=socket
+                    tracker,
+                    client_id,
+                    deadline=deadline,
+                    on_progress=progress,
+                    socket=socket,
+                    attached=not submit,
                 )
             except BaseException:
                 # Cancelled, failed or crashing: stop paying for the run before anything else.

@@ -360,12 +360,17 @@ class ComfyClient:
         deadline: float,
         on_progress: ProgressFn,
         socket: ClientConnection | None = None,
+        attached: bool = False,
     ) -> RunTracker:
         """Follow the run to its end over the websocket, polling /history when it drops.
 
         Each quiet second also checks /history, so a message missed while reconnecting
         cannot leave the run waiting forever; the history entry is the final word.
+        `attached`: the run was submitted earlier (by a crashed worker, say), so it may be
+        over already, its messages gone with it; its state is read before any message.
         """
+        if attached:
+            self._poll(tracker)
         while not tracker.finished:
             self._check_deadline(tracker, deadline)
             if socket is not None:
@@ -376,7 +381,8 @@ class ComfyClient:
                 if fresh is None:
                     self._poll(tracker)
                     on_progress(tracker.fraction)
-                    self._sleep(POLL_S)
+                    if not tracker.finished:
+                        self._sleep(max(0.0, min(POLL_S, deadline - self._clock())))
                 else:
                     self._read(tracker, fresh, deadline, on_progress)
         if tracker.state is PromptState.SUCCEEDED and not tracker.outputs:
