@@ -77,6 +77,10 @@ class Faults:
     out_of_memory_on: str | None = None  # node id or class_type: torch.OutOfMemoryError
     step_delay_s: float = 0.0  # per sampler step, for slow progress
     hang_prompt: bool = False  # the first node to run waits until interrupted
+    # One-shot: the next GET /queue that lists a pending prompt is answered with the queue as
+    # it was, but the first pending prompt has started by the time the answer arrives (even
+    # while paused): the race that a client acting on what it read from /queue loses.
+    start_pending_after_queue_read: bool = False
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -130,6 +134,7 @@ class _Server:
         self.client_id: str | None = None
         self.last_node_id: str | None = None
         self.interrupt = threading.Event()
+        self.take_one = False  # the worker takes the next prompt even while paused
         self.cache: set[str] = set()
         self.dead = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -280,11 +285,14 @@ class _Server:
     def work(self) -> None:
         while True:
             with self.cond:
-                while not self.dead and (not self.queue or not self.fake._unpaused.is_set()):
+                while not self.dead and (
+                    not self.queue or not (self.fake._unpaused.is_set() or self.take_one)
+                ):
                     self.cond.wait(0.05)
                 if self.dead:
                     return
                 item = heapq.heappop(self.queue)[2]
+                self.take_one = False
                 item_id, self.task_counter = self.task_counter, self.task_counter + 1
                 self.running[item_id] = item
                 self.queue_updated()
@@ -303,6 +311,15 @@ class _Server:
                 }  # fmt: skip
                 self.queue_updated()
             run.send("executing", {"node": None, "prompt_id": run.prompt_id})
+
+    def start_next(self) -> None:
+        """Have the worker take the next pending prompt now, and wait until it runs."""
+        with self.cond:
+            prompt_id = self.queue[0][2][1]
+            self.take_one = True
+            self.cond.notify_all()
+            while prompt_id not in (item[1] for item in self.running.values()):
+                self.cond.wait(0.01)
 
     def kill(self) -> None:
         with self.cond:
@@ -368,6 +385,9 @@ class _Server:
         with self.cond:  # pending in heap order, as the real server lists it
             running = [list(item) for item in self.running.values()]
             pending = [list(entry[2]) for entry in self.queue]
+        if pending and self.fake.faults.start_pending_after_queue_read:
+            self.fake.faults.start_pending_after_queue_read = False
+            self.start_next()
         return _json({"queue_running": running, "queue_pending": pending})
 
     async def post_queue(self, request: Request) -> Response:

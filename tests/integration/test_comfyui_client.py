@@ -112,3 +112,42 @@ def test_polling_returns_as_soon_as_it_sees_the_end(fake_comfyui: FakeComfyUI) -
     assert tracker.outputs
     assert slept_when_finished  # it did poll, with the run under way
     assert not any(slept_when_finished)  # and returned once it saw the end, without a nap
+
+
+def test_cancel_stops_a_prompt_that_starts_while_it_acts(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    fake.pause()  # pending, until the fake starts it right behind the client's back
+    fake.faults.hang_prompt = True  # and once running it runs until interrupted
+    graph = ApiGraph.from_json(recorded_prompt("run_webm"))
+    prompt_id = str(uuid.uuid4())
+    with ComfyClient(fake.url) as client:
+        client.upload_image(png(), "input.png")
+        client.submit(graph, client_id="c", prompt_id=prompt_id)
+        assert client.state(prompt_id) is PromptState.PENDING
+        fake.faults.start_pending_after_queue_read = True
+        client.cancel(prompt_id, deadline=time.monotonic() + 10)
+        # Reading the queue first, it deleted a prompt no longer pending and interrupted
+        # nothing, since the prompt was not running when it looked: left running for good.
+        assert client.state(prompt_id) in (PromptState.UNKNOWN, PromptState.FAILED)
+    fake.wait_idle(timeout=2)
+    entry = fake.history(prompt_id)
+    if prompt_id in fake.executed_prompts:
+        assert entry is not None
+        assert entry["status"]["messages"][-1][0] == "execution_interrupted"
+    else:
+        assert entry is None
+
+
+def test_cancel_removes_a_pending_prompt(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    fake.pause()
+    graph = ApiGraph.from_json(recorded_prompt("run_webm"))
+    prompt_id = str(uuid.uuid4())
+    with ComfyClient(fake.url) as client:
+        client.upload_image(png(), "input.png")
+        client.submit(graph, client_id="c", prompt_id=prompt_id)
+        client.cancel(prompt_id, deadline=time.monotonic() + 10)
+        assert client.state(prompt_id) is PromptState.UNKNOWN
+    fake.resume()
+    fake.wait_idle()
+    assert fake.executed_prompts == []

@@ -464,6 +464,23 @@ def test_pause_keeps_prompts_pending(fake_comfyui: FakeComfyUI) -> None:
     assert fake_comfyui.history_ids() == [prompt_id]
 
 
+def test_a_prompt_can_start_right_after_a_queue_read(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    upload(fake, "input.png", png())
+    fake.pause()
+    fake.faults.hang_prompt = True
+    prompt_id = submit(fake, recorded_prompt(recording("run_webm")))
+    fake.faults.start_pending_after_queue_read = True
+    read = HTTP.get(f"{fake.url}/queue").json()
+    assert [item[1] for item in read["queue_pending"]] == [prompt_id]  # as it was
+    now = HTTP.get(f"{fake.url}/queue").json()
+    assert [item[1] for item in now["queue_running"]] == [prompt_id]  # as it is
+    assert now["queue_pending"] == []
+    assert not fake.faults.start_pending_after_queue_read  # one-shot
+    HTTP.post(f"{fake.url}/interrupt", json={"prompt_id": prompt_id})
+    fake.wait_idle()
+
+
 def test_interrupt_takes_effect_only_on_the_running_prompt(fake_comfyui: FakeComfyUI) -> None:
     fake = fake_comfyui
     upload(fake, "input.png", png())

@@ -51,6 +51,7 @@ from i2v.media.image import NormalisedImage
 
 MAX_ATTEMPTS = 3  # servers tried per run before the job fails
 RETRY_BACKOFF_S = 1.0  # before the 2nd attempt; doubles after (a restarting server, say)
+CANCEL_WAIT_S = 10.0  # for a cancelled run to stop: a server heeds it only between nodes
 READY_TTL_S = 60.0  # a server's readiness for a workflow is re-checked this often
 PROGRESS_UNITS = 1000
 NEGATIVE = (
@@ -142,7 +143,10 @@ class ComfyBackend:
         client = self._clients.get(url)
         if client is None:
             client = ComfyClient(
-                url, timeout_s=self._settings.comfyui_request_timeout_s, clock=self._clock
+                url,
+                timeout_s=self._settings.comfyui_request_timeout_s,
+                clock=self._clock,
+                sleep=self._sleep,
             )
             self._clients[url] = client
         yield client
@@ -365,7 +369,7 @@ class ComfyBackend:
             except BaseException:
                 # Cancelled, failed or crashing: stop paying for the run before anything else.
                 with contextlib.suppress(BackendError):  # unreachable: nothing more to do
-                    client.cancel(prompt_id)
+                    client.cancel(prompt_id, deadline=self._clock() + CANCEL_WAIT_S)
                 raise
             if tracker.error is not None:
                 raise tracker.error

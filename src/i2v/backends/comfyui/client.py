@@ -38,6 +38,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 ProgressFn = Callable[[float], None]
 POLL_S = 1.0  # /history polling while the socket is down, and the socket's read timeout
+CANCEL_POLL_S = 0.1  # between checks that a cancelled prompt stopped
 CHUNK = 1 << 20
 
 
@@ -295,13 +296,28 @@ class ComfyClient:
             return PromptState.PENDING
         return PromptState.UNKNOWN
 
-    def cancel(self, prompt_id: str) -> None:
-        """Remove it from the queue if pending; interrupt it (and only it) if running."""
-        queue = self.queue()
-        if prompt_id in queue.pending:
-            self._request("POST", "/queue", json={"delete": [prompt_id]})
-        if prompt_id in queue.running:
-            self._request("POST", "/interrupt", json={"prompt_id": prompt_id})
+    def cancel(self, prompt_id: str, *, deadline: float) -> None:
+        """Stop the prompt wherever it is, then check that it stopped.
+
+        It is deleted from the queue and then interrupted, both aimed at it alone, without
+        reading the queue first: one that starts between a read and the action would be
+        neither. A server also drops an interrupt that lands just before the run begins, and
+        heeds one only between nodes, so both are sent again until the prompt is neither
+        pending nor running, or `deadline` passes (a BackendError: it is still running).
+        """
+        while True:
+            self._request("POST", "/queue", json={"delete": [prompt_id]}, prompt_id=prompt_id)
+            self._request("POST", "/interrupt", json={"prompt_id": prompt_id}, prompt_id=prompt_id)
+            if self.state(prompt_id) not in (PromptState.PENDING, PromptState.RUNNING):
+                return
+            if self._clock() >= deadline:
+                raise BackendError(
+                    f"ComfyUI at {self.base_url}: prompt {prompt_id} still runs after a cancel",
+                    backend=BACKEND,
+                    server=self.base_url,
+                    prompt_id=prompt_id,
+                )
+            self._sleep(max(0.0, min(CANCEL_POLL_S, deadline - self._clock())))
 
     def download(self, output: OutputFile, dest: Path, *, prompt_id: str | None = None) -> Path:
         params = {"filename": output.filename, "subfolder": output.subfolder, "type": output.type}
