@@ -27,7 +27,7 @@ from i2v.config import Settings
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
 from i2v.domain.spec import Fit, RenderSpec
-from i2v.errors import ExecutionFailed, ModelNotInstalled
+from i2v.errors import ExecutionFailed, ModelNotInstalled, ServerUnreachable
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
@@ -183,6 +183,99 @@ def test_a_missing_model_is_named(photo_jpeg: Path, tmp_path: Path) -> None:
     assert caught.value.message == f"models {names} are not installed on {bare.url}"
     assert len(caught.value.missing) == 3
     assert not bare.executed_prompts
+
+
+class SimulatedTime:
+    """The backend's clock and sleep: waiting costs no real time, and `on_sleep` runs after
+    each wait (to bring a server back once enough simulated time has passed)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+        self.on_sleep: Any = None
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep()
+
+
+def test_a_missing_model_on_the_only_server_is_not_retried(
+    photo_jpeg: Path, tmp_path: Path
+) -> None:
+    time_ = SimulatedTime()
+    with FakeComfyUI(tmp_path / "bare") as bare:
+        backend = comfy(bare.url, clock=time_.clock, sleep=time_.sleep)
+        with pytest.raises(ModelNotInstalled):
+            backend.generate(job(photo_jpeg, tmp_path / "a"), ignore)
+    assert time_.slept == []  # it would refuse the same way again: fail at once
+
+
+def test_models_installed_after_a_refusal_are_seen_by_the_next_job(
+    photo_jpeg: Path, tmp_path: Path
+) -> None:
+    with FakeComfyUI(tmp_path / "bare") as fake:
+        with pytest.raises(ModelNotInstalled):
+            comfy(fake.url).generate(job(photo_jpeg, tmp_path / "a"), ignore)
+        for folder, names in installed_models().items():  # the user downloads the files
+            fake.installed_models.setdefault(folder, []).extend(names)
+        clip = comfy(fake.url).generate(job(photo_jpeg, tmp_path / "b", run_id="again"), ignore)
+    assert clip.path.stat().st_size > 0  # not refused from a stale copy of /object_info
+    assert len(fake.executed_prompts) == 1
+
+
+RESTART_S = 12.0  # a real ComfyUI 0.3.64 took 10-15 s to come back
+
+
+def test_a_server_restart_of_many_seconds_is_waited_out_and_the_run_resubmitted(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.step_delay_s = 0.05
+    time_ = SimulatedTime()
+    stopping: list[threading.Thread] = []
+    down = [0.0]
+
+    def go_down(event: Progress) -> None:
+        if event.stage == "generate" and event.fraction > 0 and not stopping:
+            stopping.append(threading.Thread(target=fake.stop))  # it loses queue and history
+            stopping[0].start()
+
+    def come_back() -> None:
+        if not stopping or down[0] >= RESTART_S:
+            return
+        stopping[0].join()  # down for good before simulated time counts
+        down[0] += time_.slept[-1]
+        if down[0] >= RESTART_S:
+            fake.start()  # on the same port, empty
+
+    time_.on_sleep = come_back
+    backend = comfy(fake.url, clock=time_.clock, sleep=time_.sleep)
+    clip = backend.generate(job(photo_jpeg, tmp_path / "a"), go_down)
+    assert clip.path.stat().st_size > 0
+    assert sum(time_.slept) >= RESTART_S
+    first, again = fake.executed_prompts  # the run the restart lost was submitted again
+    assert first == again
+
+
+def test_a_server_that_stays_down_fails_the_job_after_the_budget(
+    photo_jpeg: Path, tmp_path: Path
+) -> None:
+    time_ = SimulatedTime()
+    fake = FakeComfyUI(tmp_path / "gone")  # never started: nothing listens on its port
+    settings = Settings(
+        comfyui_urls=[fake.url], comfyui_workflow=WORKFLOW, comfyui_unreachable_budget_s=20
+    )
+    backend = ComfyBackend(settings, clock=time_.clock, sleep=time_.sleep)
+    with pytest.raises(ServerUnreachable):
+        backend.generate(job(photo_jpeg, tmp_path / "a"), ignore)
+    assert time_.now == pytest.approx(20)  # the budget, all of it and no more
+    assert time_.slept[:4] == [1, 2, 4, 5]  # backing off, but never long: it may be back
+    assert max(time_.slept) <= 5
 
 
 def test_500s_on_submit_are_retried_and_the_prompt_runs_once(
