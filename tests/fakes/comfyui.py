@@ -621,6 +621,7 @@ class FakeComfyUI:
         self._server: _Server | None = None
         self._uvicorn: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
+        self._coming_back: threading.Timer | None = None
 
     @property
     def url(self) -> str:
@@ -656,6 +657,10 @@ class FakeComfyUI:
         server.worker.start()
 
     def stop(self) -> None:
+        if self._coming_back is not None:  # a restart under way stays down
+            self._coming_back.cancel()
+            self._coming_back.join()
+            self._coming_back = None
         if self._server is not None:
             self._server.kill()
         if self._uvicorn is not None and self._thread is not None:
@@ -665,10 +670,19 @@ class FakeComfyUI:
             self._server.worker.join(5)
         self._server = self._uvicorn = self._thread = None
 
-    def restart(self) -> None:
-        """A server restart: queue, history, cache and running prompt lost, sockets closed."""
+    def restart(self, down_s: float = 0.0) -> None:
+        """A server restart: queue, history, cache and running prompt lost, sockets closed.
+
+        `down_s`: how long nothing listens on the port (a real ComfyUI took 10-15 s); the
+        fake then comes back in the background, so this returns as soon as it is down.
+        """
         self.stop()
-        self.start()
+        if down_s <= 0:
+            self.start()
+            return
+        self._coming_back = threading.Timer(down_s, self.start)
+        self._coming_back.daemon = True
+        self._coming_back.start()
 
     def pause(self) -> None:
         """Stop taking prompts off the queue (a running one finishes), so they stay pending."""

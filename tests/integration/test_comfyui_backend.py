@@ -262,6 +262,25 @@ def test_a_server_restart_of_many_seconds_is_waited_out_and_the_run_resubmitted(
     assert first == again
 
 
+def test_a_real_time_restart_longer_than_the_old_retries_spanned(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.step_delay_s = 0.05
+    restarted = threading.Event()
+
+    def restart_once(event: Progress) -> None:
+        if event.stage == "generate" and event.fraction > 0 and not restarted.is_set():
+            restarted.set()
+            # Three attempts spanned 3 s; this restart is longer (a real one, 10-15 s).
+            threading.Thread(target=fake.restart, kwargs={"down_s": 3.5}).start()
+
+    clip = comfy(fake.url).generate(job(photo_jpeg, tmp_path / "a"), restart_once)
+    assert clip.path.stat().st_size > 0
+    first, again = fake.executed_prompts
+    assert first == again
+
+
 def test_a_server_that_stays_down_fails_the_job_after_the_budget(
     photo_jpeg: Path, tmp_path: Path
 ) -> None:

@@ -623,6 +623,26 @@ def test_restart_loses_queue_and_history(fake_comfyui: FakeComfyUI) -> None:
     assert history_entry(fake, again)["status"]["status_str"] == "success"
 
 
+def test_a_restart_can_take_a_while(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    upload(fake, "input.png", png())
+    fake.pause()
+    pending = submit(fake, recorded_prompt(recording("run_webm")))
+    started = time.monotonic()
+    fake.restart(down_s=0.5)
+    with pytest.raises(httpx.ConnectError):  # nothing listens while it restarts
+        HTTP.get(f"{fake.url}/queue")
+    while True:
+        with contextlib.suppress(httpx.ConnectError):
+            queue = HTTP.get(f"{fake.url}/queue").json()
+            break
+        assert time.monotonic() - started < 10, "the fake did not come back"
+        time.sleep(0.02)
+    assert time.monotonic() - started >= 0.5
+    assert queue == {"queue_running": [], "queue_pending": []}  # the restart lost it
+    assert HTTP.get(f"{fake.url}/history/{pending}").json() == {}
+
+
 def test_system_stats_shape(tmp_path: Path) -> None:
     recorded = recording("system_stats")
     with FakeComfyUI(tmp_path, vram_total=80 << 30, vram_free=10 << 30) as fake:
