@@ -215,6 +215,24 @@ def test_a_missing_model_on_the_only_server_is_not_retried(
     assert time_.slept == []  # it would refuse the same way again: fail at once
 
 
+def test_a_refusal_is_retried_while_another_server_is_not_answering(
+    photo_jpeg: Path, tmp_path: Path
+) -> None:
+    time_ = SimulatedTime()
+    ready = FakeComfyUI(tmp_path / "ready", installed_models=installed_models())  # down
+    with FakeComfyUI(tmp_path / "bare") as bare:
+        time_.on_sleep = lambda: ready._server or ready.start()  # back after the first wait
+        backend = comfy(bare.url, ready.url, clock=time_.clock, sleep=time_.sleep)
+        try:
+            clip = backend.generate(job(photo_jpeg, tmp_path / "a"), ignore)
+        finally:
+            ready.stop()
+    assert clip.path.stat().st_size > 0
+    assert time_.slept == [1]
+    assert len(ready.executed_prompts) == 1
+    assert not bare.executed_prompts
+
+
 def test_models_installed_after_a_refusal_are_seen_by_the_next_job(
     photo_jpeg: Path, tmp_path: Path
 ) -> None:

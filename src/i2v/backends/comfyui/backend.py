@@ -218,6 +218,7 @@ class ComfyBackend:
         retries = Retries(self._settings.comfyui_unreachable_budget_s, deadline, self._clock)
         while True:
             url = leased = None
+            failed_before = len(failures)
             try:
                 url = self._earlier_run(prompt_id, tried)
                 submit = url is None  # not queued, running or done anywhere we can reach
@@ -236,13 +237,19 @@ class ComfyBackend:
                     self._targets.release(url, request.run_id)
                 if isinstance(exc, ModelNotInstalled) and exc.server:
                     self._catalogs.forget(exc.server)  # it may be installed by the next try
-                # No server was ready: each one that could take the run lacks something.
-                picked_none = url is None and not isinstance(
-                    exc, ServerUnreachable | BackendProtocolError
-                )
-                refused = picked_none or isinstance(exc, ModelNotInstalled)
-                others = leased is not None or any(u not in tried for u in self._targets.urls())
-                wait = retries.wait(exc, refused=refused, elsewhere=others and not picked_none)
+                if url is None and not isinstance(exc, ServerUnreachable | BackendProtocolError):
+                    # No server was ready: each that answered lacks something, and only one
+                    # that did not answer (restarting, say) may have it.
+                    refused = True
+                    elsewhere = any(
+                        isinstance(f, ServerUnreachable) for f in failures[failed_before:]
+                    )
+                else:
+                    refused = isinstance(exc, ModelNotInstalled)
+                    elsewhere = leased is not None or any(
+                        u not in tried for u in self._targets.urls()
+                    )
+                wait = retries.wait(exc, refused=refused, elsewhere=elsewhere)
                 if wait is None:
                     raise
                 failures.append(exc)
