@@ -81,6 +81,9 @@ class Faults:
     # it was, but the first pending prompt has started by the time the answer arrives (even
     # while paused): the race that a client acting on what it read from /queue loses.
     start_pending_after_queue_read: bool = False
+    # One-shot: the next interrupt aimed at a running prompt lands just before its run
+    # begins, where the real server's execute() resets the flag: it is lost.
+    interrupt_lands_before_start: bool = False
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -412,7 +415,9 @@ class _Server:
         prompt_id = json_data.get("prompt_id")
         with self.cond:
             running = [item[1] for item in self.running.values()]
-        if not prompt_id or prompt_id in running:  # a targeted one only hits a running prompt
+        if prompt_id in running and self.fake.faults.interrupt_lands_before_start:
+            self.fake.faults.interrupt_lands_before_start = False
+        elif not prompt_id or prompt_id in running:  # a targeted one only hits a running one
             self.interrupt.set()
         return _empty()
 

@@ -138,6 +138,24 @@ def test_cancel_stops_a_prompt_that_starts_while_it_acts(fake_comfyui: FakeComfy
         assert entry is None
 
 
+def test_cancel_repeats_an_interrupt_the_server_dropped(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    fake.faults.hang_prompt = True
+    graph = ApiGraph.from_json(recorded_prompt("run_webm"))
+    prompt_id = str(uuid.uuid4())
+    with ComfyClient(fake.url) as client:
+        client.upload_image(png(), "input.png")
+        client.submit(graph, client_id="c", prompt_id=prompt_id)
+        while client.state(prompt_id) is not PromptState.RUNNING:
+            time.sleep(0.01)
+        fake.faults.interrupt_lands_before_start = True
+        client.cancel(prompt_id, deadline=time.monotonic() + 10)
+        assert client.state(prompt_id) is PromptState.FAILED
+    entry = fake.history(prompt_id)
+    assert entry is not None
+    assert entry["status"]["messages"][-1][0] == "execution_interrupted"
+
+
 def test_cancel_removes_a_pending_prompt(fake_comfyui: FakeComfyUI) -> None:
     fake = fake_comfyui
     fake.pause()

@@ -481,6 +481,24 @@ def test_a_prompt_can_start_right_after_a_queue_read(fake_comfyui: FakeComfyUI) 
     fake.wait_idle()
 
 
+def test_an_interrupt_can_land_before_the_run_begins(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    upload(fake, "input.png", png())
+    fake.faults.hang_prompt = True
+    prompt_id = submit(fake, recorded_prompt(recording("run_webm")))
+    _wait_running(fake, prompt_id)
+    fake.faults.interrupt_lands_before_start = True
+    HTTP.post(f"{fake.url}/interrupt", json={"prompt_id": prompt_id})  # lost
+    time.sleep(0.1)
+    assert [item[1] for item in HTTP.get(f"{fake.url}/queue").json()["queue_running"]] == [
+        prompt_id
+    ]
+    assert not fake.faults.interrupt_lands_before_start  # one-shot
+    HTTP.post(f"{fake.url}/interrupt", json={"prompt_id": prompt_id})
+    fake.wait_idle()
+    assert history_entry(fake, prompt_id)["status"]["status_str"] == "error"
+
+
 def test_interrupt_takes_effect_only_on_the_running_prompt(fake_comfyui: FakeComfyUI) -> None:
     fake = fake_comfyui
     upload(fake, "input.png", png())
