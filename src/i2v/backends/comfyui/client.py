@@ -398,7 +398,7 @@ class ComfyClient:
                     self._poll(tracker)
                     on_progress(tracker.fraction)
                     if not tracker.finished:
-                        self._sleep(max(0.0, min(POLL_S, deadline - self._clock())))
+                        self._sleep(POLL_S)
                 else:
                     self._read(tracker, fresh, deadline, on_progress)
         if tracker.state is PromptState.SUCCEEDED and not tracker.outputs:
