@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     )
     comfyui_timeout_s: float = Field(default=1800.0, gt=0, le=86_400, description="Per run.")
     comfyui_request_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    comfyui_unreachable_budget_s: float = Field(
+        default=60.0, ge=0, le=3600, description="Retrying unreachable servers (a restart)."
+    )
     fleet_enabled: bool = Field(default=False, description="Rent GPUs for backend=comfyui.")
     fleet_deployment: str = Field(
         default="default", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", description="Instance label."

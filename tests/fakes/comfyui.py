@@ -77,6 +77,13 @@ class Faults:
     out_of_memory_on: str | None = None  # node id or class_type: torch.OutOfMemoryError
     step_delay_s: float = 0.0  # per sampler step, for slow progress
     hang_prompt: bool = False  # the first node to run waits until interrupted
+    # One-shot: the next GET /queue that lists a pending prompt is answered with the queue as
+    # it was, but the first pending prompt has started by the time the answer arrives (even
+    # while paused): the race that a client acting on what it read from /queue loses.
+    start_pending_after_queue_read: bool = False
+    # One-shot: the next interrupt aimed at a running prompt lands just before its run
+    # begins, where the real server's execute() resets the flag: it is lost.
+    interrupt_lands_before_start: bool = False
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -130,6 +137,7 @@ class _Server:
         self.client_id: str | None = None
         self.last_node_id: str | None = None
         self.interrupt = threading.Event()
+        self.take_one = False  # the worker takes the next prompt even while paused
         self.cache: set[str] = set()
         self.dead = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -280,11 +288,14 @@ class _Server:
     def work(self) -> None:
         while True:
             with self.cond:
-                while not self.dead and (not self.queue or not self.fake._unpaused.is_set()):
+                while not self.dead and (
+                    not self.queue or not (self.fake._unpaused.is_set() or self.take_one)
+                ):
                     self.cond.wait(0.05)
                 if self.dead:
                     return
                 item = heapq.heappop(self.queue)[2]
+                self.take_one = False
                 item_id, self.task_counter = self.task_counter, self.task_counter + 1
                 self.running[item_id] = item
                 self.queue_updated()
@@ -303,6 +314,15 @@ class _Server:
                 }  # fmt: skip
                 self.queue_updated()
             run.send("executing", {"node": None, "prompt_id": run.prompt_id})
+
+    def start_next(self) -> None:
+        """Have the worker take the next pending prompt now, and wait until it runs."""
+        with self.cond:
+            prompt_id = self.queue[0][2][1]
+            self.take_one = True
+            self.cond.notify_all()
+            while prompt_id not in (item[1] for item in self.running.values()):
+                self.cond.wait(0.01)
 
     def kill(self) -> None:
         with self.cond:
@@ -368,6 +388,9 @@ class _Server:
         with self.cond:  # pending in heap order, as the real server lists it
             running = [list(item) for item in self.running.values()]
             pending = [list(entry[2]) for entry in self.queue]
+        if pending and self.fake.faults.start_pending_after_queue_read:
+            self.fake.faults.start_pending_after_queue_read = False
+            self.start_next()
         return _json({"queue_running": running, "queue_pending": pending})
 
     async def post_queue(self, request: Request) -> Response:
@@ -392,7 +415,9 @@ class _Server:
         prompt_id = json_data.get("prompt_id")
         with self.cond:
             running = [item[1] for item in self.running.values()]
-        if not prompt_id or prompt_id in running:  # a targeted one only hits a running prompt
+        if prompt_id in running and self.fake.faults.interrupt_lands_before_start:
+            self.fake.faults.interrupt_lands_before_start = False
+        elif not prompt_id or prompt_id in running:  # a targeted one only hits a running one
             self.interrupt.set()
         return _empty()
 
@@ -601,6 +626,7 @@ class FakeComfyUI:
         self._server: _Server | None = None
         self._uvicorn: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
+        self._coming_back: threading.Timer | None = None
 
     @property
     def url(self) -> str:
@@ -636,6 +662,10 @@ class FakeComfyUI:
         server.worker.start()
 
     def stop(self) -> None:
+        if self._coming_back is not None:  # a restart under way stays down
+            self._coming_back.cancel()
+            self._coming_back.join()
+            self._coming_back = None
         if self._server is not None:
             self._server.kill()
         if self._uvicorn is not None and self._thread is not None:
@@ -645,10 +675,19 @@ class FakeComfyUI:
             self._server.worker.join(5)
         self._server = self._uvicorn = self._thread = None
 
-    def restart(self) -> None:
-        """A server restart: queue, history, cache and running prompt lost, sockets closed."""
+    def restart(self, down_s: float = 0.0) -> None:
+        """A server restart: queue, history, cache and running prompt lost, sockets closed.
+
+        `down_s`: how long nothing listens on the port (a real ComfyUI took 10-15 s); the
+        fake then comes back in the background, so this returns as soon as it is down.
+        """
         self.stop()
-        self.start()
+        if down_s <= 0:
+            self.start()
+            return
+        self._coming_back = threading.Timer(down_s, self.start)
+        self._coming_back.daemon = True
+        self._coming_back.start()
 
     def pause(self) -> None:
         """Stop taking prompts off the queue (a running one finishes), so they stay pending."""

@@ -15,17 +15,20 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from i2v.backends.base import Progress
+from i2v.backends.base import GenerationRequest, Progress
+from i2v.backends.comfyui.backend import ComfyBackend
 from i2v.backends.comfyui.client import ComfyClient
 from i2v.backends.comfyui.workflows.library import get_workflow
 from i2v.config import Settings
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
-from i2v.domain.spec import RenderSpec
-from i2v.errors import ExecutionFailed, ModelNotInstalled
+from i2v.domain.spec import Fit, RenderSpec
+from i2v.errors import ExecutionFailed, ModelNotInstalled, ServerUnreachable
+from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
 from tests.conftest import i2v_environment
@@ -81,6 +84,26 @@ def run(
     generate_video(image, out, SPEC, settings, progress, "comfyui", run_id=run_id)
     assert seen == sorted(seen)
     return out
+
+
+def comfy(*urls: str, **kwargs: Any) -> ComfyBackend:
+    settings = Settings(comfyui_urls=list(urls), comfyui_workflow=WORKFLOW, comfyui_timeout_s=60)
+    return ComfyBackend(settings, **kwargs)
+
+
+def job(image: Path, workdir: Path, run_id: str = "run-1") -> GenerationRequest:
+    """What generate_video hands the backend, without the publishing around it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return GenerationRequest(
+        image=load_image(image, ImageLimits(max_pixels=50_000_000, min_side=256)),
+        prompt=SPEC.prompt or "", seed=0, size=SPEC.size, fps=SPEC.fps,
+        frame_count=SPEC.frame_count, motion=SPEC.motion, intensity=SPEC.intensity,
+        fit=Fit.COVER, workflow=None, workdir=workdir, run_id=run_id,
+    )  # fmt: skip
+
+
+def ignore(_: Progress) -> None:
+    pass
 
 
 def test_a_run_is_published_to_the_preset(
@@ -162,6 +185,136 @@ def test_a_missing_model_is_named(photo_jpeg: Path, tmp_path: Path) -> None:
     assert not bare.executed_prompts
 
 
+class SimulatedTime:
+    """The backend's clock and sleep: waiting costs no real time, and `on_sleep` runs after
+    each wait (to bring a server back once enough simulated time has passed)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+        self.on_sleep: Any = None
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep()
+
+
+def test_a_missing_model_on_the_only_server_is_not_retried(
+    photo_jpeg: Path, tmp_path: Path
+) -> None:
+    time_ = SimulatedTime()
+    with FakeComfyUI(tmp_path / "bare") as bare:
+        backend = comfy(bare.url, clock=time_.clock, sleep=time_.sleep)
+        with pytest.raises(ModelNotInstalled):
+            backend.generate(job(photo_jpeg, tmp_path / "a"), ignore)
+    assert time_.slept == []  # it would refuse the same way again: fail at once
+
+
+def test_a_refusal_is_retried_while_another_server_is_not_answering(
+    photo_jpeg: Path, tmp_path: Path
+) -> None:
+    time_ = SimulatedTime()
+    ready = FakeComfyUI(tmp_path / "ready", installed_models=installed_models())  # down
+    with FakeComfyUI(tmp_path / "bare") as bare:
+        time_.on_sleep = lambda: ready._server or ready.start()  # back after the first wait
+        backend = comfy(bare.url, ready.url, clock=time_.clock, sleep=time_.sleep)
+        try:
+            clip = backend.generate(job(photo_jpeg, tmp_path / "a"), ignore)
+        finally:
+            ready.stop()
+    assert clip.path.stat().st_size > 0
+    assert time_.slept == [1]
+    assert len(ready.executed_prompts) == 1
+    assert not bare.executed_prompts
+
+
+def test_models_installed_after_a_refusal_are_seen_by_the_next_job(
+    photo_jpeg: Path, tmp_path: Path
+) -> None:
+    with FakeComfyUI(tmp_path / "bare") as fake:
+        with pytest.raises(ModelNotInstalled):
+            comfy(fake.url).generate(job(photo_jpeg, tmp_path / "a"), ignore)
+        for folder, names in installed_models().items():  # the user downloads the files
+            fake.installed_models.setdefault(folder, []).extend(names)
+        clip = comfy(fake.url).generate(job(photo_jpeg, tmp_path / "b", run_id="again"), ignore)
+    assert clip.path.stat().st_size > 0  # not refused from a stale copy of /object_info
+    assert len(fake.executed_prompts) == 1
+
+
+RESTART_S = 12.0  # a real ComfyUI 0.3.64 took 10-15 s to come back
+
+
+def test_a_server_restart_of_many_seconds_is_waited_out_and_the_run_resubmitted(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.step_delay_s = 0.05
+    time_ = SimulatedTime()
+    stopping: list[threading.Thread] = []
+    down = [0.0]
+
+    def go_down(event: Progress) -> None:
+        if event.stage == "generate" and event.fraction > 0 and not stopping:
+            stopping.append(threading.Thread(target=fake.stop))  # it loses queue and history
+            stopping[0].start()
+
+    def come_back() -> None:
+        if not stopping or down[0] >= RESTART_S:
+            return
+        stopping[0].join()  # down for good before simulated time counts
+        down[0] += time_.slept[-1]
+        if down[0] >= RESTART_S:
+            fake.start()  # on the same port, empty
+
+    time_.on_sleep = come_back
+    backend = comfy(fake.url, clock=time_.clock, sleep=time_.sleep)
+    clip = backend.generate(job(photo_jpeg, tmp_path / "a"), go_down)
+    assert clip.path.stat().st_size > 0
+    assert sum(time_.slept) >= RESTART_S
+    first, again = fake.executed_prompts  # the run the restart lost was submitted again
+    assert first == again
+
+
+def test_a_real_time_restart_longer_than_the_old_retries_spanned(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    fake.faults.step_delay_s = 0.05
+    restarted = threading.Event()
+
+    def restart_once(event: Progress) -> None:
+        if event.stage == "generate" and event.fraction > 0 and not restarted.is_set():
+            restarted.set()
+            # Three attempts spanned 3 s; this restart is longer (a real one, 10-15 s).
+            threading.Thread(target=fake.restart, kwargs={"down_s": 3.5}).start()
+
+    clip = comfy(fake.url).generate(job(photo_jpeg, tmp_path / "a"), restart_once)
+    assert clip.path.stat().st_size > 0
+    first, again = fake.executed_prompts
+    assert first == again
+
+
+def test_a_server_that_stays_down_fails_the_job_after_the_budget(
+    photo_jpeg: Path, tmp_path: Path
+) -> None:
+    time_ = SimulatedTime()
+    fake = FakeComfyUI(tmp_path / "gone")  # never started: nothing listens on its port
+    settings = Settings(
+        comfyui_urls=[fake.url], comfyui_workflow=WORKFLOW, comfyui_unreachable_budget_s=20
+    )
+    backend = ComfyBackend(settings, clock=time_.clock, sleep=time_.sleep)
+    with pytest.raises(ServerUnreachable):
+        backend.generate(job(photo_jpeg, tmp_path / "a"), ignore)
+    assert time_.now == pytest.approx(20)  # the budget, all of it and no more
+    assert time_.slept[:4] == [1, 2, 4, 5]  # backing off, but never long: it may be back
+    assert max(time_.slept) <= 5
+
+
 def test_500s_on_submit_are_retried_and_the_prompt_runs_once(
     servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
 ) -> None:
@@ -177,6 +330,19 @@ def test_a_repeated_run_attaches_to_the_earlier_one(
     fake = servers[0]
     run(photo_jpeg, tmp_path / "a", [fake.url], run_id="same")
     run(photo_jpeg, tmp_path / "b", [fake.url], run_id="same")  # a recovered step, say
+    assert len(fake.executed_prompts) == 1
+
+
+def test_attaching_to_a_finished_run_returns_at_once(
+    servers: list[FakeComfyUI], photo_jpeg: Path, tmp_path: Path
+) -> None:
+    fake = servers[0]
+    comfy(fake.url).generate(job(photo_jpeg, tmp_path / "a", run_id="done"), ignore)
+    started = time.monotonic()
+    clip = comfy(fake.url).generate(job(photo_jpeg, tmp_path / "b", run_id="done"), ignore)
+    # It used to wait a whole socket read timeout (1 s) for messages long gone.
+    assert time.monotonic() - started < 0.5
+    assert clip.path.stat().st_size > 0
     assert len(fake.executed_prompts) == 1
 
 

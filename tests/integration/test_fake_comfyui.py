@@ -464,6 +464,41 @@ def test_pause_keeps_prompts_pending(fake_comfyui: FakeComfyUI) -> None:
     assert fake_comfyui.history_ids() == [prompt_id]
 
 
+def test_a_prompt_can_start_right_after_a_queue_read(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    upload(fake, "input.png", png())
+    fake.pause()
+    fake.faults.hang_prompt = True
+    prompt_id = submit(fake, recorded_prompt(recording("run_webm")))
+    fake.faults.start_pending_after_queue_read = True
+    read = HTTP.get(f"{fake.url}/queue").json()
+    assert [item[1] for item in read["queue_pending"]] == [prompt_id]  # as it was
+    now = HTTP.get(f"{fake.url}/queue").json()
+    assert [item[1] for item in now["queue_running"]] == [prompt_id]  # as it is
+    assert now["queue_pending"] == []
+    assert not fake.faults.start_pending_after_queue_read  # one-shot
+    HTTP.post(f"{fake.url}/interrupt", json={"prompt_id": prompt_id})
+    fake.wait_idle()
+
+
+def test_an_interrupt_can_land_before_the_run_begins(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    upload(fake, "input.png", png())
+    fake.faults.hang_prompt = True
+    prompt_id = submit(fake, recorded_prompt(recording("run_webm")))
+    _wait_running(fake, prompt_id)
+    fake.faults.interrupt_lands_before_start = True
+    HTTP.post(f"{fake.url}/interrupt", json={"prompt_id": prompt_id})  # lost
+    time.sleep(0.1)
+    assert [item[1] for item in HTTP.get(f"{fake.url}/queue").json()["queue_running"]] == [
+        prompt_id
+    ]
+    assert not fake.faults.interrupt_lands_before_start  # one-shot
+    HTTP.post(f"{fake.url}/interrupt", json={"prompt_id": prompt_id})
+    fake.wait_idle()
+    assert history_entry(fake, prompt_id)["status"]["status_str"] == "error"
+
+
 def test_interrupt_takes_effect_only_on_the_running_prompt(fake_comfyui: FakeComfyUI) -> None:
     fake = fake_comfyui
     upload(fake, "input.png", png())
@@ -604,6 +639,26 @@ def test_restart_loses_queue_and_history(fake_comfyui: FakeComfyUI) -> None:
     again = submit(fake, prompt)  # the server works again
     fake.wait_idle()
     assert history_entry(fake, again)["status"]["status_str"] == "success"
+
+
+def test_a_restart_can_take_a_while(fake_comfyui: FakeComfyUI) -> None:
+    fake = fake_comfyui
+    upload(fake, "input.png", png())
+    fake.pause()
+    pending = submit(fake, recorded_prompt(recording("run_webm")))
+    started = time.monotonic()
+    fake.restart(down_s=0.5)
+    with pytest.raises(httpx.ConnectError):  # nothing listens while it restarts
+        HTTP.get(f"{fake.url}/queue")
+    while True:
+        with contextlib.suppress(httpx.ConnectError):
+            queue = HTTP.get(f"{fake.url}/queue").json()
+            break
+        assert time.monotonic() - started < 10, "the fake did not come back"
+        time.sleep(0.02)
+    assert time.monotonic() - started >= 0.5
+    assert queue == {"queue_running": [], "queue_pending": []}  # the restart lost it
+    assert HTTP.get(f"{fake.url}/history/{pending}").json() == {}
 
 
 def test_system_stats_shape(tmp_path: Path) -> None:

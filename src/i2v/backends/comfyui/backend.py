@@ -3,7 +3,9 @@
 A run is named by a prompt id derived from the request's run id, so a retried step first
 looks for its earlier run on every server and follows it instead of paying for a second.
 A run that fails for a reason another server may not have (unreachable, out of memory, a
-missing model) is cancelled where it was and tried elsewhere, a bounded number of times.
+missing model) is cancelled where it was and tried elsewhere, as `retry.Retries` allows: a
+server that does not answer gets a time budget (it may be restarting), a missing model or
+node is tried again only on another server.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import contextlib
 import hashlib
 import io
 import math
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -28,10 +29,11 @@ from i2v.backends.base import (
     Progress,
     ProgressCallback,
 )
-from i2v.backends.comfyui.catalog import NodeCatalog
+from i2v.backends.comfyui.catalog import CatalogCache, NodeCatalog, shared_catalogs
 from i2v.backends.comfyui.client import ComfyClient, Readiness
 from i2v.backends.comfyui.events import BACKEND, OutputFile, PromptState, RunTracker
 from i2v.backends.comfyui.manifest import Workflow, WorkflowManifest, WorkflowParams
+from i2v.backends.comfyui.retry import Retries
 from i2v.backends.comfyui.targets import StaticTargets, Targets
 from i2v.backends.comfyui.validate import check_graph, check_params
 from i2v.backends.comfyui.workflows.library import WORKFLOWS, get_workflow
@@ -39,6 +41,7 @@ from i2v.config import Settings, resolved_workflows_dir
 from i2v.domain.spec import RenderSpec
 from i2v.errors import (
     BackendError,
+    BackendProtocolError,
     ConfigError,
     InvalidParameter,
     ModelNotInstalled,
@@ -49,24 +52,13 @@ from i2v.errors import (
 )
 from i2v.media.image import NormalisedImage
 
-MAX_ATTEMPTS = 3  # servers tried per run before the job fails
-RETRY_BACKOFF_S = 1.0  # before the 2nd attempt; doubles after (a restarting server, say)
-READY_TTL_S = 60.0  # a server's readiness for a workflow is re-checked this often
+CANCEL_WAIT_S = 10.0  # for a cancelled run to stop: a server heeds it only between nodes
 PROGRESS_UNITS = 1000
 NEGATIVE = (
     "blurry, low quality, low resolution, jpeg artifacts, distorted, deformed, watermark, "
     "text, subtitles, static, frozen frame"
 )
 _PROMPT_NAMESPACE = uuid.UUID("5b1e7d52-3c2a-4f0e-9a7e-1f3c6d2b8a90")
-# Servers' node catalogues by URL, with when they were fetched. Process-wide on purpose: a
-# backend is built per job, and a catalogue changes only when nodes or models are installed.
-_CATALOGS: dict[str, tuple[float, NodeCatalog]] = {}
-_CATALOGS_LOCK = threading.Lock()
-
-
-def _forget_catalog(url: str) -> None:
-    with _CATALOGS_LOCK:
-        _CATALOGS.pop(url, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +118,10 @@ class ComfyBackend:
         targets: Targets | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        catalogs: CatalogCache | None = None,
     ) -> None:
         self._settings = settings
+        self._catalogs = catalogs or shared_catalogs()
         self._targets = targets or StaticTargets(tuple(settings.comfyui_urls))
         self._clock, self._sleep = clock, sleep
         self._clients: dict[str, ComfyClient] = {}
@@ -138,12 +132,14 @@ class ComfyBackend:
 
     @contextlib.contextmanager
     def _client(self, url: str) -> Iterator[ComfyClient]:
-        """One HTTP client per server for the whole run: making one costs ~30 ms (its TLS
-        context), more than all the calls a run makes to it."""
+        """One HTTP client per server for the whole run, so its connections are reused."""
         client = self._clients.get(url)
         if client is None:
             client = ComfyClient(
-                url, timeout_s=self._settings.comfyui_request_timeout_s, clock=self._clock
+                url,
+                timeout_s=self._settings.comfyui_request_timeout_s,
+                clock=self._clock,
+                sleep=self._sleep,
             )
             self._clients[url] = client
         yield client
@@ -219,23 +215,19 @@ class ComfyBackend:
             best[0] = max(best[0], fraction)  # a retry starts over; the bar does not go back
             on_progress(Progress("generate", round(best[0] * PROGRESS_UNITS), PROGRESS_UNITS))
 
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
-                self._sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
-            url = None
+        retries = Retries(self._settings.comfyui_unreachable_budget_s, self._clock)
+        while True:
+            url = leased = None
+            failed_before = len(failures)
             try:
                 url = self._earlier_run(prompt_id, tried)
                 submit = url is None  # not queued, running or done anywhere we can reach
-                url = (
-                    url
-                    or self._targets.acquire(
-                        workflow,
-                        request.run_id,
-                        tried,
-                        more_memory=bool(failures) and isinstance(failures[-1], OutOfMemory),
+                if url is None:
+                    more_memory = bool(failures) and isinstance(failures[-1], OutOfMemory)
+                    url = leased = self._targets.acquire(
+                        workflow, request.run_id, tried, more_memory=more_memory
                     )
-                    or self._pick(workflow, tried, failures)
-                )
+                url = url or self._pick(workflow, tried, failures)
                 tried.append(url)
                 clip = self._run_on(url, workflow, params, image, prompt_id, request, progress,
                                     submit)  # fmt: skip
@@ -243,16 +235,31 @@ class ComfyBackend:
                 if url is not None:
                     # The lease moves with the next attempt, which bills only its own time.
                     self._targets.release(url, request.run_id)
-                if not exc.retryable:
+                if isinstance(exc, ModelNotInstalled) and exc.server:
+                    self._catalogs.forget(exc.server)  # it may be installed by the next try
+                if url is None and not isinstance(exc, ServerUnreachable | BackendProtocolError):
+                    # No server was ready: each that answered lacks something, and only one
+                    # that did not answer (restarting, say) may have it.
+                    refused = True
+                    elsewhere = any(
+                        isinstance(f, ServerUnreachable) for f in failures[failed_before:]
+                    )
+                else:
+                    refused = isinstance(exc, ModelNotInstalled)
+                    elsewhere = leased is not None or any(
+                        u not in tried for u in self._targets.urls()
+                    )
+                wait = retries.wait(exc, refused=refused, elsewhere=elsewhere)
+                if wait is None:
                     raise
                 failures.append(exc)
+                self._sleep(wait)
                 continue
             except BaseException:
                 if url is not None:
                     self._targets.release(url, request.run_id)
                 raise
             return replace(clip, cost_usd=self._targets.release(url, request.run_id))
-        raise failures[-1]
 
     def _earlier_run(self, prompt_id: str, tried: Sequence[str]) -> str | None:
         """The server that already has this prompt (queued, running or finished), if any."""
@@ -268,16 +275,7 @@ class ComfyBackend:
         return None
 
     def _catalog(self, client: ComfyClient) -> NodeCatalog:
-        """The server's node catalogue, fetched at most once a minute per process: at about
-        half a megabyte it would cost more than all the rest of i2v's work on a run."""
-        with _CATALOGS_LOCK:
-            cached = _CATALOGS.get(client.base_url)
-        if cached is not None and self._clock() - cached[0] < READY_TTL_S:
-            return cached[1]
-        catalog = client.object_info()
-        with _CATALOGS_LOCK:
-            _CATALOGS[client.base_url] = (self._clock(), catalog)
-        return catalog
+        return self._catalogs.get(client.base_url, client.object_info, self._clock())
 
     def _readiness(self, client: ComfyClient, workflow: Workflow) -> Readiness:
         models = [(m.folder, m.name) for m in workflow.manifest.models]
@@ -299,6 +297,7 @@ class ComfyBackend:
                     readiness = self._readiness(client, workflow)
                     if not readiness.ready:
                         lacking.append((url, readiness))
+                        self._catalogs.forget(url)  # ask afresh next time: it may be installed
                         continue
                     queue = client.queue()
                     candidates.append(_Candidate(url, len(queue.running) + len(queue.pending)))
@@ -321,7 +320,9 @@ class ComfyBackend:
         if failures:
             raise failures[-1]
         raise ServerUnreachable(
-            "no ComfyUI server is configured (set I2V_COMFYUI_URLS)", backend=BACKEND
+            "no ComfyUI server is configured (set I2V_COMFYUI_URLS)",
+            backend=BACKEND,
+            retryable=False,  # none will appear by waiting
         )
 
     def _run_on(
@@ -349,17 +350,22 @@ class ComfyBackend:
                     try:
                         check_graph(graph, self._catalog(client), server=url)
                     except WorkflowInvalid:
-                        _forget_catalog(url)  # models may have been added: ask afresh
+                        self._catalogs.forget(url)  # models may have been added: ask afresh
                         check_graph(graph, self._catalog(client), server=url)
                     client.submit(graph, client_id=client_id, prompt_id=prompt_id)
                 timeout = self._settings.comfyui_timeout_s  # from when the prompt starts running
                 client.follow(
-                    tracker, client_id, timeout_s=timeout, on_progress=progress, socket=socket
+                    tracker,
+                    client_id,
+                    timeout_s=timeout,
+                    on_progress=progress,
+                    socket=socket,
+                    attached=not submit,
                 )
             except BaseException:
                 # Cancelled, failed or crashing: stop paying for the run before anything else.
                 with contextlib.suppress(BackendError):  # unreachable: nothing more to do
-                    client.cancel(prompt_id)
+                    client.cancel(prompt_id, deadline=self._clock() + CANCEL_WAIT_S)
                 raise
             if tracker.error is not None:
                 raise tracker.error

@@ -1,10 +1,15 @@
-"""A typed view of a ComfyUI server's /object_info: each node class's inputs and outputs."""
+"""A typed view of a ComfyUI server's /object_info: each node class's inputs and outputs.
+
+Also the cache of servers' catalogues that picking a server for a run reads.
+"""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +46,7 @@ LOADER_FOLDERS: dict[tuple[str, str], str] = {
     ("ControlNetLoader", "control_net_name"): "controlnet",
 }
 
+CATALOG_TTL_S = 60.0  # a server's cached catalogue is fetched again after this
 MODEL_EXTENSIONS = (".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
 
 
@@ -203,6 +209,41 @@ class NodeCatalog:
     def combo(self, class_type: str, input_name: str) -> tuple[str, ...] | None:
         spec = self._node(class_type).inputs.get(input_name)
         return spec.options if spec is not None else None
+
+
+class CatalogCache:
+    """Servers' node catalogues by URL, each trusted for `ttl_s`: at about half a megabyte,
+    fetching one costs more than all the rest of i2v's work on a run.
+
+    A server that refused a run for a missing model or node is forgotten at once, so the
+    next attempt asks it afresh: the files may have been installed since.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self._ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, NodeCatalog]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str, fetch: Callable[[], NodeCatalog], now: float) -> NodeCatalog:
+        with self._lock:
+            cached = self._entries.get(url)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        catalog = fetch()
+        with self._lock:
+            self._entries[url] = (now, catalog)
+        return catalog
+
+    def forget(self, url: str) -> None:
+        with self._lock:
+            self._entries.pop(url, None)
+
+
+@functools.cache
+def shared_catalogs() -> CatalogCache:
+    """The process's cache, made on first use: a backend lives for one job, a server's
+    catalogue changes only when nodes or models are installed."""
+    return CatalogCache(ttl_s=CATALOG_TTL_S)
 
 
 def model_folder(class_type: str, input_name: str, value: object) -> str | None:

@@ -7,8 +7,10 @@ the same id finds the earlier run (in the queue or the history) instead of runni
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 ProgressFn = Callable[[float], None]
 POLL_S = 1.0  # /history polling while the socket is down, and the socket's read timeout
+CANCEL_POLL_S = 0.1  # between checks that a cancelled prompt stopped
 CHUNK = 1 << 20
 
 
@@ -54,6 +57,13 @@ class _RunDeadline:
         if self.ends == math.inf and tracker.state is PromptState.RUNNING:
             self.ends = self.clock() + self.seconds
         return self.clock() >= self.ends
+
+
+@functools.cache
+def verifying_tls() -> ssl.SSLContext:
+    """The process's one TLS context for https:// servers, made on first use: loading the CA
+    bundle took 18-42 ms, more than every other call a job makes to its server."""
+    return httpx.create_ssl_context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,22 @@ class Readiness:
         return cls(missing_nodes, tuple(missing_models))
 
 
+def _reason(item: Mapping[str, Any], input_name: object = None) -> str:
+    """ComfyUI's `message` with its `details`: either alone may be the useful half.
+
+    "Value 0 smaller than min of 1" comes with the details "amount", while "Value not in
+    list" comes with "upscale_method: 'foo' not in [...]". The input's name, which the
+    caller shows already, is dropped from the front of the details.
+    """
+    message = str(item.get("message") or "").strip()
+    details = str(item.get("details") or "").strip()
+    if isinstance(input_name, str) and input_name and details.startswith(input_name):
+        details = details[len(input_name) :].lstrip(" ,:-")
+    if not details or details in message:
+        return message
+    return f"{message} ({details})" if message else details
+
+
 @dataclass(frozen=True, slots=True)
 class QueueState:
     running: tuple[str, ...]
@@ -125,7 +151,15 @@ class ComfyClient:
         self.base_url = base_url.rstrip("/")
         self._timeout_s = timeout_s
         self._clock, self._sleep = clock, sleep
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout_s)
+        self._https = urlsplit(self.base_url).scheme == "https"
+        # Plain HTTP never uses a TLS context; a bare one loads no CA bundle (0.1 ms) and,
+        # trusting no one, could verify no server if it ever were used.
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout_s,
+            verify=verifying_tls() if self._https else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+        )
 
     def __enter__(self) -> ComfyClient:
         return self
@@ -228,7 +262,7 @@ class ComfyClient:
                         class_type=str(entry.get("class_type", "")),
                         input_name=extra.get("input_name"),
                         kind=str(item.get("type", "")),
-                        message=str(item.get("details") or item.get("message", "")),
+                        message=_reason(item, extra.get("input_name")),
                         received=extra.get("received_value"),
                     )
                 )
@@ -245,7 +279,7 @@ class ComfyClient:
                 " :", ":"
             )
             for e in found
-        ) or (error.get("message") if isinstance(error, Mapping) else None)
+        ) or (_reason(error) if isinstance(error, Mapping) else None)
         return WorkflowInvalid(
             f"ComfyUI at {self.base_url} refused the workflow: {summary or body}",
             node_errors=tuple(found),
@@ -279,13 +313,28 @@ class ComfyClient:
             return PromptState.PENDING
         return PromptState.UNKNOWN
 
-    def cancel(self, prompt_id: str) -> None:
-        """Remove it from the queue if pending; interrupt it (and only it) if running."""
-        queue = self.queue()
-        if prompt_id in queue.pending:
-            self._request("POST", "/queue", json={"delete": [prompt_id]})
-        if prompt_id in queue.running:
-            self._request("POST", "/interrupt", json={"prompt_id": prompt_id})
+    def cancel(self, prompt_id: str, *, deadline: float) -> None:
+        """Stop the prompt wherever it is, then check that it stopped.
+
+        It is deleted from the queue and then interrupted, both aimed at it alone, without
+        reading the queue first: one that starts between a read and the action would be
+        neither. A server also drops an interrupt that lands just before the run begins, and
+        heeds one only between nodes, so both are sent again until the prompt is neither
+        pending nor running, or `deadline` passes (a BackendError: it is still running).
+        """
+        while True:
+            self._request("POST", "/queue", json={"delete": [prompt_id]}, prompt_id=prompt_id)
+            self._request("POST", "/interrupt", json={"prompt_id": prompt_id}, prompt_id=prompt_id)
+            if self.state(prompt_id) not in (PromptState.PENDING, PromptState.RUNNING):
+                return
+            if self._clock() >= deadline:
+                raise BackendError(
+                    f"ComfyUI at {self.base_url}: prompt {prompt_id} still runs after a cancel",
+                    backend=BACKEND,
+                    server=self.base_url,
+                    prompt_id=prompt_id,
+                )
+            self._sleep(max(0.0, min(CANCEL_POLL_S, deadline - self._clock())))
 
     def download(self, output: OutputFile, dest: Path, *, prompt_id: str | None = None) -> Path:
         params = {"filename": output.filename, "subfolder": output.subfolder, "type": output.type}
@@ -325,6 +374,7 @@ class ComfyClient:
                 open_timeout=self._timeout_s,
                 close_timeout=1,
                 max_size=None,  # preview frames can be large
+                ssl=verifying_tls() if self._https else None,
             )
             connection = opener.__enter__()
         except (OSError, InvalidHandshake, TimeoutError, WebSocketException):
@@ -343,14 +393,19 @@ class ComfyClient:
         timeout_s: float,
         on_progress: ProgressFn,
         socket: ClientConnection | None = None,
+        attached: bool = False,
     ) -> RunTracker:
         """Follow the run to its end over the websocket, polling /history when it drops.
 
         Each quiet second also checks /history, so a message missed while reconnecting
         cannot leave the run waiting forever; the history entry is the final word.
         `timeout_s` counts from when the prompt starts executing (see _RunDeadline).
+        `attached`: the run was submitted earlier (by a crashed worker, say), so it may be
+        over already, its messages gone with it; its state is read before any message.
         """
         deadline = _RunDeadline(timeout_s, self._clock)
+        if attached:
+            self._poll(tracker)
         while not tracker.finished:
             self._check_deadline(tracker, deadline)
             if socket is not None:
@@ -361,7 +416,8 @@ class ComfyClient:
                 if fresh is None:
                     self._poll(tracker)
                     on_progress(tracker.fraction)
-                    self._sleep(POLL_S)
+                    if not tracker.finished:
+                        self._sleep(POLL_S)
                 else:
                     self._read(tracker, fresh, deadline, on_progress)
         if tracker.state is PromptState.SUCCEEDED and not tracker.outputs:
