@@ -1,4 +1,4 @@
-"""The pixel budget for decodes (DecodeGate) and the strip-wise check of uploads (inspect_image)."""
+"""The pixel budget for decodes (DecodeGate), and normalising a strip at a time."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageOps
 
 from i2v.errors import CorruptImage, ImageTooLarge, NotAnImage
 from i2v.media.gate import DecodeGate
-from i2v.media.image import ImageLimits, decode_image, inspect_image
+from i2v.media.image import STRIP_BYTES, ImageLimits, _to_srgb8, decode_image, inspect_image
+from tests.unit.test_image import SRGB_BLUE, SRGB_GREEN, SRGB_RED, icc_rgb_profile
 
 LIMITS = ImageLimits()
 
@@ -201,3 +202,48 @@ def test_an_image_over_the_limit_is_refused_without_waiting_for_the_gate() -> No
     with gate.admit(100), pytest.raises(ImageTooLarge):
         inspect_image(data, ImageLimits(max_pixels=5_000_000), gate=gate)
     assert gate.waiting == 0
+
+
+# --- strip by strip is the same as the whole image -----------------------------------------
+
+SIDE_W, SIDE_H = 2400, 1600  # two strips or more either way up
+assert STRIP_BYTES // (3 * SIDE_H) < SIDE_W  # sideways: upright rows per strip < height
+assert STRIP_BYTES // (3 * SIDE_W) < SIDE_H
+
+
+def oriented(img: Image.Image, orientation: int, **params: Any) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(img, "PNG", exif=exif.tobytes(), compress_level=1, **params)
+
+
+def whole_image(data: bytes) -> NDArray[np.uint8]:
+    """Upright and converted in one piece, as decode_image did before it went strip-wise."""
+    with Image.open(io.BytesIO(data)) as img:
+        upright = ImageOps.exif_transpose(img)
+        return np.asarray(_to_srgb8(upright), dtype=np.uint8)
+
+
+def swapped_profile() -> bytes:
+    return icc_rgb_profile(SRGB_BLUE, SRGB_GREEN, SRGB_RED, 2.2, "Swapped test RGB")
+
+
+rgb = Image.fromarray(noise(SIDE_W, SIDE_H))
+STRIPWISE: dict[str, Callable[[], bytes]] = {
+    **{f"rgb, orientation {o}": (lambda o=o: oriented(rgb, o)) for o in range(1, 9)},
+    "rgba, sideways": lambda: oriented(Image.fromarray(noise(SIDE_W, SIDE_H, 4), "RGBA"), 6),
+    "palette with transparency, upside down": lambda: oriented(rgb.convert("P"), 3, transparency=7),
+    "16-bit grey, transposed": lambda: oriented(
+        Image.fromarray(noise(SIDE_W, SIDE_H, 1).astype(np.uint16) * 257), 7
+    ),
+    "grey and alpha": lambda: oriented(rgb.convert("LA"), 1),
+    "non-sRGB profile, sideways": lambda: oriented(rgb, 8, icc_profile=swapped_profile()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STRIPWISE))
+def test_strip_by_strip_gives_the_pixels_of_the_whole_image(case: str) -> None:
+    data = STRIPWISE[case]()
+    expected = whole_image(data)
+    np.testing.assert_array_equal(decode_image(data, LIMITS).rgb, expected)
+    assert inspect_image(data, LIMITS).pixels_sha256 == old_digest(expected)

@@ -15,7 +15,6 @@ from numpy.typing import NDArray
 from PIL import (
     Image,
     ImageCms,
-    ImageOps,
     JpegImagePlugin,
     PngImagePlugin,
     UnidentifiedImageError,
@@ -31,9 +30,10 @@ FLATTEN_BACKGROUND = (255, 255, 255)  # alpha is composited onto white, as brows
 # The decoders of the accepted formats, imported with this module rather than by the first
 # Image.open (~20 ms, mostly the JPEG plugin's EXIF support) in the middle of a render.
 _DECODERS = (JpegImagePlugin, PngImagePlugin, WebPImagePlugin)
-# Pixels leave Pillow's store a strip at a time: np.asarray(img) would first build the whole
-# image as bytes, twice (chunks, then their join), beside the store itself.
-STRIP_BYTES = 4 * 1024 * 1024
+# Pixels leave Pillow's store a strip at a time (see _Stored): np.asarray(img) would first
+# build the whole image as bytes, twice (chunks, then their join), beside the store itself.
+# 8 MB strips cost about as much time as one whole-image pass (4 MB ones were slower).
+STRIP_BYTES = 8 * 1024 * 1024
 # Pillow stores an image in blocks, 16 MB by default. glibc serves a freed block's size from
 # its heaps afterwards (its mmap threshold rises to at most 32 MB), and a heap rarely gives
 # memory back: eight 49 MP decodes on eight API threads left each thread's arena holding
@@ -180,15 +180,68 @@ def _check_header(img: Image.Image, limits: ImageLimits, name: str) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """Decoded pixels as the file stores them; made upright 8-bit sRGB a strip at a time.
+
+    Orientation and colour conversion are per pixel, so converting strip by strip gives the
+    same pixels as converting the whole image, without a second and third full-size copy
+    (a rotated, RGBA, palette or 16-bit image would otherwise cost two to three times its
+    store).
+    """
+
+    img: Image.Image
+    orientation: int
+
+    @property
+    def height(self) -> int:
+        return self.img.width if self.orientation in _SIDEWAYS else self.img.height
+
+    @property
+    def width(self) -> int:
+        return self.img.height if self.orientation in _SIDEWAYS else self.img.width
+
+    def rows(self, top: int, bottom: int) -> NDArray[np.uint8]:
+        """Upright rows ``top`` to ``bottom`` as RGB."""
+        width, height = self.img.size
+        if self.orientation in (3, 4):  # upside down: the rows come from the bottom
+            box = (0, height - bottom, width, height - top)
+        elif self.orientation in (5, 6):  # upright rows are stored columns, left to right
+            box = (top, 0, bottom, height)
+        elif self.orientation in (7, 8):  # ... right to left
+            box = (width - bottom, 0, width - top, height)
+        else:
+            box = (0, top, width, bottom)
+        strip = self.img.crop(box)  # keeps the palette, transparency and ICC profile
+        turn = _TRANSPOSE.get(self.orientation)
+        if turn is not None:
+            strip = strip.transpose(turn)
+        return np.asarray(_to_srgb8(strip), dtype=np.uint8)
+
+
+# EXIF orientation -> what makes the stored pixels upright (as ImageOps.exif_transpose does).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIDEWAYS = frozenset({5, 6, 7, 8})
+Pixels = NDArray[np.uint8] | _Stored
+
+
 def _upright_srgb(
     img: Image.Image, data: bytes, min_decode_size: tuple[int, int] | None, name: str
-) -> NDArray[np.uint8] | Image.Image:
-    """Upright 8-bit sRGB pixels: an RGB array (plain JPEGs) or an RGB image (the rest)."""
+) -> Pixels:
+    """The decoded pixels: an upright RGB array (plain JPEGs), or as stored (the rest)."""
     try:
         # For PNG, reading EXIF decodes the image, so it belongs inside the error mapping.
         orientation = img.getexif().get(0x0112, 1)
         need = min_decode_size
-        if need is not None and orientation in (5, 6, 7, 8):  # stored sideways
+        if need is not None and orientation in _SIDEWAYS:
             need = (need[1], need[0])
         pixels = decode_plain_jpeg(data, img, orientation, need)
         if pixels is not None:
@@ -196,21 +249,20 @@ def _upright_srgb(
         if need is not None and img.format == "JPEG" and img.mode in ("RGB", "L"):
             img.draft(img.mode, need)
         img.load()
-        ImageOps.exif_transpose(img, in_place=True)  # no copy when already upright
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptImage(name, f"{name}: image data is truncated or corrupt ({exc})") from exc
-    return _to_srgb8(img)
+    return _Stored(img, orientation if orientation in _TRANSPOSE else 1)
 
 
-def _shape(pixels: NDArray[np.uint8] | Image.Image) -> tuple[int, int]:
-    """(height, width) of either kind of pixels."""
+def _shape(pixels: Pixels) -> tuple[int, int]:
+    """(height, width) of either kind of pixels, upright."""
     if isinstance(pixels, np.ndarray):
         return int(pixels.shape[0]), int(pixels.shape[1])
     return pixels.height, pixels.width
 
 
-def _strips(pixels: NDArray[np.uint8] | Image.Image) -> Iterator[NDArray[np.uint8]]:
-    """The RGB rows, top to bottom, a few MB at a time, as C-contiguous arrays."""
+def _strips(pixels: Pixels) -> Iterator[NDArray[np.uint8]]:
+    """The upright RGB rows, top to bottom, a few MB at a time, as C-contiguous arrays."""
     height, width = _shape(pixels)
     rows = max(1, STRIP_BYTES // (3 * width))
     for top in range(0, height, rows):
@@ -218,13 +270,13 @@ def _strips(pixels: NDArray[np.uint8] | Image.Image) -> Iterator[NDArray[np.uint
         if isinstance(pixels, np.ndarray):
             yield np.ascontiguousarray(pixels[top:bottom])
         else:
-            yield np.asarray(pixels.crop((0, top, width, bottom)), dtype=np.uint8)
+            yield pixels.rows(top, bottom)
 
 
-def _to_array(img: Image.Image) -> NDArray[np.uint8]:
-    rgb = np.empty((img.height, img.width, 3), dtype=np.uint8)
+def _to_array(pixels: _Stored) -> NDArray[np.uint8]:
+    rgb = np.empty((pixels.height, pixels.width, 3), dtype=np.uint8)
     top = 0
-    for strip in _strips(img):
+    for strip in _strips(pixels):
         rgb[top : top + len(strip)] = strip
         top += len(strip)
     return rgb
