@@ -7,7 +7,9 @@ its RSS just before. The baseline, in the same run, is 8 concurrent uploads of s
 
     python bench/memory.py [--modes api,worker] [--uploads 8] [--bombs 10]
 
-With the worker, a load lasts until its jobs finish, so the renders' decodes count too.
+With the worker, a load lasts until its jobs finish, so the renders count too (their decodes,
+under the same pixel budget, and the decoded image each running render holds); the upload target
+is for submission, so that line is reported without one.
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ def run_mode(worker: bool, uploads: int, bombs: int) -> list[Measured]:
                     f"{uploads} concurrent 49 MP PNG uploads ({len(big) // 1024} KB each)",
                     lambda: upload_all(server, [big] * uploads, RENDER),
                     worker=worker,
-                    target_mb=UPLOADS_TARGET_MB,
+                    # The target is for submission; renders also hold their images.
+                    target_mb=None if worker else UPLOADS_TARGET_MB,
                 ),
                 _measure(
                     server,
@@ -138,14 +141,18 @@ def report(mode: str, results: list[Measured]) -> bool:
     print(f"  {baseline.name}: +{baseline.added_mb:.0f} MB (answers {answers})")
     passed = baseline.answered
     for load in loads:
-        assert load.target_mb is not None
         ratio = load.added_mb / max(baseline.added_mb, 1.0)
-        ok = load.added_mb <= load.target_mb and load.answered
+        answered = f"answers {sorted(set(load.statuses))}, expected {load.expected}"
+        if load.target_mb is None:
+            ok = load.answered
+            verdict, target = "    ", "no target: it counts the renders too"
+        else:
+            ok = load.added_mb <= load.target_mb and load.answered
+            verdict, target = "PASS" if ok else "MISS", f"target <= {load.target_mb:.0f} MB"
         passed = passed and ok
         print(
-            f"  {'PASS' if ok else 'MISS'}  {load.name}: +{load.added_mb:.0f} MB "
-            f"(target <= {load.target_mb:.0f} MB; {ratio:.1f}x the baseline; "
-            f"answers {sorted(set(load.statuses))}, expected {load.expected})"
+            f"  {verdict}  {load.name}: +{load.added_mb:.0f} MB "
+            f"({target}; {ratio:.1f}x the baseline; {answered})"
         )
     return passed
 
