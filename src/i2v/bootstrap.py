@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dbos import DBOS
 
@@ -14,6 +14,7 @@ from i2v.config import (
 )
 from i2v.db.engine import Database, open_database
 from i2v.db.migrate import upgrade
+from i2v.media.gate import DecodeGate
 from i2v.storage.base import BlobStore
 from i2v.storage.registry import build_blob_store
 
@@ -22,6 +23,12 @@ from i2v.storage.registry import build_blob_store
 class App:
     settings: Settings
     db: Database
+    # One per process: every image decode in it (uploads, renders) shares the pixel budget.
+    decode_gate: DecodeGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        budget = DecodeGate(self.settings.decode_budget_mp * 1_000_000)
+        object.__setattr__(self, "decode_gate", budget)  # frozen: set once, here
 
     def close(self) -> None:
         self.db.dispose()

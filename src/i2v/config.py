@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     )
     max_image_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted input.")
     min_image_side: int = Field(default=256, ge=1, description="Smallest accepted side, in px.")
+    decode_budget_mp: int = Field(
+        default=100, ge=1, le=100_000, description="Megapixels decoded at once; more wait."
+    )
     x264_preset: X264Preset = "veryfast"
     x264_crf: int = Field(default=20, ge=0, le=51)
     max_bitrate_kbps: int = Field(default=15_000, ge=500, le=25_000)

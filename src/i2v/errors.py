@@ -13,7 +13,8 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │       ├── ImageTooLarge     over the pixel limit; refused from the header, never decoded
     │       └── ImageTooSmall
     │   ├── BlockedUrl            a fetched URL is refused: scheme, userinfo, port, address
-    │   └── FetchTooLarge         a fetched body is over the size limit (url, limit, size)
+    │   ├── FetchTooLarge         a fetched body is over the size limit (url, limit, size)
+    │   └── FetchRefused          a fetched answer is refused as sent, e.g. compressed (url)
     ├── NotFound                  no such user, key or job (or not yours: never say which)
     ├── Conflict                  the request collides with existing state (e.g. a taken name)
     ├── Unauthenticated           missing, malformed, unknown or revoked API key
@@ -198,6 +199,17 @@ class FetchTooLarge(InvalidInput):
         self.url = url
         self.limit = limit
         self.size = size
+
+
+class FetchRefused(InvalidInput):
+    """The answer is refused as sent: a compressed ``Content-Encoding`` (a gzip bomb) is one."""
+
+    code = "fetch_refused"
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class FetchError(I2VError):

@@ -12,6 +12,7 @@ import ipaddress
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from i2v.errors import BlockedUrl, FetchFailed, FetchTimeout, FetchTooLarge
+from i2v.errors import BlockedUrl, FetchFailed, FetchRefused, FetchTimeout, FetchTooLarge
 from i2v.net.fetch import FetchPolicy, SafeFetcher
 from i2v.net.ssrf import IPAddress
 from i2v.net.webhooks import SIGNATURE_HEADER, WebhookEvent, sign, verify
@@ -305,6 +306,25 @@ async def test_a_body_without_length_is_cut_off_at_the_limit() -> None:
 async def test_a_body_exactly_at_the_limit_is_accepted() -> None:
     async with serve(lambda _r: Reply(body=b"z" * 4096, content_length=False)) as server:
         assert len((await loopback_fetcher(max_bytes=4096).get(server.url())).data) == 4096
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "GZIP", "identity, gzip"])
+async def test_a_compressed_body_is_refused_before_it_is_decoded(encoding: str) -> None:
+    bomb = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    body = b"".join(bomb.compress(bytes(1 << 20)) for _ in range(64)) + bomb.flush()
+    reply = Reply(body=body, headers={"Content-Encoding": encoding})
+    async with serve(lambda _r: reply) as server:
+        with pytest.raises(FetchRefused) as caught:
+            await loopback_fetcher(max_bytes=len(body) * 2).get(server.url("/bomb.png?sig=1"))
+    assert caught.value.url == server.url("/bomb.png")
+    assert f"Content-Encoding {encoding.lower()!r}" in caught.value.reason
+    assert server.seen[0].headers["accept-encoding"] == "identity"
+
+
+async def test_an_identity_encoded_body_is_read_as_sent() -> None:
+    reply = Reply(body=b"\x1f\x8b not decoded", headers={"Content-Encoding": "identity"})
+    async with serve(lambda _r: reply) as server:
+        assert (await loopback_fetcher().get(server.url())).data == b"\x1f\x8b not decoded"
 
 
 @pytest.mark.parametrize("stall", ["before the headers", "in the middle of the body"])

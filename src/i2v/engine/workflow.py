@@ -107,6 +107,7 @@ def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
             on_progress,
             spec.backend,
             run_id=DBOS.workflow_id or result_key,  # the render's workflow id: stable on recovery
+            decode_gate=ctx.app.decode_gate,
         )
         stored: dict[str, Any] = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):

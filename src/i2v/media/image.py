@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +15,6 @@ from numpy.typing import NDArray
 from PIL import (
     Image,
     ImageCms,
-    ImageOps,
     JpegImagePlugin,
     PngImagePlugin,
     UnidentifiedImageError,
@@ -20,6 +22,7 @@ from PIL import (
 )
 
 from i2v.errors import CorruptImage, ImageNotFound, ImageTooLarge, ImageTooSmall, NotAnImage
+from i2v.media.gate import DecodeGate
 from i2v.media.jpeg import decode_plain_jpeg
 
 ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "WEBP"})
@@ -27,6 +30,15 @@ FLATTEN_BACKGROUND = (255, 255, 255)  # alpha is composited onto white, as brows
 # The decoders of the accepted formats, imported with this module rather than by the first
 # Image.open (~20 ms, mostly the JPEG plugin's EXIF support) in the middle of a render.
 _DECODERS = (JpegImagePlugin, PngImagePlugin, WebPImagePlugin)
+# Pixels leave Pillow's store a strip at a time (see _Stored): np.asarray(img) would first
+# build the whole image as bytes, twice (chunks, then their join), beside the store itself.
+# 8 MB strips cost about as much time as one whole-image pass (4 MB ones were slower).
+STRIP_BYTES = 8 * 1024 * 1024
+# Pillow stores an image in blocks, 16 MB by default. glibc serves a freed block's size from
+# its heaps afterwards (its mmap threshold rises to at most 32 MB), and a heap rarely gives
+# memory back: eight 49 MP decodes on eight API threads left each thread's arena holding
+# ~200 MB. Blocks over 32 MB are always mapped, so they go back to the system when freed.
+BLOCK_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +65,23 @@ class NormalisedImage:
         return int(self.rgb.shape[0])
 
 
+@dataclass(frozen=True, slots=True)
+class InspectedImage:
+    """What submission needs of an image: its format, and the hash of its normalised pixels."""
+
+    source_format: str
+    source_size: tuple[int, int]
+    width: int  # upright
+    height: int
+    pixels_sha256: str  # the same picture in another file format has the same hash
+
+
 def load_image(
-    path: Path, limits: ImageLimits, min_decode_size: tuple[int, int] | None = None
+    path: Path,
+    limits: ImageLimits,
+    min_decode_size: tuple[int, int] | None = None,
+    *,
+    gate: DecodeGate | None = None,
 ) -> NormalisedImage:
     """Open, check and normalise `path`.
 
@@ -70,7 +97,7 @@ def load_image(
         data = path.read_bytes()
     except OSError as exc:
         raise ImageNotFound(path, f"{path}: cannot read ({exc.strerror})") from exc
-    return decode_image(data, limits, min_decode_size, name=str(path))
+    return decode_image(data, limits, min_decode_size, name=str(path), gate=gate)
 
 
 def decode_image(
@@ -79,11 +106,42 @@ def decode_image(
     min_decode_size: tuple[int, int] | None = None,
     *,
     name: str = "image",
+    gate: DecodeGate | None = None,
 ) -> NormalisedImage:
+    """Check and normalise encoded image `data`; the decode waits for room in `gate`."""
+    with _opened(data, limits, name) as img, _admitted(gate, img):
+        source = (str(img.format), img.mode, img.size)
+        pixels = _upright_srgb(img, data, min_decode_size, name)
+        rgb = pixels if isinstance(pixels, np.ndarray) else _to_array(pixels)
+        return NormalisedImage(rgb, *source)
+
+
+def inspect_image(
+    data: bytes, limits: ImageLimits, *, name: str = "image", gate: DecodeGate | None = None
+) -> InspectedImage:
+    """Check `data` and hash the pixels `decode_image` would return, without keeping them.
+
+    The pixels are hashed a strip at a time straight from the decoder's store, so checking an
+    upload costs the decoded image once, inside `gate`, and nothing after.
+    """
+    with _opened(data, limits, name) as img, _admitted(gate, img):
+        source_format, source_size = str(img.format), img.size
+        pixels = _upright_srgb(img, data, None, name)
+        height, width = _shape(pixels)
+        digest = hashlib.sha256(f"{(height, width, 3)}".encode())
+        for strip in _strips(pixels):
+            digest.update(strip.data)
+    return InspectedImage(source_format, source_size, width, height, digest.hexdigest())
+
+
+@contextmanager
+def _opened(data: bytes, limits: ImageLimits, name: str) -> Iterator[Image.Image]:
+    """The lazily opened image, its header checked; no pixel is decoded yet."""
     # i2v enforces its own pixel limit from the header before anything is decoded (see
     # _check_header), so Pillow's process-wide guard would only pre-empt it with its own,
     # different limit and message.
     Image.MAX_IMAGE_PIXELS = None
+    Image.core.set_block_size(BLOCK_BYTES)  # type: ignore[attr-defined]  # see BLOCK_BYTES
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -95,7 +153,12 @@ def decode_image(
                 name, f"{name}: image header is truncated or corrupt ({exc})"
             ) from exc
         with img:
-            return _normalise(img, data, limits, min_decode_size, name)
+            _check_header(img, limits, name)
+            yield img
+
+
+def _admitted(gate: DecodeGate | None, img: Image.Image) -> AbstractContextManager[None]:
+    return nullcontext() if gate is None else gate.admit(img.size[0] * img.size[1])
 
 
 def _check_header(img: Image.Image, limits: ImageLimits, name: str) -> None:
@@ -117,37 +180,106 @@ def _check_header(img: Image.Image, limits: ImageLimits, name: str) -> None:
         )
 
 
-def _normalise(
-    img: Image.Image,
-    data: bytes,
-    limits: ImageLimits,
-    min_decode_size: tuple[int, int] | None,
-    name: str,
-) -> NormalisedImage:
-    _check_header(img, limits, name)
-    source = (str(img.format), img.mode, img.size)
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """Decoded pixels as the file stores them; made upright 8-bit sRGB a strip at a time.
+
+    Orientation and colour conversion are per pixel, so converting strip by strip gives the
+    same pixels as converting the whole image, without a second and third full-size copy
+    (a rotated, RGBA, palette or 16-bit image would otherwise cost two to three times its
+    store).
+    """
+
+    img: Image.Image
+    orientation: int
+
+    @property
+    def height(self) -> int:
+        return self.img.width if self.orientation in _SIDEWAYS else self.img.height
+
+    @property
+    def width(self) -> int:
+        return self.img.height if self.orientation in _SIDEWAYS else self.img.width
+
+    def rows(self, top: int, bottom: int) -> NDArray[np.uint8]:
+        """Upright rows ``top`` to ``bottom`` as RGB."""
+        width, height = self.img.size
+        if self.orientation in (3, 4):  # upside down: the rows come from the bottom
+            box = (0, height - bottom, width, height - top)
+        elif self.orientation in (5, 6):  # upright rows are stored columns, left to right
+            box = (top, 0, bottom, height)
+        elif self.orientation in (7, 8):  # ... right to left
+            box = (width - bottom, 0, width - top, height)
+        else:
+            box = (0, top, width, bottom)
+        strip = self.img.crop(box)  # keeps the palette, transparency and ICC profile
+        turn = _TRANSPOSE.get(self.orientation)
+        if turn is not None:
+            strip = strip.transpose(turn)
+        return np.asarray(_to_srgb8(strip), dtype=np.uint8)
+
+
+# EXIF orientation -> what makes the stored pixels upright (as ImageOps.exif_transpose does).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIDEWAYS = frozenset({5, 6, 7, 8})
+Pixels = NDArray[np.uint8] | _Stored
+
+
+def _upright_srgb(
+    img: Image.Image, data: bytes, min_decode_size: tuple[int, int] | None, name: str
+) -> Pixels:
+    """The decoded pixels: an upright RGB array (plain JPEGs), or as stored (the rest)."""
     try:
         # For PNG, reading EXIF decodes the image, so it belongs inside the error mapping.
         orientation = img.getexif().get(0x0112, 1)
         need = min_decode_size
-        if need is not None and orientation in (5, 6, 7, 8):  # stored sideways
+        if need is not None and orientation in _SIDEWAYS:
             need = (need[1], need[0])
         pixels = decode_plain_jpeg(data, img, orientation, need)
         if pixels is not None:
-            return NormalisedImage(pixels, *source)
+            return pixels
         if need is not None and img.format == "JPEG" and img.mode in ("RGB", "L"):
             img.draft(img.mode, need)
         img.load()
-        ImageOps.exif_transpose(img, in_place=True)  # no copy when already upright
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptImage(name, f"{name}: image data is truncated or corrupt ({exc})") from exc
-    rgb = _to_srgb8(img)
-    return NormalisedImage(
-        rgb=np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)),
-        source_format=source[0],
-        source_mode=source[1],
-        source_size=source[2],
-    )
+    return _Stored(img, orientation if orientation in _TRANSPOSE else 1)
+
+
+def _shape(pixels: Pixels) -> tuple[int, int]:
+    """(height, width) of either kind of pixels, upright."""
+    if isinstance(pixels, np.ndarray):
+        return int(pixels.shape[0]), int(pixels.shape[1])
+    return pixels.height, pixels.width
+
+
+def _strips(pixels: Pixels) -> Iterator[NDArray[np.uint8]]:
+    """The upright RGB rows, top to bottom, a few MB at a time, as C-contiguous arrays."""
+    height, width = _shape(pixels)
+    rows = max(1, STRIP_BYTES // (3 * width))
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        if isinstance(pixels, np.ndarray):
+            yield np.ascontiguousarray(pixels[top:bottom])
+        else:
+            yield pixels.rows(top, bottom)
+
+
+def _to_array(pixels: _Stored) -> NDArray[np.uint8]:
+    rgb = np.empty((pixels.height, pixels.width, 3), dtype=np.uint8)
+    top = 0
+    for strip in _strips(pixels):
+        rgb[top : top + len(strip)] = strip
+        top += len(strip)
+    return rgb
 
 
 def _to_srgb8(img: Image.Image) -> Image.Image:

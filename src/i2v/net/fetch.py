@@ -30,6 +30,11 @@ Limits
   the body (``anyio.fail_after``; httpx's per-operation timeouts are set to the same value).
 - ``max_bytes`` is checked against ``Content-Length`` before reading and against the bytes
   received while streaming; the read stops at the first chunk over the limit.
+- Bodies are read raw, never decoded: the request asks for ``Accept-Encoding: identity``, and
+  an answer with any other ``Content-Encoding`` is refused (``FetchRefused``) before its body
+  is read. A gzip body of a few hundred KB can inflate to gigabytes, and httpx decodes it in
+  chunks of up to 64 MB before any limit could be checked; an image is compressed already, so
+  a server has no reason to compress it again.
 - ``get`` follows at most ``max_redirects`` redirects (301, 302, 303, 307, 308), each hop parsed,
   resolved and checked from scratch. ``post_json`` follows none: a 3xx answer is a failure.
 """
@@ -48,7 +53,7 @@ import httpx
 
 from i2v import __version__
 from i2v.config import Settings
-from i2v.errors import BlockedUrl, FetchFailed, FetchTimeout, FetchTooLarge
+from i2v.errors import BlockedUrl, FetchFailed, FetchRefused, FetchTimeout, FetchTooLarge
 from i2v.net.ssrf import (
     AllowList,
     IPAddress,
@@ -324,8 +329,12 @@ class SafeFetcher:
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise FetchTooLarge(display_url(url), limit, size=int(declared))
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            reason = f"answered with Content-Encoding {encoding!r}; only identity is accepted"
+            raise FetchRefused(display_url(url), reason)
         data = bytearray()
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.aiter_raw():
             data += chunk
             if len(data) > limit:
                 raise FetchTooLarge(display_url(url), limit)

@@ -6,22 +6,12 @@ import hashlib
 import json
 from dataclasses import asdict
 
-import numpy as np
-from numpy.typing import NDArray
-
 from i2v.domain.spec import RenderSpec
 
 # Bumped whenever a backend's output for the same inputs changes (a new renderer, encoder
 # settings, how a clip is published), so stale results are never served. A ComfyUI job's
 # workflow version is in the render parameters already (prepare pins it as name.vN).
 BACKEND_VERSIONS: dict[str, str] = {"local": "local-renderer-2", "comfyui": "comfyui-publish-1"}
-
-
-def pixels_digest(rgb: NDArray[np.uint8]) -> str:
-    """Hash of the normalised pixels: the same picture in another file format hits the cache."""
-    digest = hashlib.sha256(f"{rgb.shape}".encode())
-    digest.update(np.ascontiguousarray(rgb).data)
-    return digest.hexdigest()
 
 
 def cache_key(pixels_sha256: str, render: RenderSpec, backend: str) -> str:

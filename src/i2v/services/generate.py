@@ -35,6 +35,7 @@ from i2v.media.atomic import atomic_outputs, check_outputs, check_writable
 from i2v.media.color import nv12_to_rgb
 from i2v.media.conform import first_frame, publish_ready, retimed
 from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
+from i2v.media.gate import DecodeGate
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
 from i2v.prompts.motion import motion_from_prompt
@@ -112,11 +113,13 @@ def generate_video(
     backend_name: str = DEFAULT_BACKEND,
     run_id: str | None = None,
     overwrite: bool = False,
+    decode_gate: DecodeGate | None = None,
 ) -> GenerateResult:
     """Render `spec` from the image at `image_path` into `output` (and its .cover.jpg).
 
     `run_id` names this render for remote backends; give the same one when retrying it.
     Existing outputs are replaced only with `overwrite`; the input image never is.
+    `decode_gate` is the process's pixel budget, shared with the API when they share one.
     """
     started = time.perf_counter()
     backend = get_backend(backend_name, settings)
@@ -134,6 +137,7 @@ def generate_video(
         image_path,
         ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side),
         min_decode_size=(math.ceil(spec.size.width * zoom), math.ceil(spec.size.height * zoom)),
+        gate=decode_gate,
     )
     on_progress(Progress("load", 1, 1))
     with (

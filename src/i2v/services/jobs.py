@@ -21,10 +21,10 @@ from i2v.domain.job import JobSpec, JobState
 from i2v.domain.spec import RenderSpec
 from i2v.engine.queue import JobQueue
 from i2v.errors import BlockedUrl, Conflict, InvalidParameter, NotFound
-from i2v.media.image import ImageLimits, decode_image
+from i2v.media.image import ImageLimits, inspect_image
 from i2v.net.ssrf import parse_url
 from i2v.services.accounts import UserInfo
-from i2v.services.cache import cache_key, pixels_digest
+from i2v.services.cache import cache_key
 from i2v.storage.base import BlobStore
 
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -147,9 +147,8 @@ def submit(
         _check_webhook(settings, webhook_url)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidParameter("idempotency_key", idempotency_key, "Idempotency-Key: 1-255 chars")
-    decoded = decode_image(
-        image, ImageLimits(settings.max_image_pixels, settings.min_image_side), name="image"
-    )
+    limits = ImageLimits(settings.max_image_pixels, settings.min_image_side)
+    decoded = inspect_image(image, limits, name="image", gate=app.decode_gate)
     digest = hashlib.sha256(image).hexdigest()
     input_key = f"inputs/{digest}{_EXTENSIONS[decoded.source_format]}"
     spec = JobSpec(
@@ -160,7 +159,7 @@ def submit(
         use_cache=use_cache,
     )
     request_hash = _request_hash(spec)
-    key = cache_key(pixels_digest(decoded.rgb), render, backend)
+    key = cache_key(decoded.pixels_sha256, render, backend)
     if idempotency_key is not None:
         earlier = _replay(app, owner, idempotency_key, request_hash)
         if earlier is not None:
