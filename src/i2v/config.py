@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     s3_multipart_threshold_mb: int = Field(default=16, ge=5, le=5120)
     max_upload_mb: int = Field(default=30, ge=1, le=1024)
+    max_json_kb: int = Field(
+        default=64, ge=1, le=10_240, description="Largest JSON (or other non-multipart) body."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; without it, open on loopback only."
+    )
     webhook_secret: SecretStr | None = Field(
         default=None, description="Signs webhook deliveries; jobs may name a webhook only if set."
     )

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from i2v.api.auth import CurrentUser, Services
 from i2v.domain.job import JobState
+from i2v.errors import InvalidParameter
 from i2v.services import jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -22,6 +23,7 @@ POLL_S = 0.25
 POLL_MAX_S = 2.0
 KEEPALIVE_S = 15.0
 TERMINAL = {state.value for state in JobState if state.terminal}
+MAX_EVENT_ID = 2**63 - 1  # event ids are 64-bit signed in both databases
 
 
 def _frame(event: jobs.EventView) -> str:
@@ -33,7 +35,12 @@ def _resume_from(after: int | None, last_event_id: str | None) -> int:
     if after is not None:
         return after
     if last_event_id and last_event_id.strip().isdigit():
-        return int(last_event_id)
+        resume = int(last_event_id)
+        if resume > MAX_EVENT_ID:
+            raise InvalidParameter(
+                "Last-Event-ID", last_event_id, f"Last-Event-ID is over {MAX_EVENT_ID}"
+            )
+        return resume
     return 0  # a malformed Last-Event-ID replays everything, which is safe
 
 
@@ -43,7 +50,9 @@ async def job_events(
     services: Services,
     user: CurrentUser,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Resume after this event id.")
+    ] = None,
 ) -> StreamingResponse:
     """Stream the job's events until it finishes; reconnect with Last-Event-ID to resume."""
     start = _resume_from(after, last_event_id)

@@ -13,7 +13,7 @@ from i2v.api.auth import CurrentUser, Services
 from i2v.api.problems import problem
 from i2v.api.ranges import UnsatisfiableRange, parse_range
 from i2v.api.schemas import JobListOut, JobOut
-from i2v.api.submission import UploadTooLarge, read_submission
+from i2v.api.submission import fetch_image, read_submission
 from i2v.domain.job import JobState
 from i2v.domain.size import output_size
 from i2v.domain.spec import Fit, RenderSpec
@@ -32,10 +32,7 @@ async def submit_job(
 ) -> Response:
     """Multipart with an `image` file part, or JSON with `image_url` (fetched safely)."""
     settings = services.app.settings
-    try:
-        submission = await read_submission(request, settings)
-    except UploadTooLarge:
-        return problem(413, "upload_too_large", f"the image is over {settings.max_upload_mb} MB")
+    submission = await read_submission(request, settings)
     fields = submission.fields
     chosen_motion, intensity = resolve_motion(fields.prompt, fields.motion)
     render = RenderSpec(
@@ -49,6 +46,18 @@ async def submit_job(
         prompt=fields.prompt,
         workflow=fields.workflow,
     )
+    image = submission.image
+    if image is None:
+        assert fields.image_url is not None  # read_submission requires it with a JSON body
+        await anyio.to_thread.run_sync(
+            jobs.check_request,
+            settings,
+            render,
+            fields.backend,
+            idempotency_key,
+            fields.webhook_url,
+        )
+        image = await fetch_image(fields.image_url, settings)
     # The service is blocking (database, storage, queue): keep it off the event loop.
     submitted = await anyio.to_thread.run_sync(
         partial(
@@ -57,7 +66,7 @@ async def submit_job(
             services.queue,
             services.blobs,
             user,
-            submission.image,
+            image,
             render,
             fields.backend,
             idempotency_key,

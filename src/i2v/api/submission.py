@@ -1,4 +1,8 @@
-"""Read a job submission: multipart (an `image` file plus fields) or JSON with `image_url`."""
+"""Read a job submission: multipart (an `image` file plus fields) or JSON with `image_url`.
+
+The gate has already capped the body; an `image_url` is fetched only after every other
+parameter has been checked (`fetch_image`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from i2v.config import Settings
-from i2v.errors import InvalidParameter, NotAnImage
+from i2v.errors import InvalidParameter, NotAnImage, UploadTooLarge
 from i2v.net.fetch import SafeFetcher, policy_from_settings
 
 READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
@@ -37,12 +41,8 @@ class JobFields(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    image: bytes
+    image: bytes | None  # None: fetch fields.image_url once the parameters are checked
     fields: JobFields
-
-
-class UploadTooLarge(Exception):
-    pass
 
 
 def _fields(raw: dict[str, object]) -> JobFields:
@@ -55,17 +55,13 @@ def _fields(raw: dict[str, object]) -> JobFields:
 
 
 async def read_submission(request: Request, settings: Settings) -> Submission:
-    cap = settings.max_upload_mb * 1024 * 1024
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap + 64 * 1024:
-        raise UploadTooLarge  # refuse before reading a byte of an oversized body
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=32)
         upload = form.get("image")
         if not isinstance(upload, StarletteUpload):
             raise InvalidParameter("image", None, "image: attach the picture as a file part")
-        data = await _read_capped(upload, cap)
+        data = await _read_capped(upload, settings.max_upload_mb * 1024 * 1024)
         fields = _fields({k: v for k, v in form.items() if k != "image"})
         if fields.image_url is not None:
             raise InvalidParameter(
@@ -75,20 +71,25 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
     if kind == "application/json":
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json allows
             raise InvalidParameter("body", None, "body: not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidParameter("body", None, "body: expected a JSON object")
         fields = _fields(body)
         if fields.image_url is None:
             raise InvalidParameter("image_url", None, "image_url: required with a JSON body")
-        fetched = await SafeFetcher(policy_from_settings(settings)).get(fields.image_url)
-        return Submission(fetched.data, fields)
+        return Submission(None, fields)
     raise NotAnImage("body", "send multipart/form-data with an image, or JSON with image_url")
+
+
+async def fetch_image(url: str, settings: Settings) -> bytes:
+    """The image at `url`, fetched behind the SSRF guard and the size and time limits."""
+    fetched = await SafeFetcher(policy_from_settings(settings)).get(url)
+    return fetched.data
 
 
 async def _read_capped(upload: StarletteUpload, cap: int) -> bytes:
     data = await upload.read(cap + READ_SLACK)
     if len(data) > cap:
-        raise UploadTooLarge
+        raise UploadTooLarge(cap)
     return data
