@@ -7,79 +7,23 @@ request's body is pushed from a thread while the answer is read, as a real clien
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import i2v_environment
+from tests.support.serve import Served, serving
 
 pytestmark = pytest.mark.integration
 MB = 1024 * 1024
 
 
-@dataclass
-class Served:
-    port: int
-    pid: int
-    key: str
-
-    def peak_kb(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise AssertionError("no VmHWM in /proc status")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(i2v_exe: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("serve")
-    env = {**i2v_environment(), "I2V_DATA_DIR": str(folder / "data")}
-
-    def cli(*args: str) -> str:
-        done = subprocess.run(
-            [str(i2v_exe), *args], cwd=folder, env=env, capture_output=True, text=True, check=True
-        )
-        return done.stdout
-
-    cli("users", "create", "alice")
-    key = cli("keys", "create", "alice").split()[0]
-    port = _free_port()
-    # Beyond loopback, so /metrics is closed by default; the tests connect over 127.0.0.1.
-    server = subprocess.Popen(
-        [str(i2v_exe), "serve", "--host", "0.0.0.0", "--port", str(port)],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, _ = _exchange(port, b"GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None, "i2v serve exited"
-            assert time.monotonic() < deadline, "i2v serve did not become ready"
-            time.sleep(0.2)
-        yield Served(port, server.pid, key)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    # Beyond loopback, so /metrics is closed by default.
+    with serving(i2v_exe, tmp_path_factory.mktemp("serve"), host="0.0.0.0") as running:
+        yield running
 
 
 def _exchange(

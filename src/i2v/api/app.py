@@ -13,6 +13,7 @@ from i2v import __version__
 from i2v.api import (
     gate,
     metrics,
+    openapi,
     problems,
     routes_admin,
     routes_events,
@@ -70,6 +71,9 @@ def create_app(settings: Settings, *, run_worker: bool = True, host: str = "127.
 
     api = FastAPI(title="i2v", version=__version__, lifespan=lifespan)
     problems.install(api)
+    openapi.install(
+        api, settings, metrics_open=settings.metrics_token is None and _is_loopback(host)
+    )
     api.add_middleware(
         gate.Gate, admin_prefixes=(routes_admin.router.prefix, routes_fleet.router.prefix)
     )

@@ -13,7 +13,9 @@ from i2v.errors import Forbidden, Unauthenticated
 from i2v.services.accounts import UserInfo, authenticate
 
 # Declares the scheme in the OpenAPI document; the gate has already enforced it.
-bearer = HTTPBearer(auto_error=False, description="An API key from `i2v keys create USER`.")
+bearer = HTTPBearer(
+    scheme_name="ApiKey", auto_error=False, description="An API key from `i2v keys create USER`."
+)
 
 
 def authenticate_header(db: Database, authorization: str | None) -> UserInfo:

@@ -23,13 +23,16 @@ from prometheus_client.core import (
 )
 
 from i2v.api.auth import Services
+from i2v.api.openapi import problems
 from i2v.bootstrap import App
 from i2v.db import jobs as repo
 from i2v.domain.job import JobState
 from i2v.errors import Unauthenticated
 
 router = APIRouter(tags=["health"])
-scrape_token = HTTPBearer(auto_error=False, description="I2V_METRICS_TOKEN.")
+scrape_token = HTTPBearer(
+    scheme_name="MetricsToken", auto_error=False, description="I2V_METRICS_TOKEN."
+)
 DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
 
@@ -85,7 +88,10 @@ def scraper(
     "/metrics",
     dependencies=[Depends(scraper)],
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **problems(401),
+    },
 )
 async def metrics(services: Services) -> Response:
     """Prometheus text exposition: jobs by state, queue depth, run-time histogram."""

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from i2v.api.auth import CurrentUser, Services
+from i2v.api.openapi import problems
 from i2v.domain.job import JobState
 from i2v.errors import InvalidParameter
 from i2v.services import jobs
@@ -44,7 +45,17 @@ def _resume_from(after: int | None, last_event_id: str | None) -> int:
     return 0  # a malformed Last-Event-ID replays everything, which is safe
 
 
-@router.get("/{job_id}/events")
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events: `state` and `progress`, until the job ends.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problems(404),
+    },
+)
 async def job_events(
     job_id: str,
     services: Services,

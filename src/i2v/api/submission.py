@@ -12,31 +12,83 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from i2v.backends.registry import BACKENDS, available_backends
 from i2v.config import Settings
+from i2v.domain.motion import Motion
+from i2v.domain.size import ASPECT_PRESETS
+from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MAX_SEED, MIN_DURATION_S, MIN_FPS, Fit
 from i2v.errors import InvalidParameter, NotAnImage, UploadTooLarge
 from i2v.net.fetch import SafeFetcher, policy_from_settings
 
 READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
 
 
+# An even number of 360-1920: the sides yuv420p video at the platforms' sizes allows.
+_EVEN_SIDE = r"(36[02468]|3[7-9][02468]|[4-9][0-9][02468]|1[0-8][0-9][02468]|19[01][02468]|1920)"
+
+
 class JobFields(BaseModel):
-    """The job parameters, the same for both encodings (form strings are coerced)."""
+    """The job parameters, the same for both encodings (form strings are coerced).
+
+    The bounds repeat the domain's, so the OpenAPI document states them; the domain still
+    checks every value, with its own messages.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(default="", max_length=2000)
-    motion: str | None = None
-    duration: float = 5.0
-    fps: int = 30
-    size: str | None = None
-    aspect: str | None = None
-    fit: str = "cover"
-    seed: int = 0
-    backend: str = "local"
+    motion: str | None = Field(default=None, json_schema_extra={"enum": [*Motion]})
+    duration: float = Field(default=5.0, ge=MIN_DURATION_S, le=MAX_DURATION_S)
+    fps: int = Field(default=30, ge=MIN_FPS, le=MAX_FPS)
+    size: str | None = Field(
+        default=None,
+        description="WIDTHxHEIGHT, even sides of 360-1920 px; not with aspect.",
+        json_schema_extra={"pattern": rf"^{_EVEN_SIDE}x{_EVEN_SIDE}$"},
+    )
+    aspect: str | None = Field(default=None, json_schema_extra={"enum": [*ASPECT_PRESETS]})
+    fit: str = Field(default="cover", json_schema_extra={"enum": [*Fit]})
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    backend: str = Field(default="local", json_schema_extra={"enum": [*BACKENDS]})
     workflow: str | None = Field(default=None, max_length=128)  # comfyui: e.g. wan2.2-ti2v-5b
     webhook_url: str | None = Field(default=None, max_length=2048)
     cache: bool = True  # False forces a new render
     image_url: str | None = Field(default=None, max_length=4096)
+
+
+def request_body_schema(settings: Settings) -> dict[str, object]:
+    """POST /v1/jobs's two encodings as this deployment takes them, for the OpenAPI document.
+
+    Only the JSON schema says "not size and aspect together": schemathesis 4.32 fails on a
+    `not` beside a binary property.
+    """
+    fields = JobFields.model_json_schema()
+    properties = dict(fields["properties"])
+    image_url = properties.pop("image_url")
+    properties["backend"] = {**properties["backend"], "enum": available_backends(settings)}
+    if settings.webhook_secret is None:
+        del properties["webhook_url"]  # refused: webhooks are off here
+    image = {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP."}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"image": image, **properties},
+                    "required": ["image"],
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {**properties, "image_url": image_url},
+                    "required": ["image_url"],
+                    "additionalProperties": False,
+                    "not": {"required": ["size", "aspect"]},
+                }
+            },
+        },
+    }
 
 
 @dataclass(frozen=True, slots=True)

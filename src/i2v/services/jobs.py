@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from i2v.backends.registry import get_backend
+from i2v.backends.registry import available_backends, get_backend
 from i2v.bootstrap import App
 from i2v.config import Settings
 from i2v.db import jobs as repo
@@ -134,7 +134,7 @@ def check_request(
     Returns the render as the backend will run it (e.g. its workflow's version pinned).
     """
     render = get_backend(backend, settings).prepare(render)  # 422 here, not a failed GPU run
-    if backend == "comfyui" and not settings.comfyui_urls and not settings.fleet_enabled:
+    if backend not in available_backends(settings):
         # Accepted, it could only fail after its retries: nothing here can run it.
         raise BackendUnavailable(
             "backend",
