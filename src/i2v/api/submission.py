@@ -30,24 +30,26 @@ _EVEN_SIDE = r"(36[02468]|3[7-9][02468]|[4-9][0-9][02468]|1[0-8][0-9][02468]|19[
 class JobFields(BaseModel):
     """The job parameters, the same for both encodings (form strings are coerced).
 
-    The bounds repeat the domain's, so the OpenAPI document states them; the domain still
-    checks every value, with its own messages.
+    The domain's bounds and choices are stated for the OpenAPI document only
+    (`json_schema_extra`): the domain checks every value, with its own messages.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(default="", max_length=2000)
-    motion: str | None = Field(default=None, json_schema_extra={"enum": [*Motion]})
-    duration: float = Field(default=5.0, ge=MIN_DURATION_S, le=MAX_DURATION_S)
-    fps: int = Field(default=30, ge=MIN_FPS, le=MAX_FPS)
+    motion: str | None = Field(default=None, json_schema_extra={"enum": [*Motion, None]})
+    duration: float = Field(
+        default=5.0, json_schema_extra={"minimum": MIN_DURATION_S, "maximum": MAX_DURATION_S}
+    )
+    fps: int = Field(default=30, json_schema_extra={"minimum": MIN_FPS, "maximum": MAX_FPS})
     size: str | None = Field(
         default=None,
         description="WIDTHxHEIGHT, even sides of 360-1920 px; not with aspect.",
         json_schema_extra={"pattern": rf"^{_EVEN_SIDE}x{_EVEN_SIDE}$"},
     )
-    aspect: str | None = Field(default=None, json_schema_extra={"enum": [*ASPECT_PRESETS]})
+    aspect: str | None = Field(default=None, json_schema_extra={"enum": [*ASPECT_PRESETS, None]})
     fit: str = Field(default="cover", json_schema_extra={"enum": [*Fit]})
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    seed: int = Field(default=0, json_schema_extra={"minimum": 0, "maximum": MAX_SEED})
     backend: str = Field(default="local", json_schema_extra={"enum": [*BACKENDS]})
     workflow: str | None = Field(default=None, max_length=128)  # comfyui: e.g. wan2.2-ti2v-5b
     webhook_url: str | None = Field(default=None, max_length=2048)
