@@ -58,30 +58,33 @@ def test_an_admin_route_refuses_a_caller_with_no_key_before_parsing_the_body(api
 
 
 def test_a_non_admin_cannot_tell_an_admin_route_from_a_missing_one(api: Api) -> None:
-    def answers(who: dict[str, str]) -> set[tuple[int, str, bytes]]:
+    def answers(who: dict[str, str], body: bytes) -> set[tuple[int, str, bytes, str]]:
+        """Every answer to `body` sent to admin and missing paths, headers and all."""
         seen = set()
-        for method, path, body in [
-            ("POST", "/v1/fleet/instances", b"{not json"),
-            ("POST", "/v1/fleet/instances", b'{"workflow": "wan"}'),
-            ("GET", "/v1/admin/users", b""),
-            ("DELETE", "/v1/admin/users", b""),  # a wrong method, on a real admin route
-            ("GET", "/v1/fleet/nothing-here", b""),
-            ("GET", "/v1/no-such-route", b""),
-            ("POST", "/v1/no-such-route", b"{not json"),
+        for method, path in [
+            ("POST", "/v1/fleet/instances"),
+            ("GET", "/v1/admin/users"),
+            ("DELETE", "/v1/admin/users"),  # a wrong method, on a real admin route
+            ("GET", "/v1/fleet/nothing-here"),
+            ("GET", "/v1/no-such-route"),
+            ("POST", "/v1/no-such-route"),
         ]:
             headers = {**who, "Content-Type": "application/json"}
             response = api.client.request(method, path, content=body, headers=headers)
-            seen.add((response.status_code, response.headers["content-type"], response.content))
+            lines = sorted(f"{k}: {v}" for k, v in response.headers.items() if k != "date")
+            kind = response.headers["content-type"]
+            seen.add((response.status_code, kind, response.content, "; ".join(lines)))
         return seen
 
-    refused = answers(api.alice)
-    assert len(refused) == 1, refused
-    status, kind, body = refused.pop()
-    assert (status, kind) == (404, PROBLEM)
-    assert b'"code":"not_found"' in body
-    anonymous = answers({})
-    assert len(anonymous) == 1, anonymous
-    assert next(iter(anonymous))[:2] == (401, PROBLEM)
+    for body in (b"", b"{not json", b'{"workflow": "wan"}'):
+        refused = answers(api.alice, body)
+        assert len(refused) == 1, refused
+        status, kind, content, _ = refused.pop()
+        assert (status, kind) == (404, PROBLEM)
+        assert b'"code":"not_found"' in content
+        anonymous = answers({}, body)
+        assert len(anonymous) == 1, anonymous
+        assert next(iter(anonymous))[:2] == (401, PROBLEM)
     # The admin sees the real routes.
     assert api.client.get("/v1/admin/users", headers=api.admin).status_code == 200
     _problem(api.client.get("/v1/no-such-route", headers=api.admin), 404, "not_found")

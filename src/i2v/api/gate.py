@@ -67,7 +67,7 @@ class Gate:
         except I2VError as exc:
             await _refuse(exc, headers, scope, receive, send)
             return
-        await _CappedBody(self.app, refusal)(scope, receive, send)
+        await _CappedBody(self.app, refusal, unread=_has_body(headers))(scope, receive, send)
 
 
 async def _refuse(
@@ -75,17 +75,22 @@ async def _refuse(
 ) -> None:
     response = error_response(exc)
     if _has_body(headers):
-        # Otherwise the server would read and discard the unread body to keep the connection.
-        response.headers["Connection"] = "close"
+        response.headers["Connection"] = "close"  # see _CappedBody: the body stays unread
     await response(scope, receive, send)
 
 
 class _CappedBody:
-    """One request: its body counted as it arrives; past the limit, the answer is the 413."""
+    """One request: its body counted as it arrives; past the limit, the answer is the 413.
 
-    def __init__(self, app: ASGIApp, refusal: BodyTooLarge) -> None:
+    An answer sent before the whole body came (a 404, a refusal) closes the connection:
+    otherwise the server reads and discards the rest to keep it alive, and the header would
+    also tell an early refusal from a late one.
+    """
+
+    def __init__(self, app: ASGIApp, refusal: BodyTooLarge, *, unread: bool) -> None:
         self.app = app
         self.refusal = refusal
+        self.unread = unread
         self.received = 0
         self.over = False
         self.started = False
@@ -95,6 +100,7 @@ class _CappedBody:
             message = await receive()
             if message["type"] == "http.request":
                 self.received += len(message.get("body", b""))
+                self.unread = message.get("more_body", False)
                 if self.received > self.refusal.limit:
                     self.over = True
             if self.over:
@@ -108,6 +114,9 @@ class _CappedBody:
                 return
             if message["type"] == "http.response.start":
                 self.started = True
+                if self.unread:
+                    headers = [*message.get("headers", []), (b"connection", b"close")]
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
