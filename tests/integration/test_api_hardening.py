@@ -160,16 +160,6 @@ def test_event_ids_past_64_bits_are_refused(api: Api) -> None:
     _problem(largest, 404, "not_found")  # the largest id is a valid one: looked up, not refused
 
 
-def test_resuming_after_a_finished_jobs_last_event_ends_the_stream(api: Api) -> None:
-    job = api.submit(api.alice)
-    api.wait(api.alice, job["id"])
-    url = f"/v1/jobs/{job['id']}/events"
-    for resume in (f"{url}?after={2**63 - 1}", f"{url}?after=999999"):
-        response = api.client.get(resume, headers=api.alice)  # used to stream forever
-        assert response.status_code == 200
-        assert "event:" not in response.text
-
-
 def test_deeply_nested_json_is_a_client_error(api: Api) -> None:
     nested = b"[" * 5000 + b"]" * 5000
     headers = {**api.alice, "Content-Type": "application/json"}

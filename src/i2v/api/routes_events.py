@@ -71,8 +71,6 @@ async def job_events(
     changed = services.app.db.feed.subscribe(job_id)
     try:
         # Check access before the stream starts, so a wrong id is a 404, not an empty stream.
-        # The state is read first: if it is final, every event is committed by then.
-        job = await anyio.to_thread.run_sync(jobs.get_job, services.app, user, job_id)
         first = await anyio.to_thread.run_sync(jobs.job_events, services.app, user, job_id, start)
     except BaseException:
         changed.close()
@@ -82,8 +80,6 @@ async def job_events(
         batch, cursor, idle, poll = first, start, 0.0, POLL_S
         try:
             yield "retry: 2000\n\n"
-            if job.state.terminal and not batch:
-                return  # resumed after the job's last event: nothing more will come
             while True:
                 for event in batch:
                     cursor = event.id
