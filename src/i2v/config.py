@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         le=36_500,
         description="Uploaded pictures go this long after their last job ended (0: at once).",
     )
+    max_json_kb: int = Field(
+        default=64, ge=1, le=10_240, description="Largest JSON (or other non-multipart) body."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; without it, open on loopback only."
+    )
     webhook_secret: SecretStr | None = Field(
         default=None, description="Signs webhook deliveries; jobs may name a webhook only if set."
     )

@@ -14,7 +14,9 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │       └── ImageTooSmall
     │   ├── BlockedUrl            a fetched URL is refused: scheme, userinfo, port, address
     │   ├── FetchTooLarge         a fetched body is over the size limit (url, limit, size)
-    │   └── FetchRefused          a fetched answer is refused as sent, e.g. compressed (url)
+    │   ├── FetchRefused          a fetched answer is refused as sent, e.g. compressed (url)
+    │   └── BodyTooLarge          a request body is over its size limit (limit)
+    │       └── UploadTooLarge    a multipart upload is over I2V_MAX_UPLOAD_MB
     ├── NotFound                  no such user, key or job (or not yours: never say which)
     ├── Conflict                  the request collides with existing state (e.g. a taken name)
     ├── Unauthenticated           missing, malformed, unknown or revoked API key
@@ -102,6 +104,12 @@ class InvalidParameter(InvalidInput):
 
 class UnknownMotion(InvalidParameter):
     code = "unknown_motion"
+
+
+class BackendUnavailable(InvalidParameter):
+    """A known backend that this deployment has nothing to run on (no server, no fleet)."""
+
+    code = "backend_unavailable"
 
 
 class ImageError(InvalidInput):
@@ -210,6 +218,22 @@ class FetchRefused(InvalidInput):
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
+
+
+class BodyTooLarge(InvalidInput):
+    """A request body over its limit, declared (Content-Length) or counted as it arrives."""
+
+    code = "body_too_large"
+    what = "the request body"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{self.what} is over the limit of {limit} bytes")
+        self.limit = limit
+
+
+class UploadTooLarge(BodyTooLarge):
+    code = "upload_too_large"
+    what = "the upload"
 
 
 class FetchError(I2VError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +11,9 @@ from fastapi import FastAPI
 
 from i2v import __version__
 from i2v.api import (
+    gate,
     metrics,
+    openapi,
     problems,
     routes_admin,
     routes_events,
@@ -25,14 +28,30 @@ from i2v.engine.queue import JobQueue
 from i2v.engine.runtime import start_engine
 
 
-def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
-    """The API; with `run_worker` this process also runs queued jobs (the embedded mode)."""
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve beyond loopback
+        return False
+
+
+def create_app(settings: Settings, *, run_worker: bool = True, host: str = "127.0.0.1") -> FastAPI:
+    """The API; with `run_worker` this process also runs queued jobs (the embedded mode).
+
+    `host` is the address the server listens on: beyond loopback, /metrics needs a token.
+    """
 
     def start() -> ServiceState:
         app = open_app(settings)  # upgrades the schema first
         blobs = open_blobs(settings)
         engine = start_engine(app, blobs, role="serve") if run_worker else None
-        return ServiceState(app=app, blobs=blobs, queue=JobQueue(settings), engine=engine)
+        return ServiceState(
+            app=app,
+            blobs=blobs,
+            queue=JobQueue(settings),
+            engine=engine,
+            loopback_only=_is_loopback(host),
+        )
 
     def stop(services: ServiceState) -> None:
         services.queue.close()
@@ -52,6 +71,12 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
 
     api = FastAPI(title="i2v", version=__version__, lifespan=lifespan)
     problems.install(api)
+    openapi.install(
+        api, settings, metrics_open=settings.metrics_token is None and _is_loopback(host)
+    )
+    api.add_middleware(
+        gate.Gate, admin_prefixes=(routes_admin.router.prefix, routes_fleet.router.prefix)
+    )
     api.include_router(routes_health.router)
     api.include_router(routes_jobs.router)
     api.include_router(routes_events.router)

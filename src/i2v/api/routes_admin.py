@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from i2v.api.auth import AdminUser, Services
+from i2v.api.openapi import problems
 from i2v.services import accounts
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problems(404))
 
 
 @router.get("/users")

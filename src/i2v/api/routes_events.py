@@ -14,6 +14,8 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from i2v.api.auth import CurrentUser, Services
+from i2v.api.openapi import problems
+from i2v.errors import InvalidParameter
 from i2v.services import job_stream, jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -22,6 +24,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 POLL_S = 0.25
 POLL_MAX_S = 2.0
 KEEPALIVE_S = 15.0
+MAX_EVENT_ID = 2**63 - 1  # event ids are 64-bit signed in both databases
 
 
 def _frame(event: jobs.EventView) -> str:
@@ -33,17 +36,34 @@ def _resume_from(after: int | None, last_event_id: str | None) -> int:
     if after is not None:
         return after
     if last_event_id and last_event_id.strip().isdigit():
-        return int(last_event_id)
+        resume = int(last_event_id)
+        if resume > MAX_EVENT_ID:
+            raise InvalidParameter(
+                "Last-Event-ID", last_event_id, f"Last-Event-ID is over {MAX_EVENT_ID}"
+            )
+        return resume
     return 0  # a malformed Last-Event-ID replays everything, which is safe
 
 
-@router.get("/{job_id}/events")
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events: `state` and `progress`, until the job ends.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problems(404),
+    },
+)
 async def job_events(
     job_id: str,
     services: Services,
     user: CurrentUser,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Resume after this event id.")
+    ] = None,
 ) -> StreamingResponse:
     """Stream the job's events until it finishes; reconnect with Last-Event-ID to resume."""
     start = _resume_from(after, last_event_id)

@@ -13,6 +13,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query
 
 from i2v.api.auth import AdminUser, Services
+from i2v.api.openapi import problems
 from i2v.api.schemas_fleet import (
     InstanceListOut,
     InstanceOut,
@@ -24,7 +25,10 @@ from i2v.api.schemas_fleet import (
 )
 from i2v.services import fleet
 
-router = APIRouter(prefix="/v1/fleet", tags=["fleet"])
+# 400 an unparsable body; 404 to non-admins; 409 with the fleet off or a budget spent;
+# 502/503 from the providers.
+FLEET_PROBLEMS = problems(400, 404, 409, 422, 502, 503)
+router = APIRouter(prefix="/v1/fleet", tags=["fleet"], responses=FLEET_PROBLEMS)
 
 
 @router.get("/offers", response_model=OfferListOut)

@@ -16,7 +16,16 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_class=JSONResponse,
+    responses={
+        503: {
+            "description": "A check failed; `checks` says which.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def readyz(services: Services) -> JSONResponse:
     checks: dict[str, str] = {}
     try:

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from i2v.api.auth import CurrentUser, Services
+from i2v.api.openapi import binary, problems
 from i2v.api.problems import problem
 from i2v.api.ranges import UnsatisfiableRange, parse_range
 from i2v.api.schemas import JobListOut, JobOut
-from i2v.api.submission import UploadTooLarge, read_submission
+from i2v.api.submission import fetch_image, read_submission
 from i2v.domain.job import JobState
 from i2v.domain.size import output_size
 from i2v.domain.spec import Fit, RenderSpec
@@ -23,7 +24,16 @@ from i2v.services.generate import resolve_motion
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-@router.post("", status_code=201, response_model=JobOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=JobOut,
+    responses={
+        200: {"model": JobOut, "description": "An Idempotency-Key replay or a cache hit."},
+        **problems(400, 409, 415, 422, 503),
+    },
+    openapi_extra={"requestBody": {"required": True}},  # the schemas: openapi.install
+)
 async def submit_job(
     request: Request,
     services: Services,
@@ -32,10 +42,7 @@ async def submit_job(
 ) -> Response:
     """Multipart with an `image` file part, or JSON with `image_url` (fetched safely)."""
     settings = services.app.settings
-    try:
-        submission = await read_submission(request, settings)
-    except UploadTooLarge:
-        return problem(413, "upload_too_large", f"the image is over {settings.max_upload_mb} MB")
+    submission = await read_submission(request, settings)
     fields = submission.fields
     chosen_motion, intensity = resolve_motion(fields.prompt, fields.motion)
     render = RenderSpec(
@@ -49,6 +56,18 @@ async def submit_job(
         prompt=fields.prompt,
         workflow=fields.workflow,
     )
+    image = submission.image
+    if image is None:
+        assert fields.image_url is not None  # read_submission requires it with a JSON body
+        await anyio.to_thread.run_sync(
+            jobs.check_request,
+            settings,
+            render,
+            fields.backend,
+            idempotency_key,
+            fields.webhook_url,
+        )
+        image = await fetch_image(fields.image_url, settings)
     # The service is blocking (database, storage, queue): keep it off the event loop.
     submitted = await anyio.to_thread.run_sync(
         partial(
@@ -57,7 +76,7 @@ async def submit_job(
             services.queue,
             services.blobs,
             user,
-            submission.image,
+            image,
             render,
             fields.backend,
             idempotency_key,
@@ -92,17 +111,17 @@ def list_jobs(
     return JobListOut.of(page)
 
 
-@router.get("/{job_id}", response_model=JobOut)
+@router.get("/{job_id}", response_model=JobOut, responses=problems(404))
 def get_job(job_id: str, services: Services, user: CurrentUser) -> JobOut:
     return JobOut.of(jobs.get_job(services.app, user, job_id))
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=problems(404))
 def cancel_job(job_id: str, services: Services, user: CurrentUser) -> JobOut:
     return JobOut.of(jobs.cancel_job(services.app, services.queue, user, job_id))
 
 
-@router.delete("/{job_id}", status_code=204)
+@router.delete("/{job_id}", status_code=204, responses=problems(404))
 def delete_job(job_id: str, services: Services, user: CurrentUser) -> Response:
     jobs.delete_job(services.app, services.queue, services.blobs, user, job_id)
     return Response(status_code=204)
@@ -142,7 +161,15 @@ def _download(
     )
 
 
-@router.get("/{job_id}/video")
+def _file_responses(media_type: str) -> dict[int | str, dict[str, object]]:
+    return {
+        200: {"description": "The whole file.", "content": binary(media_type)},
+        206: {"description": "The requested byte range.", "content": binary(media_type)},
+        **problems(404, 416),
+    }
+
+
+@router.get("/{job_id}/video", response_class=Response, responses=_file_responses("video/mp4"))
 def get_video(
     job_id: str,
     services: Services,
@@ -152,7 +179,7 @@ def get_video(
     return _download(services, user, job_id, "video", range_header)
 
 
-@router.get("/{job_id}/cover")
+@router.get("/{job_id}/cover", response_class=Response, responses=_file_responses("image/jpeg"))
 def get_cover(
     job_id: str,
     services: Services,

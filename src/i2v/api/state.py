@@ -18,6 +18,7 @@ class ServiceState:
     blobs: BlobStore
     queue: JobQueue
     engine: Engine | None  # None for `serve --no-worker`
+    loopback_only: bool  # the server listens on a loopback address only
 
 
 def service_state(request: Request) -> ServiceState:

@@ -1,4 +1,8 @@
-"""Read a job submission: multipart (an `image` file plus fields) or JSON with `image_url`."""
+"""Read a job submission: multipart (an `image` file plus fields) or JSON with `image_url`.
+
+The gate has already capped the body; an `image_url` is fetched only after every other
+parameter has been checked (`fetch_image`).
+"""
 
 from __future__ import annotations
 
@@ -8,41 +12,91 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from i2v.backends.registry import BACKENDS, available_backends
 from i2v.config import Settings
-from i2v.errors import InvalidParameter, NotAnImage
+from i2v.domain.motion import Motion
+from i2v.domain.size import ASPECT_PRESETS
+from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MAX_SEED, MIN_DURATION_S, MIN_FPS, Fit
+from i2v.errors import InvalidParameter, NotAnImage, UploadTooLarge
 from i2v.net.fetch import SafeFetcher, policy_from_settings
 
 READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
 
 
+# An even number of 360-1920: the sides yuv420p video at the platforms' sizes allows.
+_EVEN_SIDE = r"(36[02468]|3[7-9][02468]|[4-9][0-9][02468]|1[0-8][0-9][02468]|19[01][02468]|1920)"
+
+
 class JobFields(BaseModel):
-    """The job parameters, the same for both encodings (form strings are coerced)."""
+    """The job parameters, the same for both encodings (form strings are coerced).
+
+    The domain's bounds and choices are stated for the OpenAPI document only
+    (`json_schema_extra`): the domain checks every value, with its own messages.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(default="", max_length=2000)
-    motion: str | None = None
-    duration: float = 5.0
-    fps: int = 30
-    size: str | None = None
-    aspect: str | None = None
-    fit: str = "cover"
-    seed: int = 0
-    backend: str = "local"
+    motion: str | None = Field(default=None, json_schema_extra={"enum": [*Motion, None]})
+    duration: float = Field(
+        default=5.0, json_schema_extra={"minimum": MIN_DURATION_S, "maximum": MAX_DURATION_S}
+    )
+    fps: int = Field(default=30, json_schema_extra={"minimum": MIN_FPS, "maximum": MAX_FPS})
+    size: str | None = Field(
+        default=None,
+        description="WIDTHxHEIGHT, even sides of 360-1920 px; not with aspect.",
+        json_schema_extra={"pattern": rf"^{_EVEN_SIDE}x{_EVEN_SIDE}$"},
+    )
+    aspect: str | None = Field(default=None, json_schema_extra={"enum": [*ASPECT_PRESETS, None]})
+    fit: str = Field(default="cover", json_schema_extra={"enum": [*Fit]})
+    seed: int = Field(default=0, json_schema_extra={"minimum": 0, "maximum": MAX_SEED})
+    backend: str = Field(default="local", json_schema_extra={"enum": [*BACKENDS]})
     workflow: str | None = Field(default=None, max_length=128)  # comfyui: e.g. wan2.2-ti2v-5b
     webhook_url: str | None = Field(default=None, max_length=2048)
     cache: bool = True  # False forces a new render
     image_url: str | None = Field(default=None, max_length=4096)
 
 
+def request_body_schema(settings: Settings) -> dict[str, object]:
+    """POST /v1/jobs's two encodings as this deployment takes them, for the OpenAPI document.
+
+    Only the JSON schema says "not size and aspect together": schemathesis 4.32 fails on a
+    `not` beside a binary property.
+    """
+    fields = JobFields.model_json_schema()
+    properties = dict(fields["properties"])
+    image_url = properties.pop("image_url")
+    properties["backend"] = {**properties["backend"], "enum": available_backends(settings)}
+    if settings.webhook_secret is None:
+        del properties["webhook_url"]  # refused: webhooks are off here
+    image = {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP."}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"image": image, **properties},
+                    "required": ["image"],
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {**properties, "image_url": image_url},
+                    "required": ["image_url"],
+                    "additionalProperties": False,
+                    "not": {"required": ["size", "aspect"]},
+                }
+            },
+        },
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
-    image: bytes
+    image: bytes | None  # None: fetch fields.image_url once the parameters are checked
     fields: JobFields
-
-
-class UploadTooLarge(Exception):
-    pass
 
 
 def _fields(raw: dict[str, object]) -> JobFields:
@@ -55,17 +109,13 @@ def _fields(raw: dict[str, object]) -> JobFields:
 
 
 async def read_submission(request: Request, settings: Settings) -> Submission:
-    cap = settings.max_upload_mb * 1024 * 1024
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap + 64 * 1024:
-        raise UploadTooLarge  # refuse before reading a byte of an oversized body
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=32)
         upload = form.get("image")
         if not isinstance(upload, StarletteUpload):
             raise InvalidParameter("image", None, "image: attach the picture as a file part")
-        data = await _read_capped(upload, cap)
+        data = await _read_capped(upload, settings.max_upload_mb * 1024 * 1024)
         fields = _fields({k: v for k, v in form.items() if k != "image"})
         if fields.image_url is not None:
             raise InvalidParameter(
@@ -75,20 +125,25 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
     if kind == "application/json":
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json allows
             raise InvalidParameter("body", None, "body: not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidParameter("body", None, "body: expected a JSON object")
         fields = _fields(body)
         if fields.image_url is None:
             raise InvalidParameter("image_url", None, "image_url: required with a JSON body")
-        fetched = await SafeFetcher(policy_from_settings(settings)).get(fields.image_url)
-        return Submission(fetched.data, fields)
+        return Submission(None, fields)
     raise NotAnImage("body", "send multipart/form-data with an image, or JSON with image_url")
+
+
+async def fetch_image(url: str, settings: Settings) -> bytes:
+    """The image at `url`, fetched behind the SSRF guard and the size and time limits."""
+    fetched = await SafeFetcher(policy_from_settings(settings)).get(url)
+    return fetched.data
 
 
 async def _read_capped(upload: StarletteUpload, cap: int) -> bytes:
     data = await upload.read(cap + READ_SLACK)
     if len(data) > cap:
-        raise UploadTooLarge
+        raise UploadTooLarge(cap)
     return data

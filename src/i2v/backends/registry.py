@@ -34,5 +34,11 @@ def check_backend(name: str) -> str:
     return name
 
 
+def available_backends(settings: Settings) -> list[str]:
+    """The backends this deployment can run: comfyui needs servers or the fleet."""
+    runnable = bool(settings.comfyui_urls) or settings.fleet_enabled
+    return [name for name in BACKENDS if name != "comfyui" or runnable]
+
+
 def get_backend(name: str, settings: Settings) -> VideoBackend:
     return BACKENDS[check_backend(name)](settings)

@@ -21,7 +21,7 @@ def serve(
 
     from i2v.api.app import create_app
 
-    api = create_app(load_settings(), run_worker=not no_worker)
+    api = create_app(load_settings(), run_worker=not no_worker, host=host)
     # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes requests, then runs the
     # lifespan shutdown, which lets running job steps finish.
     uvicorn.run(api, host=host, port=port, log_level="warning")

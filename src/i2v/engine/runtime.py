@@ -23,6 +23,7 @@ from i2v.domain.job import JobState
 from i2v.engine import context
 from i2v.engine import webhooks as _webhooks  # noqa: F401 - registers the delivery workflow
 from i2v.engine.housekeeping import retention_loop, sweep_leftovers
+from i2v.engine.logs import quiet_cancels
 from i2v.engine.queue import JobQueue
 from i2v.engine.workflow import APP_NAME, JOB_QUEUE, WORKFLOW_VERSION
 from i2v.errors import ConfigError
@@ -185,6 +186,7 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
         "sys_db_pool_size": ENGINE_POOL,
     }
     DBOS(config=config)
+    quiet_cancels()
     DBOS.launch()
     DBOS.register_queue(
         JOB_QUEUE,

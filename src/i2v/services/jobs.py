@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from i2v.backends.registry import get_backend
+from i2v.backends.registry import available_backends, get_backend
 from i2v.bootstrap import App
 from i2v.config import Settings
 from i2v.db import jobs as repo
@@ -20,7 +20,7 @@ from i2v.domain.ids import new_id
 from i2v.domain.job import JobSpec, JobState
 from i2v.domain.spec import RenderSpec
 from i2v.engine.queue import JobQueue
-from i2v.errors import BlockedUrl, Conflict, InvalidParameter, NotFound
+from i2v.errors import BackendUnavailable, BlockedUrl, Conflict, InvalidParameter, NotFound
 from i2v.media.image import ImageLimits, inspect_image
 from i2v.net.ssrf import parse_url
 from i2v.services.accounts import UserInfo
@@ -124,6 +124,33 @@ def _request_hash(spec: JobSpec) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def check_request(
+    settings: Settings,
+    render: RenderSpec,
+    backend: str,
+    idempotency_key: str | None,
+    webhook_url: str | None,
+) -> RenderSpec:
+    """Every check that needs no image, so a bad parameter is refused before any fetch.
+
+    Returns the render as the backend will run it (e.g. its workflow's version pinned).
+    """
+    render = get_backend(backend, settings).prepare(render)  # 422 here, not a failed GPU run
+    if backend not in available_backends(settings):
+        # Accepted, it could only fail after its retries: nothing here can run it.
+        raise BackendUnavailable(
+            "backend",
+            backend,
+            "backend 'comfyui' is not available on this server: "
+            "it has no I2V_COMFYUI_URLS and the GPU fleet is off (I2V_FLEET_ENABLED)",
+        )
+    if webhook_url is not None:
+        _check_webhook(settings, webhook_url)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise InvalidParameter("idempotency_key", idempotency_key, "Idempotency-Key: 1-255 chars")
+    return render
+
+
 def submit(
     app: App,
     queue: JobQueue,
@@ -142,11 +169,7 @@ def submit(
     key with a different request is a Conflict.
     """
     settings = app.settings
-    render = get_backend(backend, settings).prepare(render)  # 422 here, not a failed GPU run
-    if webhook_url is not None:
-        _check_webhook(settings, webhook_url)
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
-        raise InvalidParameter("idempotency_key", idempotency_key, "Idempotency-Key: 1-255 chars")
+    render = check_request(settings, render, backend, idempotency_key, webhook_url)
     limits = ImageLimits(settings.max_image_pixels, settings.min_image_side)
     decoded = inspect_image(image, limits, name="image", gate=app.decode_gate)
     digest = hashlib.sha256(image).hexdigest()
