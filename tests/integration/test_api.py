@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -176,6 +177,14 @@ def test_events_stream_until_done_and_resume_with_last_event_id(api: Api) -> Non
         f"/v1/jobs/{job['id']}/events", headers={**api.alice, "Last-Event-ID": str(middle)}
     )
     assert [int(e["id"]) for e in _sse(resumed.text)] == [i for i in ids if i > middle]
+    # Resumed after the last event of a job that is over: the stream ends, it does not idle.
+    started = time.monotonic()
+    after_end = api.client.get(
+        f"/v1/jobs/{job['id']}/events", headers={**api.alice, "Last-Event-ID": str(ids[-1])}
+    )
+    assert after_end.status_code == 200
+    assert _sse(after_end.text) == []
+    assert time.monotonic() - started < 5
     other = api.client.get(f"/v1/jobs/{job['id']}/events", headers=api.bob)
     assert other.status_code == 404
 

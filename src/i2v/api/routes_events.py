@@ -79,7 +79,8 @@ async def job_events(
 
     async def stream() -> AsyncIterator[str]:
         batch, cursor, idle, poll = first, start, 0.0, POLL_S
-        outcome_by: float | None = None  # the webhook's outcome is awaited until then
+        # The webhook's outcome, or for a job already over anything at all, is awaited until then.
+        outcome_by = None if end.settled_in is None else time.monotonic() + end.settled_in
         try:
             yield "retry: 2000\n\n"
             while True:
@@ -89,7 +90,8 @@ async def job_events(
                     if end.is_last(event):
                         return
                     if end.awaits_outcome(event):
-                        outcome_by = time.monotonic() + end.outcome_wait_s
+                        by = time.monotonic() + end.outcome_wait_s
+                        outcome_by = by if outcome_by is None else min(outcome_by, by)
                 if outcome_by is not None and time.monotonic() >= outcome_by:
                     return
                 if not batch:

@@ -4,6 +4,7 @@ webhook, at the webhook's outcome, waited for a bounded time after that state.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from i2v.bootstrap import App
 from i2v.domain.job import JobState
@@ -22,6 +23,9 @@ _TERMINAL = frozenset(state.value for state in JobState if state.terminal)
 class StreamEnd:
     webhook: bool  # the job names a webhook_url
     outcome_wait_s: float = WEBHOOK_OUTCOME_WAIT_S
+    # Seconds until nothing more can come, for a job already over when the stream began
+    # (None while it runs): a stream resumed after the last event must end, not idle on.
+    settled_in: float | None = None
 
     def is_last(self, event: EventView) -> bool:
         """Nothing the stream waits for comes after `event`."""
@@ -46,4 +50,11 @@ class StreamEnd:
 
 def stream_end(app: App, owner: UserInfo, job_id: str) -> StreamEnd:
     """The end of the owner's job's stream (NotFound for anyone else's job)."""
-    return StreamEnd(webhook=get_job(app, owner, job_id).has_webhook)
+    job = get_job(app, owner, job_id)
+    settled_in = None
+    if job.state.terminal:
+        settled_in = 0.0
+        if job.has_webhook and job.state.value in _NOTIFIED and job.finished_at is not None:
+            since = (datetime.now(UTC) - job.finished_at).total_seconds()
+            settled_in = max(0.0, WEBHOOK_OUTCOME_WAIT_S - since)
+    return StreamEnd(webhook=job.has_webhook, settled_in=settled_in)
