@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from i2v.bootstrap import App
+from i2v.engine.slots import WorkSlots
 from i2v.storage.base import BlobStore
 
 
@@ -12,6 +13,7 @@ from i2v.storage.base import BlobStore
 class StepContext:
     app: App
     blobs: BlobStore
+    slots: WorkSlots
 
 
 _current: StepContext | None = None
