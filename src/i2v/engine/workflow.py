@@ -94,7 +94,7 @@ def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
         _sync(result_key, working=True)
         stored = _render(result_key, JobSpec.from_json(spec_json))
         # Done: a job of this worker goes on to check the result in the render's slot.
-        here = _sync(result_key, working=True).here
+        here = rows.sync(current().app, result_key, working=True).here
         if here:
             slot.hand_over(here[0])
     return stored
