@@ -8,7 +8,6 @@ queue starts new jobs; never more than I2V_WORKER_CONCURRENCY renders may run at
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
@@ -43,8 +42,15 @@ EXAMPLE = ROOT / "examples" / "example.jpg"
 LIMIT = 2
 JOBS = 6
 # Killed three times: restarted with its own id (DBOS recovers its work at start-up), then
-# twice with a new one (the sweeper recovers the dead id's work once its lease runs out).
-EXECUTORS = ["worker-a", "worker-a", "worker-b", "worker-c"]
+# twice with a new one (the sweeper recovers the dead id's work once its lease runs out);
+# then stopped by SIGTERM while recovered work waits for slots, and run to the end.
+STOPS = [
+    ("worker-a", signal.SIGKILL),
+    ("worker-a", signal.SIGKILL),
+    ("worker-b", signal.SIGKILL),
+    ("worker-c", signal.SIGTERM),
+]
+LAST = "worker-c"
 RENDER_S = 2.0
 LEASE_S = 3
 
@@ -172,19 +178,21 @@ def test_repeated_kills_never_run_more_renders_than_the_limit(app: App, tmp_path
             ).job.id
             for i in range(JOBS)
         ]  # fmt: skip
-        for executor_id, restart_as in itertools.pairwise(EXECUTORS):
+        next_ids = [executor_id for executor_id, _ in STOPS[1:]] + [LAST]
+        for (executor_id, stop), restart_as in zip(STOPS, next_ids, strict=True):
             proc = worker.start(executor_id)
-            # Kill in the middle of a render: after it began, before it could end.
+            # Stop in the middle of a render: after it began, before it could end.
             _wait_for(partial(_started, log, proc.pid), timeout=60)
             time.sleep(RENDER_S / 2)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            proc.send_signal(stop)
+            # SIGTERM: running steps finish, waiting ones stay pending, the worker exits.
+            assert proc.wait(timeout=60) == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
             worker.ended(proc)
             if restart_as != executor_id:
                 # Until its lease runs out, nobody can tell the dead worker from a slow one,
                 # and its rows rightly still say running.
                 time.sleep(LEASE_S)
-        proc = worker.start(EXECUTORS[-1])
+        proc = worker.start(LAST)
         try:
             _wait_for(lambda: all(_state(app, job_id).terminal for job_id in ids), timeout=180)
         finally:
