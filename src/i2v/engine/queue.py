@@ -65,6 +65,12 @@ class JobQueue:
         renders = tuple(str(s.input["args"][0]) for s in found if s.name == RENDER_NAME and s.input)
         return PendingWork(jobs, renders)
 
+    def finished(self, workflow_id: str) -> bool:
+        found = self._client.list_workflows(
+            workflow_ids=[workflow_id], load_input=False, load_output=False
+        )
+        return bool(found) and found[0].status not in ("PENDING", "ENQUEUED", "DELAYED")
+
     def exists(self, job_id: str) -> bool:
         found = self._client.list_workflows(
             workflow_ids=[job_id], load_input=False, load_output=False

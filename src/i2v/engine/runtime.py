@@ -182,7 +182,7 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
     for owner in (executor_id, *dead_executors(app, executor_id)):
         rows.requeue(app, queue.pending_work(owner))
     slots = WorkSlots(settings.worker_concurrency)
-    context.install(context.StepContext(app=app, blobs=blobs, slots=slots))
+    context.install(context.StepContext(app=app, blobs=blobs, slots=slots, queue=queue))
     config: DBOSConfig = {
         "name": APP_NAME,
         "system_database_url": engine_database_url(settings),

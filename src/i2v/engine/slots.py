@@ -56,6 +56,10 @@ class WorkSlots:
         self._lock = threading.Lock()
         self._handed: dict[str, float] = {}  # job id: when its slot is freed if not taken
 
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
     def close(self) -> None:
         """No slot is handed out from now on; steps still waiting raise EngineStopping."""
         self._closed.set()

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from i2v.backends.base import Progress
 from i2v.db import jobs as repo
@@ -25,7 +25,7 @@ from i2v.domain.ids import new_id
 from i2v.domain.job import JobSpec, JobState
 from i2v.engine import rows
 from i2v.engine.context import current
-from i2v.engine.slots import Slot
+from i2v.engine.slots import EngineStopping, Slot
 from i2v.errors import BackendError, ExecutionFailed, I2VError, RenderError
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
@@ -42,7 +42,7 @@ REMOTE_SHARE = 0.9  # of a remote backend's progress bar, the part its own run t
 VIDEO, COVER = "video", "cover"
 COST = "cost_usd"  # in a render's result, beside its files
 CONTENT_TYPES = {VIDEO: "video/mp4", COVER: "image/jpeg"}
-RESULT_POLL_S = 0.1
+RESULT_POLL_S = 0.1  # how often a job looks whether its render has finished
 
 
 class JobCancelled(Exception):
@@ -266,6 +266,19 @@ def diagnostics(exc: I2VError) -> dict[str, Any] | None:
     return {key: value for key, value in found.items() if value is not None}
 
 
+def _await_render(handle: WorkflowHandle[dict[str, Any]]) -> dict[str, Any]:
+    """The render's result. DBOS polls a render this run did not start (a recovered job's)
+    forever, which kept a stopping worker from exiting when the render was left pending; so
+    on a stop this workflow is left pending too, to be recovered. The polling is ours (DBOS
+    would record each read as a step) and quick: a finished render's slot waits for us."""
+    ctx = current()
+    while not ctx.queue.finished(handle.get_workflow_id()):
+        if ctx.slots.closed:
+            raise EngineStopping
+        time.sleep(RESULT_POLL_S)
+    return handle.get_result()
+
+
 def _run(job_id: str) -> tuple[str, bool]:
     """The job's final state, and whether it has a webhook to notify."""
     webhook = False
@@ -274,8 +287,7 @@ def _run(job_id: str) -> tuple[str, bool]:
         webhook = prepared["webhook"]
         with SetWorkflowID(prepared["render_id"]):
             handle = DBOS.start_workflow(render, prepared["result_key"], prepared["spec"])
-        # A recovered job polls for the render it attached to: soon, as its slot waits for it.
-        stored = handle.get_result(polling_interval_sec=RESULT_POLL_S)
+        stored = _await_render(handle)
         # Workflow code, not a step: a recovered run takes a slot again before its steps.
         with _finishing(job_id):
             publish(job_id, stored)
