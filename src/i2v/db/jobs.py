@@ -147,12 +147,19 @@ def owner_and_events(
     return rows[0][0], events
 
 
-def running_jobs_for_result(session: Session, result_key: str) -> list[str]:
-    query = select(Job.id).where(
-        Job.state == JobState.RUNNING.value,
+def jobs_for_result(session: Session, result_key: str, states: Collection[JobState]) -> list[str]:
+    """The jobs in `states` that a render of `result_key` works for: the one job of an
+    unshared render (its key is the job id), or every job sharing that cache key that did
+    not ask for a fresh render."""
+    query = select(Job.id, Job.spec).where(
+        Job.state.in_([state.value for state in states]),
         or_(Job.cache_key == result_key, Job.id == result_key),
     )
-    return list(session.scalars(query))
+    return [
+        job_id
+        for job_id, spec in session.execute(query)
+        if job_id == result_key or spec.get("use_cache", True)
+    ]
 
 
 def cached_result(session: Session, cache_key: str) -> Job | None:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from i2v.bootstrap import App
+from i2v.engine.slots import WorkSlots
 from i2v.storage.base import BlobStore
+
+if TYPE_CHECKING:  # the queue imports the workflow, which imports this module
+    from i2v.engine.queue import JobQueue
 
 
 @dataclass(frozen=True, slots=True)
 class StepContext:
     app: App
     blobs: BlobStore
+    slots: WorkSlots
+    queue: JobQueue  # reads workflow states without DBOS recording them as steps
 
 
 _current: StepContext | None = None

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dbos import DBOSClient
 
 from i2v.config import Settings, engine_database_url
-from i2v.engine.workflow import APP_NAME, JOB_QUEUE, WORKFLOW_NAME, WORKFLOW_VERSION
+from i2v.engine.workflow import APP_NAME, JOB_QUEUE, RENDER_NAME, WORKFLOW_NAME, WORKFLOW_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWork:
+    """What an executor was running: job workflows (by job id) and renders (by result key)."""
+
+    job_ids: tuple[str, ...]
+    result_keys: tuple[str, ...]
 
 
 class JobQueue:
@@ -43,6 +53,23 @@ class JobQueue:
             parent_workflow_id=job_ids, load_input=False, load_output=False
         )
         return {status.workflow_id for status in found}
+
+    def pending_work(self, executor_id: str) -> PendingWork:
+        found = self._client.list_workflows(
+            status="PENDING",
+            executor_id=executor_id,
+            name=[WORKFLOW_NAME, RENDER_NAME],
+            load_output=False,
+        )
+        jobs = tuple(s.workflow_id for s in found if s.name == WORKFLOW_NAME)
+        renders = tuple(str(s.input["args"][0]) for s in found if s.name == RENDER_NAME and s.input)
+        return PendingWork(jobs, renders)
+
+    def finished(self, workflow_id: str) -> bool:
+        found = self._client.list_workflows(
+            workflow_ids=[workflow_id], load_input=False, load_output=False
+        )
+        return bool(found) and found[0].status not in ("PENDING", "ENQUEUED", "DELAYED")
 
     def exists(self, job_id: str) -> bool:
         found = self._client.list_workflows(

@@ -20,11 +20,12 @@ from i2v.config import engine_database_url
 from i2v.db import jobs as job_repo
 from i2v.db.tables import Executor, utcnow
 from i2v.domain.job import JobState
-from i2v.engine import context
+from i2v.engine import context, rows
 from i2v.engine import webhooks as _webhooks  # noqa: F401 - registers the delivery workflow
 from i2v.engine.housekeeping import retention_loop, sweep_leftovers
 from i2v.engine.logs import quiet_cancels
 from i2v.engine.queue import JobQueue
+from i2v.engine.slots import WorkSlots
 from i2v.engine.workflow import APP_NAME, JOB_QUEUE, WORKFLOW_VERSION
 from i2v.errors import ConfigError
 from i2v.storage.base import BlobStore
@@ -49,10 +50,12 @@ class Engine:
     queue: JobQueue
     executor_id: str
     role: str
+    slots: WorkSlots
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def stop(self) -> None:
+        self.slots.close()  # steps waiting for a slot stay pending, to be recovered
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -82,15 +85,9 @@ class Engine:
     def sweep(self) -> list[str]:
         """Recover the pending work of executors whose lease ran out; return their ids."""
         lease = timedelta(seconds=self.app.settings.executor_lease_s)
-        with self.app.db.session() as session:
-            dead = list(
-                session.scalars(
-                    select(Executor.id).where(
-                        Executor.heartbeat_at < utcnow() - lease, Executor.id != self.executor_id
-                    )
-                )
-            )
+        dead = dead_executors(self.app, self.executor_id)
         for executor_id in dead:
+            rows.requeue(self.app, self.queue.pending_work(executor_id))
             # Re-enqueues only workflows still PENDING on that executor, atomically, so a
             # duplicate sweep (or the executor coming back) cannot run a step twice.
             handles = DBOS._recover_pending_workflows([executor_id])
@@ -143,6 +140,16 @@ class Engine:
                 return
 
 
+def dead_executors(app: App, self_id: str) -> list[str]:
+    """The executors other than `self_id` whose lease ran out."""
+    lease = timedelta(seconds=app.settings.executor_lease_s)
+    with app.db.session() as session:
+        query = select(Executor.id).where(
+            Executor.heartbeat_at < utcnow() - lease, Executor.id != self_id
+        )
+        return list(session.scalars(query))
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -175,7 +182,12 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
     executor_id = settings.executor_id or default_executor_id(role)
     _claim_executor_id(app, executor_id)
     sweep_leftovers(settings, blobs)  # before DBOS recovers anything into new scratch
-    context.install(context.StepContext(app=app, blobs=blobs))
+    queue = JobQueue(settings)
+    # DBOS.launch recovers this id's pending work, and the first sweep that of dead ones.
+    for owner in (executor_id, *dead_executors(app, executor_id)):
+        rows.requeue(app, queue.pending_work(owner))
+    slots = WorkSlots(settings.worker_concurrency)
+    context.install(context.StepContext(app=app, blobs=blobs, slots=slots, queue=queue))
     config: DBOSConfig = {
         "name": APP_NAME,
         "system_database_url": engine_database_url(settings),
@@ -194,7 +206,7 @@ def start_engine(app: App, blobs: BlobStore, *, role: str) -> Engine:
         partition_concurrency=settings.max_running_per_user,
         polling_interval_sec=settings.queue_poll_s,
     )
-    engine = Engine(app=app, queue=JobQueue(settings), executor_id=executor_id, role=role)
+    engine = Engine(app=app, queue=queue, executor_id=executor_id, role=role, slots=slots)
     engine.heartbeat()
     loops: list[tuple[str, Callable[[], None]]] = [
         ("i2v-heartbeat", engine._loop),

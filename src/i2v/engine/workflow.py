@@ -2,24 +2,30 @@
 
 A step interrupted by a crash runs again from its start, so every step is idempotent:
 storage keys are derived from the job id, and state changes are conditional updates.
+A job's row says `running` only while one of a worker's slots works for it (rendering or
+checking its result) and its workflow runs; otherwise it is `queued` (see `rows`).
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
 
 from i2v.backends.base import Progress
 from i2v.db import jobs as repo
 from i2v.db.tables import Artifact
 from i2v.domain.ids import new_id
 from i2v.domain.job import JobSpec, JobState
+from i2v.engine import rows
 from i2v.engine.context import current
 from i2v.engine.housekeeping import job_scratch
+from i2v.engine.slots import EngineStopping, Slot
 from i2v.errors import BackendError, ExecutionFailed, I2VError, RenderError
 from i2v.media.probe import probe_video
 from i2v.services.generate import generate_video
@@ -36,6 +42,7 @@ REMOTE_SHARE = 0.9  # of a remote backend's progress bar, the part its own run t
 VIDEO, COVER = "video", "cover"
 COST = "cost_usd"  # in a render's result, beside its files
 CONTENT_TYPES = {VIDEO: "video/mp4", COVER: "image/jpeg"}
+RESULT_POLL_S = 0.1  # how often a job looks whether its render has finished
 
 
 class JobCancelled(Exception):
@@ -49,13 +56,13 @@ def artifact_key(result_key: str, kind: str) -> str:
 
 @DBOS.step(name="i2v.prepare")
 def prepare(job_id: str) -> dict[str, Any]:
-    """Mark the job running; return its spec, the render to attach to, and its webhook."""
+    """Return the job's spec, the render to attach to, and its webhook; the row stays queued
+    until a slot works for it."""
     ctx = current()
     with ctx.app.db.session() as session:
         job = repo.get_job(session, job_id)
         if job is None:
             raise RenderError(f"job {job_id} has no row")
-        repo.transition(session, job_id, JobState.RUNNING, only_from=[JobState.QUEUED])
         shared = job.cache_key is not None and job.spec.get("use_cache", True)
         result_key = job.cache_key if shared and job.cache_key else job_id
         return {
@@ -66,11 +73,36 @@ def prepare(job_id: str) -> dict[str, Any]:
         }
 
 
+def _sync(result_key: str, *, working: bool) -> rows.Waiting:
+    waiting = rows.sync(current().app, result_key, working=working)
+    if not waiting.job_ids:  # every job that wanted this result was cancelled
+        raise JobCancelled(result_key)
+    return waiting
+
+
 @DBOS.step(name="i2v.generate")
 def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
-    """Render once for every job waiting on `result_key`; their progress moves together."""
+    """Render once for every job waiting on `result_key`, in one of the worker's slots."""
+
+    def check() -> None:
+        with current().app.db.session() as session:
+            if not repo.jobs_for_result(session, result_key, rows.ACTIVE):
+                raise JobCancelled(result_key)
+
+    wait = partial(_sync, result_key, working=False)  # recovered, or behind recovered work
+    with current().slots.held(on_wait=wait, check=check) as slot:
+        _sync(result_key, working=True)
+        stored = _render(result_key, JobSpec.from_json(spec_json))
+        # Done: a job of this worker goes on to check the result in the render's slot.
+        here = rows.sync(current().app, result_key, working=True).here
+        if here:
+            slot.hand_over(here[0])
+    return stored
+
+
+def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
+    """Generate and store the result's files; their progress moves together."""
     ctx = current()
-    spec = JobSpec.from_json(spec_json)
     last = [0.0]
     remote = [False]  # a remote backend's `generate` progress, then our re-encode's `render`
 
@@ -87,11 +119,9 @@ def generate(result_key: str, spec_json: dict[str, Any]) -> dict[str, Any]:
         if now - last[0] < PROGRESS_EVERY_S and event.done != event.total:
             return
         last[0] = now
+        waiting = _sync(result_key, working=True)  # and a job dequeued meanwhile is running
         with ctx.app.db.session() as session:
-            waiting = repo.running_jobs_for_result(session, result_key)
-            if not waiting:  # every job that wanted this result was cancelled
-                raise JobCancelled(result_key)
-            for job_id in waiting:
+            for job_id in waiting.job_ids:
                 repo.set_progress(session, job_id, "generate", fraction)
 
     with job_scratch(ctx.app.settings) as folder:
@@ -143,6 +173,8 @@ def render_id(job_id: str, result_key: str) -> str:
 def publish(job_id: str, stored: dict[str, Any]) -> None:
     """Check the stored video against the platform spec before anyone is told it is ready."""
     ctx = current()
+    with ctx.app.db.session() as session:  # it holds a slot now (see `_finishing`)
+        repo.transition(session, job_id, JobState.RUNNING, only_from=[JobState.QUEUED])
     with job_scratch(ctx.app.settings) as folder:
         path = folder / "video.mp4"
         with ctx.blobs.open(stored[VIDEO]["key"]) as stream, path.open("wb") as fh:
@@ -151,6 +183,25 @@ def publish(job_id: str, stored: dict[str, Any]) -> None:
         info = probe_video(path)
     if info.codec != "h264" or info.pix_fmt != "yuv420p" or not info.faststart:
         raise RenderError(f"job {job_id}: output is not publish-ready ({info})")
+
+
+def _finishing(job_id: str) -> AbstractContextManager[Slot]:
+    """The slot a job holds from checking its result to storing it: its render's, handed
+    over, or a free one; while it waits for one, its row says queued."""
+    ctx = current()
+
+    def check() -> None:
+        with ctx.app.db.session() as session:
+            job = repo.get_job(session, job_id)
+            if job is None or job.state not in rows.ACTIVE:
+                raise JobCancelled(job_id)
+
+    def wait() -> None:
+        with ctx.app.db.session() as session:
+            repo.transition(session, job_id, JobState.QUEUED, only_from=[JobState.RUNNING])
+        check()
+
+    return ctx.slots.held(on_wait=wait, check=check, job_id=job_id)
 
 
 @DBOS.step(name="i2v.store")
@@ -215,6 +266,19 @@ def diagnostics(exc: I2VError) -> dict[str, Any] | None:
     return {key: value for key, value in found.items() if value is not None}
 
 
+def _await_render(handle: WorkflowHandle[dict[str, Any]]) -> dict[str, Any]:
+    """The render's result. DBOS polls a render this run did not start (a recovered job's)
+    forever, which kept a stopping worker from exiting when the render was left pending; so
+    on a stop this workflow is left pending too, to be recovered. The polling is ours (DBOS
+    would record each read as a step) and quick: a finished render's slot waits for us."""
+    ctx = current()
+    while not ctx.queue.finished(handle.get_workflow_id()):
+        if ctx.slots.closed:
+            raise EngineStopping
+        time.sleep(RESULT_POLL_S)
+    return handle.get_result()
+
+
 def _run(job_id: str) -> tuple[str, bool]:
     """The job's final state, and whether it has a webhook to notify."""
     webhook = False
@@ -223,9 +287,11 @@ def _run(job_id: str) -> tuple[str, bool]:
         webhook = prepared["webhook"]
         with SetWorkflowID(prepared["render_id"]):
             handle = DBOS.start_workflow(render, prepared["result_key"], prepared["spec"])
-        stored = handle.get_result()
-        publish(job_id, stored)
-        store(job_id, stored)
+        stored = _await_render(handle)
+        # Workflow code, not a step: a recovered run takes a slot again before its steps.
+        with _finishing(job_id):
+            publish(job_id, stored)
+            store(job_id, stored)
     except JobCancelled:
         return JobState.CANCELLED.value, webhook
     except I2VError as exc:
