@@ -28,6 +28,7 @@ from i2v.engine.queue import JobQueue
 from i2v.engine.slots import WorkSlots
 from i2v.engine.workflow import APP_NAME, JOB_QUEUE, WORKFLOW_VERSION
 from i2v.errors import ConfigError
+from i2v.scratch import pid_alive
 from i2v.storage.base import BlobStore
 
 SHUTDOWN_GRACE_S = 30  # running steps get this long to finish on SIGTERM
@@ -150,16 +151,6 @@ def dead_executors(app: App, self_id: str) -> list[str]:
         return list(session.scalars(query))
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _claim_executor_id(app: App, executor_id: str) -> None:
     """Refuse an id that a live process holds: two executors sharing one id run steps twice."""
     lease = timedelta(seconds=app.settings.executor_lease_s)
@@ -167,7 +158,7 @@ def _claim_executor_id(app: App, executor_id: str) -> None:
         row = session.get(Executor, executor_id)
         if row is None or row.heartbeat_at <= utcnow() - lease:
             return
-        if row.host == socket.gethostname() and not _process_alive(row.pid):
+        if row.host == socket.gethostname() and not pid_alive(row.pid):
             return  # a restart on the same machine after a crash: its own work, resumed
         if (row.host, row.pid) != (socket.gethostname(), os.getpid()):
             raise ConfigError(
