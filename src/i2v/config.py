@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     runpod_rest_url: str = "https://rest.runpod.io/v1"
     runpod_graphql_url: str = "https://api.runpod.io/graphql"
     runpod_template: str = Field(default="", description="Template id that runs ComfyUI.")
+    fal_manifests_dir: Path | None = Field(
+        default=None, description="Users' own fal endpoint manifests; default data_dir."
+    )
 
     @field_validator("comfyui_urls", mode="before")
     @classmethod
@@ -185,6 +188,13 @@ def resolved_workflows_dir(settings: Settings) -> Path:
     if settings.comfyui_workflows_dir is not None:
         return settings.comfyui_workflows_dir.expanduser()
     return resolved_data_dir(settings) / "workflows"
+
+
+def resolved_fal_manifests_dir(settings: Settings) -> Path:
+    """Where users' own fal endpoint manifests (*.json) are read from."""
+    if settings.fal_manifests_dir is not None:
+        return settings.fal_manifests_dir.expanduser()
+    return resolved_data_dir(settings) / "fal-endpoints"
 
 
 def resolved_database_url(settings: Settings) -> str:

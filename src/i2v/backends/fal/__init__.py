@@ -1,0 +1,1 @@
+"""The fal.ai backend: hosted image-to-video endpoints."""

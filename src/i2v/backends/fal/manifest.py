@@ -1,0 +1,186 @@
+"""What one fal.ai endpoint takes and costs, as data: the typed manifest and its loader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from i2v.errors import ConfigError
+
+# A value the mapping sends: fal's inputs are JSON scalars for everything i2v sets.
+Scalar = str | int | bool
+
+
+class _Strict(BaseModel):
+    # A misspelt key in a user's manifest is an error, never silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Duration(_Strict):
+    """How the endpoint takes a length, and which lengths (whole seconds) it offers.
+
+    string: "5"; string_s: "5s"; integer: 5; frames: a frame count (fps * seconds + 1) and
+    an fps field; none: the endpoint has no length input (allowed is then empty).
+    """
+
+    form: Literal["string", "string_s", "integer", "frames", "none"]
+    field: str = "duration"
+    allowed: tuple[int, ...] = ()
+    default: int | None = None
+    fps_field: str | None = None  # frames only: the field that takes frames per second
+    fps: int | None = Field(default=None, gt=0)  # frames only: the rate i2v sends
+
+    def frames(self, seconds: int) -> tuple[int, int]:
+        """(frame count, fps) for a length, frames form only: 5 s at 16 fps is 81 frames."""
+        if self.form != "frames" or self.fps is None:
+            raise ValueError(f"a duration of form {self.form!r} is not counted in frames")
+        return self.fps * seconds + 1, self.fps
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Duration:
+        if self.form == "none":
+            if self.allowed or self.default is not None:
+                raise ValueError("a duration of form 'none' has no allowed values or default")
+            return self
+        if not self.allowed:
+            raise ValueError("allowed must list at least one duration")
+        if self.default is not None and self.default not in self.allowed:
+            raise ValueError(f"default {self.default} is not in allowed {list(self.allowed)}")
+        if self.form == "frames" and (self.fps_field is None or self.fps is None):
+            raise ValueError("a duration of form 'frames' needs fps_field and fps")
+        return self
+
+
+class Choice(_Strict):
+    """An enumerated input (resolution, aspect ratio): its field, values and fal's default."""
+
+    field: str
+    allowed: tuple[str, ...] = Field(min_length=1)
+    default: str | None = None
+
+    @model_validator(mode="after")
+    def _default_allowed(self) -> Choice:
+        if self.default is not None and self.default not in self.allowed:
+            raise ValueError(f"default {self.default!r} is not in allowed {list(self.allowed)}")
+        return self
+
+
+class Audio(_Strict):
+    """A switch for generated sound; i2v always sends it, off unless asked for."""
+
+    field: str = "generate_audio"
+    default: bool  # fal's default when the field is absent, for the record
+
+
+class PerSecondRate(_Strict):
+    resolution: str | None = None  # None: any resolution
+    audio: bool | None = None  # None: with or without audio
+    usd_per_second: Decimal = Field(gt=0)
+
+
+class PerSecond(_Strict):
+    kind: Literal["per_second"]
+    rates: tuple[PerSecondRate, ...] = Field(min_length=1)
+
+
+class PerVideoRate(_Strict):
+    resolution: str | None = None
+    duration: int | None = None  # None: any length
+    audio: bool | None = None
+    usd: Decimal = Field(gt=0)
+
+
+class PerVideo(_Strict):
+    kind: Literal["per_video"]
+    rates: tuple[PerVideoRate, ...] = Field(min_length=1)
+
+
+class BasePlusExtra(_Strict):
+    """A price for the first base_seconds, and a rate for each second after (Kling)."""
+
+    kind: Literal["base_plus_extra"]
+    base_usd: Decimal = Field(gt=0)
+    base_seconds: int = Field(gt=0)
+    usd_per_extra_second: Decimal = Field(ge=0)
+
+
+class PerToken(_Strict):
+    """Seedance: tokens = width * height * fps * seconds / 1024, billed per million."""
+
+    kind: Literal["per_token"]
+    usd_per_million_tokens: Decimal = Field(gt=0)
+    fps: int = Field(gt=0)
+    frame_sizes: dict[str, tuple[int, int]]  # resolution -> (width, height) billed
+
+
+PriceRule = Annotated[PerSecond | PerVideo | BasePlusExtra | PerToken, Field(discriminator="kind")]
+
+
+class Price(_Strict):
+    rule: PriceRule | None  # None: fal's price for this endpoint is not known to i2v
+    read_on: dt.date  # when the numbers were read; fal changes them
+    source: str
+
+
+class EndpointManifest(_Strict):
+    """One fal.ai image-to-video endpoint: its inputs, allowed values and price."""
+
+    endpoint: str = Field(pattern=r"^[\w.-]+(/[\w.-]+)+$")  # fal's id, e.g. fal-ai/kling-video/...
+    model: str = Field(min_length=1)  # the catalogue name, e.g. kling-2.5-turbo-pro
+    title: str
+    image_field: str = "image_url"
+    end_image_field: str | None = None  # None: no end frame
+    duration: Duration
+    resolution: Choice | None = None  # None: no resolution input
+    aspect: Choice | None = None  # None: no aspect input; the image decides
+    native_fps: int | None = Field(default=None, gt=0)  # None: fal does not say
+    audio: Audio | None = None  # None: the endpoint makes no sound
+    negative_prompt: bool = False
+    seed: bool = False
+    # Safety-checker inputs and the values i2v always sends, so fal's defaults never decide.
+    safety: dict[str, Scalar] = Field(default_factory=dict)
+    interpolation: str | None = None  # what is known of its frame interpolator, if it has one
+    price: Price
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _fields_distinct(self) -> EndpointManifest:
+        names = [self.image_field, self.end_image_field, self.duration.field]
+        names += [c.field for c in (self.resolution, self.aspect) if c is not None]
+        names += [self.audio.field] if self.audio else []
+        names += list(self.safety)
+        given = [n for n in names if n is not None]
+        if len(given) != len(set(given)):
+            raise ValueError(f"two inputs share a field name: {given}")
+        priced = _priced_resolutions(self.price.rule)
+        offered = set(self.resolution.allowed if self.resolution else ())
+        if priced - offered:
+            raise ValueError(
+                f"price.rule names resolutions not offered: {sorted(priced - offered)}"
+            )
+        return self
+
+
+def _priced_resolutions(rule: PriceRule | None) -> set[str]:
+    if isinstance(rule, PerSecond | PerVideo):
+        return {r.resolution for r in rule.rates if r.resolution is not None}
+    if isinstance(rule, PerToken):
+        return set(rule.frame_sizes)
+    return set()
+
+
+def parse_manifest(text: str, source: str) -> EndpointManifest:
+    """The manifest in a JSON text; ConfigError naming the source and the bad field."""
+    try:
+        return EndpointManifest.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source}: not JSON: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{source}: invalid fal endpoint manifest: {problems}") from None

@@ -1,0 +1,1 @@
+"""Models by name across backends: the catalogue, the unified request, forgiving names."""

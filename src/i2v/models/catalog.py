@@ -1,0 +1,70 @@
+"""The model catalogue: one name per model, and which backends can run it."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from i2v.backends.fal.manifest import EndpointManifest
+from i2v.errors import ConfigError, InvalidParameter
+from i2v.models.names import canonical
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    name: str
+    title: str
+    fal: EndpointManifest | None = None
+    comfyui: str | None = None  # a shipped ComfyUI workflow's name
+    local: bool = False  # i2v's own CPU renderer
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        found = ("local", self.local), ("fal", self.fal is not None), ("comfyui", self.comfyui)
+        return tuple(name for name, present in found if present)
+
+
+LOCAL = Model("local", "i2v's CPU renderer: camera moves over the still image", local=True)
+# Models the shipped ComfyUI workflows run; a fal endpoint of the same model joins its entry.
+COMFYUI_WORKFLOWS: dict[str, tuple[str, str]] = {
+    "wan-2.2-14b": ("Wan 2.2 A14B", "wan22_i2v_14b"),
+    "wan-2.2-5b": ("Wan 2.2 TI2V 5B", "wan22_ti2v_5b"),
+    "ltx-video": ("LTX-Video", "ltxv_i2v"),
+    "hunyuan-video-1.5": ("HunyuanVideo 1.5", "hunyuan15_i2v"),
+}
+
+
+class ModelCatalog:
+    """Models by forgiving name: "Wan 2.2 14B", "wan-2.2-14b" and "WAN2.2_14B" are one."""
+
+    def __init__(self, endpoints: tuple[EndpointManifest, ...]) -> None:
+        by_key: dict[str, Model] = {canonical(LOCAL.name): LOCAL}
+        for name, (title, workflow) in COMFYUI_WORKFLOWS.items():
+            by_key[canonical(name)] = Model(name, title, comfyui=workflow)
+        for endpoint in endpoints:
+            key = canonical(endpoint.model)
+            known = by_key.get(key)
+            if known is not None and (known.local or known.fal is not None):
+                raise ConfigError(
+                    f"fal endpoint {endpoint.endpoint!r}: model name {endpoint.model!r} is taken"
+                )
+            by_key[key] = Model(
+                known.name if known else endpoint.model,
+                known.title if known else endpoint.title,
+                fal=endpoint,
+                comfyui=known.comfyui if known else None,
+            )
+        self._by_key = by_key
+
+    def models(self) -> list[Model]:
+        return sorted(self._by_key.values(), key=lambda m: (not m.local, m.name))
+
+    def get(self, name: str) -> Model:
+        """The model; InvalidParameter naming the close names if there is none."""
+        model = self._by_key.get(canonical(name))
+        if model is not None:
+            return model
+        names = {m.name for m in self._by_key.values()}
+        close = difflib.get_close_matches(name.strip().lower(), sorted(names), n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else "; see `i2v models list`"
+        raise InvalidParameter("model", name, f"unknown model {name!r}{hint}")
