@@ -15,6 +15,7 @@ from i2v.cli.admin import db_app, keys_app, users_app
 from i2v.cli.fleet import fleet_app
 from i2v.cli.generate import generate
 from i2v.cli.help import PlainGroup
+from i2v.cli.models import models_app
 from i2v.cli.serve import serve
 from i2v.cli.worker import worker
 from i2v.cli.workflows import workflows_app
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(models_app, name="models")
 app.add_typer(fleet_app, name="fleet")
 
 EXIT_FAILURE = 1

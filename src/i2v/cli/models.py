@@ -1,0 +1,114 @@
+"""`i2v models`: the model catalogue, what each model takes, and what it costs."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from i2v.backends.fal.manifest import Choice, EndpointManifest
+    from i2v.models.catalog import Model, ModelCatalog
+
+models_app = typer.Typer(help="Video models and the backends that run them.", no_args_is_help=True)
+
+
+def _catalog() -> ModelCatalog:
+    from i2v.backends.fal.library import load_manifests
+    from i2v.config import load_settings, resolved_fal_manifests_dir
+    from i2v.models.catalog import ModelCatalog
+
+    return ModelCatalog(load_manifests(resolved_fal_manifests_dir(load_settings())))
+
+
+def _durations_text(allowed: tuple[int, ...]) -> str:
+    if not allowed:
+        return "fixed by fal"
+    if len(allowed) > 3 and list(allowed) == list(range(allowed[0], allowed[-1] + 1)):
+        return f"{allowed[0]}-{allowed[-1]} s"
+    return f"{'/'.join(map(str, allowed))} s"
+
+
+def _durations(model: Model) -> str:
+    if model.fal is not None:
+        return _durations_text(model.fal.duration.allowed)
+    return "any" if model.local else "by frames"
+
+
+def _price_from(model: Model) -> str:
+    from i2v.backends.fal.pricing import price_from
+
+    if model.fal is None:
+        return "-"
+    quote = price_from(model.fal)
+    return f"${quote.usd.normalize():f}" if quote is not None else "unknown"
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the models, the backends that run them, their lengths and fal's lowest price."""
+    rows = [("MODEL", "BACKENDS", "DURATIONS", "PRICE FROM")]
+    for model in _catalog().models():
+        rows.append((model.name, ",".join(model.backends), _durations(model), _price_from(model)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        typer.echo("  ".join([*cells, row[-1]]))
+
+
+def _fal_lines(m: EndpointManifest) -> list[str]:
+    from i2v.backends.fal.mapping import to_fal_input
+    from i2v.backends.fal.pricing import describe
+    from i2v.models.request import ModelRequest
+
+    def choices(spec: Choice | None) -> str:
+        if spec is None:
+            return "(no input)"
+        return f"{' | '.join(spec.allowed)} (default {spec.default or 'none'})"
+
+    d = m.duration
+    seconds = _durations_text(d.allowed)
+    form = {
+        "string": 'as a string, e.g. "5"',
+        "string_s": 'as a string with an s, e.g. "5s"',
+        "integer": "as an integer",
+        "frames": f"as {d.field} at {d.fps} fps ({d.fps_field})",
+        "none": "not settable",
+    }[d.form]
+    sample = to_fal_input(m, ModelRequest(image_url="https://example.com/in.png", prompt="…"))
+    return [
+        f"  endpoint       {m.endpoint}",
+        f"  image          {m.image_field}",
+        f"  end image      {m.end_image_field or '(not supported)'}",
+        f"  duration       {seconds}, sent {form}"
+        + (f" (default {d.default})" if d.default is not None else ""),
+        f"  resolution     {choices(m.resolution)}",
+        f"  aspect         {choices(m.aspect)}",
+        f"  fps            {m.native_fps or 'not stated by fal'}",
+        f"  audio          {m.audio.field if m.audio else '(no sound)'}",
+        f"  negative       {'negative_prompt' if m.negative_prompt else '(not supported)'}",
+        f"  seed           {'seed' if m.seed else '(not supported)'}",
+        f"  safety         {json.dumps(m.safety) if m.safety else '(no safety input)'}",
+        f"  interpolation  {m.interpolation or '-'}",
+        f"  price          {describe(m)}",
+        f"  price source   {m.price.source}",
+        f"  sends          {json.dumps(sample.arguments, ensure_ascii=False)}",
+        *([f"  notes          {m.notes}"] if m.notes else []),
+    ]
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="Model name, e.g. kling-2.5-turbo-pro.")],
+) -> None:
+    """Show a model's backends, the inputs its fal endpoint takes, allowed values and price."""
+    model = _catalog().get(name)
+    lines = [f"{model.name}: {model.title}", f"  backends       {', '.join(model.backends)}"]
+    if model.comfyui:
+        lines.append(
+            f"  comfyui        workflow {model.comfyui} (`i2v workflows show {model.comfyui}`)"
+        )
+    if model.fal is not None:
+        lines += _fal_lines(model.fal)
+    typer.echo("\n".join(lines))
