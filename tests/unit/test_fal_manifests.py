@@ -206,6 +206,12 @@ def test_a_missing_user_directory_adds_nothing(tmp_path: Path) -> None:
     assert load_manifests(tmp_path / "absent") == shipped_manifests()
 
 
+def test_a_user_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "not-a-dir", "x")
+    with pytest.raises(ConfigError, match="is not a directory"):
+        load_manifests(path)
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -216,6 +222,9 @@ def test_a_missing_user_directory_adds_nothing(tmp_path: Path) -> None:
         (user_manifest(duration={"form": "minutes", "allowed": [5]}),
          "duration.form: Input should be"),
         (user_manifest(endpoint="no-slash"), "endpoint: String should match pattern"),
+        (user_manifest(model="--"), "model: String should match pattern"),
+        (user_manifest(duration={"form": "integer", "allowed": [0, 5]}),
+         "duration.allowed.0: Input should be greater than 0"),
         (user_manifest(image_feild="image_url"), "image_feild: Extra inputs are not permitted"),
         (user_manifest(price={"rule": None, "source": "me"}), "price.read_on: Field required"),
         (user_manifest(resolution={"field": "resolution", "allowed": ["720p"]}, price={

@@ -28,7 +28,9 @@ def load_manifests(user_dir: Path | None) -> tuple[EndpointManifest, ...]:
     """
     manifests = list(shipped_manifests())
     origin = {id(m): "a shipped manifest" for m in manifests}
-    if user_dir is not None and user_dir.is_dir():
+    if user_dir is not None and user_dir.exists():
+        if not user_dir.is_dir():
+            raise ConfigError(f"{user_dir}: the fal manifests directory is not a directory")
         for path in sorted(user_dir.glob("*.json")):
             manifest = _load_user(path)
             for other in manifests:

@@ -7,7 +7,14 @@ import json
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from i2v.errors import ConfigError
 
@@ -29,8 +36,8 @@ class Duration(_Strict):
 
     form: Literal["string", "string_s", "integer", "frames", "none"]
     field: str = "duration"
-    allowed: tuple[int, ...] = ()
-    default: int | None = None
+    allowed: tuple[PositiveInt, ...] = ()
+    default: PositiveInt | None = None
     fps_field: str | None = None  # frames only: the field that takes frames per second
     fps: int | None = Field(default=None, gt=0)  # frames only: the rate i2v sends
 
@@ -114,7 +121,7 @@ class PerToken(_Strict):
     kind: Literal["per_token"]
     usd_per_million_tokens: Decimal = Field(gt=0)
     fps: int = Field(gt=0)
-    frame_sizes: dict[str, tuple[int, int]]  # resolution -> (width, height) billed
+    frame_sizes: dict[str, tuple[PositiveInt, PositiveInt]]  # resolution -> (width, height) billed
 
 
 PriceRule = Annotated[PerSecond | PerVideo | BasePlusExtra | PerToken, Field(discriminator="kind")]
@@ -130,7 +137,7 @@ class EndpointManifest(_Strict):
     """One fal.ai image-to-video endpoint: its inputs, allowed values and price."""
 
     endpoint: str = Field(pattern=r"^[\w.-]+(/[\w.-]+)+$")  # fal's id, e.g. fal-ai/kling-video/...
-    model: str = Field(min_length=1)  # the catalogue name, e.g. kling-2.5-turbo-pro
+    model: str = Field(pattern=r"[0-9A-Za-z]")  # the catalogue name, e.g. kling-2.5-turbo-pro
     title: str
     image_field: str = "image_url"
     end_image_field: str | None = None  # None: no end frame
