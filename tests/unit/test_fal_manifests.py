@@ -303,6 +303,13 @@ def test_one_model_name_across_backends() -> None:
         catalog.get("klingg")
 
 
+def test_every_comfyui_model_names_a_shipped_workflow() -> None:
+    from i2v.backends.comfyui.workflows.library import WORKFLOWS
+
+    for model in ModelCatalog(shipped_manifests()).models():
+        assert model.comfyui is None or model.comfyui in WORKFLOWS
+
+
 def test_shipped_manifests_round_trip() -> None:
     for manifest in shipped_manifests():
         assert EndpointManifest.model_validate(manifest.model_dump(mode="json")) == manifest

@@ -34,7 +34,8 @@ def test_list_shows_every_model_with_backends_durations_and_price(
     assert rows["wan-2.2-14b"] == ["fal,comfyui", "1-10", "s", "$0.04"]
     assert rows["kling-2.5-turbo-pro"] == ["fal", "5/10", "s", "$0.35"]
     assert rows["seedance-1-lite"] == ["fal", "2-12", "s", "unknown"]
-    assert rows["wan-2.2-5b"] == ["comfyui", "by", "frames", "-"]
+    assert rows["wan-2.2-5b"] == ["comfyui", "up", "to", "5", "s", "-"]  # 121 frames at 24 fps
+    assert rows["ltx-video"] == ["comfyui", "up", "to", "10", "s", "-"]
 
 
 def test_show_gives_fields_allowed_values_price_and_the_json_sent(

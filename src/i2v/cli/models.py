@@ -31,9 +31,14 @@ def _durations_text(allowed: tuple[int, ...]) -> str:
 
 
 def _durations(model: Model) -> str:
+    from i2v.backends.comfyui.workflows.library import WORKFLOWS
+
     if model.fal is not None:
         return _durations_text(model.fal.duration.allowed)
-    return "any" if model.local else "by frames"
+    if model.comfyui is not None:
+        workflow = WORKFLOWS[model.comfyui]
+        return f"up to {workflow.max_length // workflow.native_fps} s"
+    return "any"
 
 
 def _price_from(model: Model) -> str:
