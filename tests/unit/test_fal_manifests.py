@@ -223,6 +223,7 @@ def test_a_user_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
          "duration.form: Input should be"),
         (user_manifest(endpoint="no-slash"), "endpoint: String should match pattern"),
         (user_manifest(model="--"), "model: String should match pattern"),
+        (user_manifest(safety={"seed": 1}), "two inputs share a field name"),
         (user_manifest(duration={"form": "integer", "allowed": [0, 5]}),
          "duration.allowed.0: Input should be greater than 0"),
         (user_manifest(image_feild="image_url"), "image_feild: Extra inputs are not permitted"),

@@ -41,11 +41,11 @@ class Duration(_Strict):
     fps_field: str | None = None  # frames only: the field that takes frames per second
     fps: int | None = Field(default=None, gt=0)  # frames only: the rate i2v sends
 
-    def frames(self, seconds: int) -> tuple[int, int]:
-        """(frame count, fps) for a length, frames form only: 5 s at 16 fps is 81 frames."""
-        if self.form != "frames" or self.fps is None:
+    def frames(self, seconds: int) -> dict[str, int]:
+        """The frame count and fps inputs for a length: 5 s at 16 fps is 81 frames."""
+        if self.form != "frames" or self.fps is None or self.fps_field is None:
             raise ValueError(f"a duration of form {self.form!r} is not counted in frames")
-        return self.fps * seconds + 1, self.fps
+        return {self.field: self.fps * seconds + 1, self.fps_field: self.fps}
 
     @model_validator(mode="after")
     def _consistent(self) -> Duration:
@@ -156,7 +156,9 @@ class EndpointManifest(_Strict):
 
     @model_validator(mode="after")
     def _fields_distinct(self) -> EndpointManifest:
-        names = [self.image_field, self.end_image_field, self.duration.field]
+        # prompt, negative_prompt and seed are the same on every endpoint i2v knows.
+        names = ["prompt", "negative_prompt", "seed", self.image_field, self.end_image_field]
+        names += [self.duration.field, self.duration.fps_field]
         names += [c.field for c in (self.resolution, self.aspect) if c is not None]
         names += [self.audio.field] if self.audio else []
         names += list(self.safety)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from i2v.backends.fal.manifest import Choice, EndpointManifest, Scalar
 from i2v.errors import InvalidParameter
@@ -68,7 +69,7 @@ def resolution_for(manifest: EndpointManifest, request: ModelRequest) -> str | N
     return _choice(manifest, "resolution", manifest.resolution, request.resolution)
 
 
-def _refuse(manifest: EndpointManifest, field: str, value: object, what: str) -> None:
+def _refuse(manifest: EndpointManifest, field: str, value: object, what: str) -> NoReturn:
     raise InvalidParameter(field, value, f"{manifest.model} does not support {what}")
 
 
@@ -85,7 +86,7 @@ def to_fal_input(manifest: EndpointManifest, request: ModelRequest) -> FalInput:
     spec = manifest.duration
     if seconds is not None:
         if spec.form == "frames":
-            args[spec.field], args[str(spec.fps_field)] = spec.frames(seconds)
+            args.update(spec.frames(seconds))
         elif spec.form == "integer":
             args[spec.field] = seconds
         else:
@@ -112,7 +113,6 @@ def to_fal_input(manifest: EndpointManifest, request: ModelRequest) -> FalInput:
     if request.end_image_url is not None:
         if manifest.end_image_field is None:
             _refuse(manifest, "end_image", request.end_image_url, "an end image")
-        else:
-            args[manifest.end_image_field] = request.end_image_url
+        args[manifest.end_image_field] = request.end_image_url
     args.update(manifest.safety)
     return FalInput(manifest.endpoint, args)
