@@ -60,6 +60,7 @@ FAULTS = frozenset(
         "submit_scheduling",  # submit: 503 runner_scheduling_failure
         "submit_rate_limited",  # submit: 429 with Retry-After
         "submit_malformed",  # submit: 200 with an HTML body
+        "submit_bad_gateway",  # submit: nginx's 502 HTML page
         "content_policy",  # completes failed; result 422 content_policy_violation
         "validation",  # accepted and run, then result 422 with a validation detail
         "start_timeout",  # never starts; result 504 X-Fal-Request-Timeout-Type: user
@@ -305,6 +306,9 @@ class FakeFal:
             return JSONResponse(
                 {"detail": "Too many requests"}, status_code=429, headers={"Retry-After": "7"}
             )
+        if script.fault == "submit_bad_gateway":
+            page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+            return Response(page, status_code=502, media_type="text/html")
         if script.fault == "submit_malformed":
             return Response("<html><body>oops</body></html>", media_type="text/html")
         request_id = secrets.token_hex(16)

@@ -14,6 +14,7 @@ import pytest
 
 from i2v.backends.fal.client import FalClient
 from i2v.backends.fal.values import CancelOutcome, Progress, QueueState
+from i2v.config import load_settings
 from i2v.errors import (
     BackendError,
     BackendProtocolError,
@@ -110,6 +111,7 @@ def test_submit_follow_fetch_download(fake_fal: FakeFal, client: FalClient, tmp_
     assert json.loads(submit.body) == ARGS
     cdn = [s for s in fake_fal.seen if s.path.startswith("/cdn/")]
     assert cdn
+    assert cdn[-1].headers["accept-encoding"] == "identity"  # the cap counts stored bytes
     assert all("authorization" not in s.headers for s in cdn)
 
 
@@ -134,6 +136,7 @@ SUBMIT_FAULTS = [
     ("submit_scheduling", HostedUnavailable, True),
     ("submit_rate_limited", HostedUnavailable, True),
     ("submit_malformed", BackendProtocolError, True),
+    ("submit_bad_gateway", HostedUnavailable, True),
 ]
 RESULT_FAULTS = [
     ("content_policy", ContentRefused, False),
@@ -364,3 +367,37 @@ def test_the_fakes_answers_have_the_documented_shapes(fake_fal: FakeFal) -> None
     status = httpx.get(timed_out["status_url"], params={"logs": "1"}, headers=auth).json()
     assert set(failed_status) <= set(status)
     assert (status["error"], status["error_type"]) == (failed_status["error"], "request_timeout")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["wan", "fal-ai/../admin", "fal-ai//wan", "https://evil.example/x", "fal-ai/wan?x=1", ""],
+)
+def test_a_hostile_endpoint_id_is_refused(
+    fake_fal: FakeFal, client: FalClient, endpoint: str
+) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        client.submit(endpoint, ARGS)
+    assert caught.value.field == "endpoint_id"
+    assert not fake_fal.seen
+
+
+def test_from_settings(fake_fal: FakeFal, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="I2V_FAL_KEY"):
+        FalClient.from_settings(load_settings(data_dir=tmp_path, fal_key=None))
+    settings = load_settings(
+        data_dir=tmp_path,
+        fal_key=fake_fal.key,
+        fal_queue_url=fake_fal.url,
+        fal_rest_url=fake_fal.url,
+        fal_request_timeout_s=45,
+        fal_data_uri_max_kb=1,
+    )
+    with FalClient.from_settings(settings, poll_s=0.01) as client:
+        request = client.submit(WAN, ARGS)
+        assert fake_fal.seen[-1].headers["x-fal-request-timeout"] == "45"
+        client.wait(request, timeout_s=60)
+        assert client.file_url(bytes(1024), content_type="image/png", file_name="a.png").startswith(
+            "data:"
+        )
+        assert "/cdn/" in client.file_url(bytes(1025), content_type="image/png", file_name="a.png")

@@ -12,17 +12,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
 
-from i2v.backends.fal.errors import BACKEND, Failure, error_for, issues_of
+from i2v.backends.fal.errors import BACKEND, error_for, failure_of, header_number
 from i2v.backends.fal.values import (
     CancelOutcome,
     FalRequest,
@@ -37,19 +37,27 @@ from i2v.backends.fal.values import (
 )
 from i2v.errors import (
     BackendProtocolError,
+    ConfigError,
     HostedGone,
     HostedUnavailable,
+    InvalidParameter,
     OutputExists,
     OutputTooLarge,
     RunTimedOut,
 )
+
+if TYPE_CHECKING:
+    from i2v.config import Settings
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 JsonValue = str | int | float | bool | None | Sequence["JsonValue"] | Mapping[str, "JsonValue"]
 Arguments = Mapping[str, JsonValue]
 POLL_S = 1.0
+IDENTITY = {"Accept-Encoding": "identity"}  # bytes as stored: the size cap counts those
 CHUNK = 1 << 16
+# owner/app[/path...]: no empty, "." or ".." segment, nothing to escape.
+_ENDPOINT = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*)+")
 
 
 def _public(url: str) -> str:
@@ -78,6 +86,8 @@ class FalClient:
         timeout_s: float = 30.0,
         data_uri_max_bytes: int = 256 * 1024,
         upload_lifetime_s: int = 86_400,
+        max_output_bytes: int = 500 * 1024 * 1024,
+        download_timeout_s: float = 300.0,
         poll_s: float = POLL_S,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
@@ -91,6 +101,8 @@ class FalClient:
         self.start_timeout_s = start_timeout_s
         self.data_uri_max_bytes = data_uri_max_bytes
         self.upload_lifetime_s = upload_lifetime_s
+        self.max_output_bytes = max_output_bytes
+        self.download_timeout_s = download_timeout_s
         self._poll_s = poll_s
         self._clock = clock
         self._sleep = sleep
@@ -102,6 +114,23 @@ class FalClient:
             follow_redirects=False,
         )
         self._plain = httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> FalClient:
+        """The client the I2V_FAL_* settings describe; `overrides` for clock, sleep, transport."""
+        if settings.fal_key is None or not settings.fal_key.get_secret_value():
+            raise ConfigError("backend fal needs an API key: set I2V_FAL_KEY")
+        options: dict[str, Any] = {
+            "queue_url": settings.fal_queue_url,
+            "rest_url": settings.fal_rest_url,
+            "start_timeout_s": settings.fal_request_timeout_s,
+            "timeout_s": settings.fal_http_timeout_s,
+            "data_uri_max_bytes": settings.fal_data_uri_max_kb * 1024,
+            "upload_lifetime_s": settings.fal_upload_lifetime_s,
+            "max_output_bytes": settings.fal_max_output_mb * 1024 * 1024,
+            "download_timeout_s": settings.fal_download_timeout_s,
+        }
+        return cls(settings.fal_key, **(options | overrides))
 
     def __repr__(self) -> str:
         return f"FalClient(queue_url={self._queue_url!r})"
@@ -125,8 +154,10 @@ class FalClient:
         headers = {}
         if self.start_timeout_s is not None:
             headers["X-Fal-Request-Timeout"] = f"{self.start_timeout_s:g}"
+        if not _ENDPOINT.fullmatch(endpoint_id):
+            raise InvalidParameter("endpoint_id", endpoint_id, f"{endpoint_id!r} is no fal app id")
         params = {"fal_webhook": webhook_url} if webhook_url else None
-        url = f"{self._queue_url}/{quote(endpoint_id.strip('/'), safe='/')}"
+        url = f"{self._queue_url}/{endpoint_id}"
         body = self._json(self._call("POST", url, json=arguments, headers=headers, params=params))
         request_id = body.get("request_id")
         if not isinstance(request_id, str) or not request_id:
@@ -257,55 +288,47 @@ class FalClient:
             raise self._garbage(upload_url, "no access_url in the upload answer")
         return access_url
 
-    def download(self, url: str, dest: Path, *, max_bytes: int, timeout_s: float) -> int:
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        max_bytes: int | None = None,
+        timeout_s: float | None = None,
+    ) -> int:
         """Stream an output file to `dest` (which must not exist), capped in size and time.
 
         The key is not sent: CDN links need none. A partial file is removed on any failure.
         """
+        max_bytes = self.max_output_bytes if max_bytes is None else max_bytes
+        timeout_s = self.download_timeout_s if timeout_s is None else timeout_s
         ends = self._clock() + timeout_s
-        where = {"backend": BACKEND, "server": _public(url)}
+        public = _public(url)
+        where = {"backend": BACKEND, "server": public}
+        over = f"{public} is over the download limit of {max_bytes} bytes"
         try:
             out = dest.open("xb")
         except FileExistsError:
-            raise OutputExists(
-                dest, f"{dest} exists; fal output is never written over it"
-            ) from None
+            raise OutputExists(dest, f"{dest} exists; fal output never replaces it") from None
         written = 0
         try:
-            with out, self._plain.stream("GET", url) as response:
+            with out, self._plain.stream("GET", url, headers=IDENTITY) as response:
                 if response.status_code in (403, 404, 410):  # an expired or deleted link
-                    raise HostedGone(
-                        f"fal's CDN no longer has {_public(url)} (HTTP {response.status_code})",
-                        url=_public(url),
-                        **where,
-                    )
+                    message = f"fal's CDN no longer has {public} (HTTP {response.status_code})"
+                    raise HostedGone(message, url=public, **where)
                 if not response.is_success:
                     response.read()
                     raise self._error(response)
-                declared = integer(_number_header(response.headers.get("content-length")))
+                declared = integer(header_number(response.headers.get("content-length")))
                 if declared is not None and declared > max_bytes:
-                    raise OutputTooLarge(
-                        f"{_public(url)} is {declared} bytes, over {max_bytes}",
-                        url=_public(url),
-                        limit=max_bytes,
-                        **where,
-                    )
+                    raise OutputTooLarge(over, url=public, limit=max_bytes, **where)
                 for chunk in response.iter_raw(CHUNK):
                     written += len(chunk)
                     if written > max_bytes:
-                        raise OutputTooLarge(
-                            f"{_public(url)} is over {max_bytes} bytes",
-                            url=_public(url),
-                            limit=max_bytes,
-                            **where,
-                        )
+                        raise OutputTooLarge(over, url=public, limit=max_bytes, **where)
                     if self._clock() > ends:
-                        raise RunTimedOut(
-                            f"downloading {_public(url)} took over {timeout_s:g} s",
-                            timeout_s=timeout_s,
-                            retryable=True,
-                            **where,
-                        )
+                        message = f"downloading {public} took over {timeout_s:g} s"
+                        raise RunTimedOut(message, timeout_s=timeout_s, retryable=True, **where)
                     out.write(chunk)
         except httpx.HTTPError as exc:
             dest.unlink(missing_ok=True)
@@ -338,22 +361,13 @@ class FalClient:
             body = response.json()
         except ValueError:
             body = None
-        detail = body.get("detail") if isinstance(body, Mapping) else None
-        error_type = response.headers.get("x-fal-error-type")
-        if isinstance(body, Mapping) and isinstance(body.get("error_type"), str):
-            error_type = body["error_type"]
-        retry = response.headers.get("x-fal-retryable") or response.headers.get("x-fal-needs-retry")
-        message = detail if isinstance(detail, str) else response.reason_phrase
         return error_for(
-            Failure(
+            failure_of(
+                response.status_code,
+                response.headers,
+                body,
                 url=_public(str(response.request.url)),
-                status=response.status_code,
-                message=message[:500],
-                error_type=error_type,
-                issues=issues_of(detail),
-                retryable_header=(retry or "").strip().lower() in ("true", "1", "yes"),
-                user_timeout=response.headers.get("x-fal-request-timeout-type") == "user",
-                retry_after_s=_number_header(response.headers.get("retry-after")),
+                reason=response.reason_phrase,
                 start_timeout_s=self.start_timeout_s,
                 request_id=request.request_id if request else None,
             )
@@ -383,12 +397,3 @@ class FalClient:
             server=_public(url),
             prompt_id=request.request_id if request else None,
         )
-
-
-def _number_header(value: str | None) -> float | None:
-    if value is None:
-        return None
-    with contextlib.suppress(ValueError):
-        number = float(value)
-        return number if math.isfinite(number) and number >= 0 else None
-    return None

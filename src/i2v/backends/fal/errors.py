@@ -8,6 +8,8 @@ Branch on types and statuses, never on messages.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -91,6 +93,47 @@ def issues_of(detail: object) -> tuple[Issue, ...]:
             )
         )
     return tuple(found)
+
+
+def header_number(value: str | None) -> float | None:
+    """A header's non-negative number (Retry-After in seconds, Content-Length), or None."""
+    if value is None:
+        return None
+    with contextlib.suppress(ValueError):
+        number = float(value)
+        return number if math.isfinite(number) and number >= 0 else None
+    return None
+
+
+def failure_of(
+    status: int,
+    headers: Mapping[str, str],
+    body: object,
+    *,
+    url: str,
+    reason: str,
+    start_timeout_s: float | None,
+    request_id: str | None,
+) -> Failure:
+    """A failed answer's facts: `headers` must look names up case-insensitively (httpx's)."""
+    detail = body.get("detail") if isinstance(body, Mapping) else None
+    error_type = headers.get("x-fal-error-type")
+    if isinstance(body, Mapping) and isinstance(body.get("error_type"), str):
+        error_type = body["error_type"]
+    retry = headers.get("x-fal-retryable") or headers.get("x-fal-needs-retry") or ""
+    message = detail if isinstance(detail, str) else reason
+    return Failure(
+        url=url,
+        status=status,
+        message=message[:500],
+        error_type=error_type,
+        issues=issues_of(detail),
+        retryable_header=retry.strip().lower() in ("true", "1", "yes"),
+        user_timeout=headers.get("x-fal-request-timeout-type") == "user",
+        retry_after_s=header_number(headers.get("retry-after")),
+        start_timeout_s=start_timeout_s,
+        request_id=request_id,
+    )
 
 
 def _where(f: Failure) -> dict[str, str | None]:
