@@ -379,7 +379,16 @@ def test_a_hostile_endpoint_id_is_refused(
     with pytest.raises(InvalidParameter) as caught:
         client.submit(endpoint, ARGS)
     assert caught.value.field == "endpoint_id"
+    with pytest.raises(InvalidParameter):
+        client.known(endpoint, "some-id")
     assert not fake_fal.seen
+
+
+@pytest.mark.parametrize("key", ["", "id:secret\nX-Injected: 1", "id: secret", "id:sécret"])
+def test_a_malformed_key_is_a_config_error(key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        FalClient(key)
+    assert "secret" not in str(caught.value).replace("I2V_FAL_KEY", "")
 
 
 def test_from_settings(fake_fal: FakeFal, tmp_path: Path) -> None:

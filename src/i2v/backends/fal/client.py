@@ -57,6 +57,7 @@ POLL_S = 1.0
 IDENTITY = {"Accept-Encoding": "identity"}  # bytes as stored: the size cap counts those
 CHUNK = 1 << 16
 # owner/app[/path...]: no empty, "." or ".." segment, nothing to escape.
+_KEY = re.compile(r"[!-~]+")
 _ENDPOINT = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*)+")
 
 
@@ -96,6 +97,8 @@ class FalClient:
         if start_timeout_s is not None and start_timeout_s <= 1:
             raise ValueError("fal needs a start timeout over 1 s")
         secret = key.get_secret_value() if isinstance(key, SecretStr) else key
+        if not _KEY.fullmatch(secret):  # else it fails only when sent, as a network error
+            raise ConfigError("I2V_FAL_KEY is not a fal key (printable ASCII, no spaces)")
         self._queue_url = queue_url.rstrip("/")
         self._rest_url = rest_url.rstrip("/")
         self.start_timeout_s = start_timeout_s
@@ -151,11 +154,10 @@ class FalClient:
         self, endpoint_id: str, arguments: Arguments, *, webhook_url: str | None = None
     ) -> FalRequest:
         """Queue a request; checkpoint the answer at once, before anything else can fail."""
+        _check_endpoint(endpoint_id)
         headers = {}
         if self.start_timeout_s is not None:
             headers["X-Fal-Request-Timeout"] = f"{self.start_timeout_s:g}"
-        if not _ENDPOINT.fullmatch(endpoint_id):
-            raise InvalidParameter("endpoint_id", endpoint_id, f"{endpoint_id!r} is no fal app id")
         params = {"fal_webhook": webhook_url} if webhook_url else None
         url = f"{self._queue_url}/{endpoint_id}"
         body = self._json(self._call("POST", url, json=arguments, headers=headers, params=params))
@@ -172,7 +174,8 @@ class FalClient:
 
     def known(self, endpoint_id: str, request_id: str) -> FalRequest:
         """A request from its id alone, as fal_client rebuilds it: URLs under owner/app only."""
-        owner_app = "/".join(endpoint_id.strip("/").split("/")[:2])
+        _check_endpoint(endpoint_id)
+        owner_app = "/".join(endpoint_id.split("/")[:2])
         base = f"{self._queue_url}/{owner_app}/requests/{quote(request_id, safe='')}"
         return FalRequest(endpoint_id, request_id, f"{base}/status", base, f"{base}/cancel")
 
@@ -397,3 +400,8 @@ class FalClient:
             server=_public(url),
             prompt_id=request.request_id if request else None,
         )
+
+
+def _check_endpoint(endpoint_id: str) -> None:
+    if not _ENDPOINT.fullmatch(endpoint_id):
+        raise InvalidParameter("endpoint_id", endpoint_id, f"{endpoint_id!r} is no fal app id")
