@@ -65,7 +65,8 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
         │                         categories); never retried
         ├── StartTimeout          the request did not start within our start timeout
         │                         (timeout_s); the host gave up on it
-        ├── RunTimedOut           a hosted request was not done by our deadline (timeout_s)
+        ├── RunTimedOut           a hosted request was not done by our deadline, or a
+        │                         download by its time limit (retryable) (timeout_s)
         ├── HostedGone            the host no longer has the request or output file (404, an
         │                         expired CDN link; url)
         └── OutputTooLarge        an output file is over the download limit (url, limit)

@@ -153,7 +153,11 @@ class FalClient:
     def submit(
         self, endpoint_id: str, arguments: Arguments, *, webhook_url: str | None = None
     ) -> FalRequest:
-        """Queue a request; checkpoint the answer at once, before anything else can fail."""
+        """Queue a request; checkpoint the answer at once, before anything else can fail.
+
+        A connection that breaks here is ambiguous (fal may have queued the request), so the
+        HostedUnavailable it raises is retryable at the risk of a second, billed run.
+        """
         _check_endpoint(endpoint_id)
         headers = {}
         if self.start_timeout_s is not None:
