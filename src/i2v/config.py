@@ -137,6 +137,7 @@ class Settings(BaseSettings):
         default=256, ge=0, le=10_240, description="Smaller inputs go inline as data: URIs."
     )
     fal_upload_lifetime_s: int = Field(default=86_400, ge=60, le=31_536_000)
+    fal_output_lifetime_s: int | None = Field(default=86_400, ge=60, le=31_536_000)
     fal_max_output_mb: int = Field(default=500, ge=1, le=10_240)
     fal_download_timeout_s: float = Field(default=300.0, gt=0, le=3600)
 

@@ -108,6 +108,8 @@ def test_submit_follow_fetch_download(fake_fal: FakeFal, client: FalClient, tmp_
     submit = next(s for s in fake_fal.seen if s.method == "POST")
     assert submit.headers["authorization"] == f"Key {fake_fal.key}"
     assert submit.headers["x-fal-request-timeout"] == "30"
+    lifecycle = json.loads(submit.headers["x-fal-object-lifecycle-preference"])
+    assert lifecycle == {"expiration_duration_seconds": 86_400}
     assert json.loads(submit.body) == ARGS
     cdn = [s for s in fake_fal.seen if s.path.startswith("/cdn/")]
     assert cdn
@@ -401,10 +403,13 @@ def test_from_settings(fake_fal: FakeFal, tmp_path: Path) -> None:
         fal_rest_url=fake_fal.url,
         fal_request_timeout_s=45,
         fal_data_uri_max_kb=1,
+        fal_output_lifetime_s=3600,
     )
     with FalClient.from_settings(settings, poll_s=0.01) as client:
         request = client.submit(WAN, ARGS)
         assert fake_fal.seen[-1].headers["x-fal-request-timeout"] == "45"
+        lifecycle = fake_fal.seen[-1].headers["x-fal-object-lifecycle-preference"]
+        assert json.loads(lifecycle) == {"expiration_duration_seconds": 3600}
         client.wait(request, timeout_s=60)
         assert client.file_url(bytes(1024), content_type="image/png", file_name="a.png").startswith(
             "data:"

@@ -54,6 +54,7 @@ Sleep = Callable[[float], None]
 JsonValue = str | int | float | bool | None | Sequence["JsonValue"] | Mapping[str, "JsonValue"]
 Arguments = Mapping[str, JsonValue]
 POLL_S = 1.0
+LIFECYCLE = "X-Fal-Object-Lifecycle-Preference"
 IDENTITY = {"Accept-Encoding": "identity"}  # bytes as stored: the size cap counts those
 CHUNK = 1 << 16
 # owner/app[/path...]: no empty, "." or ".." segment, nothing to escape.
@@ -87,6 +88,7 @@ class FalClient:
         timeout_s: float = 30.0,
         data_uri_max_bytes: int = 256 * 1024,
         upload_lifetime_s: int = 86_400,
+        output_lifetime_s: int | None = 86_400,
         max_output_bytes: int = 500 * 1024 * 1024,
         download_timeout_s: float = 300.0,
         poll_s: float = POLL_S,
@@ -104,6 +106,7 @@ class FalClient:
         self.start_timeout_s = start_timeout_s
         self.data_uri_max_bytes = data_uri_max_bytes
         self.upload_lifetime_s = upload_lifetime_s
+        self.output_lifetime_s = output_lifetime_s
         self.max_output_bytes = max_output_bytes
         self.download_timeout_s = download_timeout_s
         self._poll_s = poll_s
@@ -130,6 +133,7 @@ class FalClient:
             "timeout_s": settings.fal_http_timeout_s,
             "data_uri_max_bytes": settings.fal_data_uri_max_kb * 1024,
             "upload_lifetime_s": settings.fal_upload_lifetime_s,
+            "output_lifetime_s": settings.fal_output_lifetime_s,
             "max_output_bytes": settings.fal_max_output_mb * 1024 * 1024,
             "download_timeout_s": settings.fal_download_timeout_s,
         }
@@ -162,6 +166,8 @@ class FalClient:
         headers = {}
         if self.start_timeout_s is not None:
             headers["X-Fal-Request-Timeout"] = f"{self.start_timeout_s:g}"
+        if self.output_lifetime_s is not None:  # fal deletes the output files after this
+            headers[LIFECYCLE] = _lifetime(self.output_lifetime_s)
         params = {"fal_webhook": webhook_url} if webhook_url else None
         url = f"{self._queue_url}/{endpoint_id}"
         body = self._json(self._call("POST", url, json=arguments, headers=headers, params=params))
@@ -276,13 +282,13 @@ class FalClient:
         if not isinstance(token, str) or not isinstance(base, str) or not token:
             raise self._garbage(token_url, "no token or base_url in the storage grant")
         upload_url = f"{base.rstrip('/')}/files/upload"
-        lifecycle = json.dumps({"expiration_duration_seconds": self.upload_lifetime_s})
+        lifecycle = _lifetime(self.upload_lifetime_s)
         headers = {
             "Authorization": f"{grant.get('token_type') or 'Bearer'} {token}",
             "Content-Type": content_type,
             "X-Fal-File-Name": file_name,
             "X-Fal-Object-Lifecycle": lifecycle,
-            "X-Fal-Object-Lifecycle-Preference": lifecycle,
+            LIFECYCLE: lifecycle,
         }
         try:
             response = self._plain.post(upload_url, content=data, headers=headers)
@@ -409,3 +415,7 @@ class FalClient:
 def _check_endpoint(endpoint_id: str) -> None:
     if not _ENDPOINT.fullmatch(endpoint_id):
         raise InvalidParameter("endpoint_id", endpoint_id, f"{endpoint_id!r} is no fal app id")
+
+
+def _lifetime(seconds: int) -> str:
+    return json.dumps({"expiration_duration_seconds": seconds})
