@@ -341,7 +341,8 @@ class FakeFal:
             entry.polls += 1
             state = entry.state
         script = entry.script
-        body: Json = {"status": state, "request_id": entry.id, "response_url": str(request.url)}
+        response_url = f"{self.url}/{entry.owner_app}/requests/{entry.id}"
+        body: Json = {"status": state, "request_id": entry.id, "response_url": response_url}
         if state == "IN_QUEUE":
             body["queue_position"] = max(script.queue_polls - entry.polls, 0)
         if state != "IN_QUEUE" and seen.query.get("logs") in ("1", "true"):

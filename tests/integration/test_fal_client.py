@@ -339,6 +339,7 @@ def test_the_fakes_answers_have_the_documented_shapes(fake_fal: FakeFal) -> None
         assert set(documented("status_in_progress")) <= set(running.json())
         assert set(documented("status_in_progress")["logs"][0]) == set(running.json()["logs"][0])
         done = http.get(submit["status_url"], params={"logs": "1"})
+        assert done.json()["response_url"] == submit["response_url"]
         assert done.status_code == 200
         assert done.json()["status"] == "COMPLETED"
         result = http.get(submit["response_url"]).json()
