@@ -129,6 +129,20 @@ class Settings(BaseSettings):
     fal_manifests_dir: Path | None = Field(
         default=None, description="Users' own fal endpoint manifests; default data_dir."
     )
+    fal_key: SecretStr | None = None
+    fal_queue_url: str = "https://queue.fal.run"
+    fal_rest_url: str = Field(default="https://rest.fal.ai", description="Storage tokens.")
+    fal_request_timeout_s: float | None = Field(
+        default=600.0, gt=1, le=86_400, description="Start deadline (X-Fal-Request-Timeout)."
+    )
+    fal_http_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Per HTTP call.")
+    fal_data_uri_max_kb: int = Field(
+        default=256, ge=0, le=10_240, description="Smaller inputs go inline as data: URIs."
+    )
+    fal_upload_lifetime_s: int = Field(default=86_400, ge=60, le=31_536_000)
+    fal_output_lifetime_s: int | None = Field(default=86_400, ge=60, le=31_536_000)
+    fal_max_output_mb: int = Field(default=500, ge=1, le=10_240)
+    fal_download_timeout_s: float = Field(default=300.0, gt=0, le=3600)
 
     @field_validator("comfyui_urls", mode="before")
     @classmethod

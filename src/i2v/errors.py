@@ -58,7 +58,18 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
         │                         kept for the job's events, never shown to users
         ├── Interrupted           the run was interrupted (by a cancel or by the server)
         ├── ServerUnreachable     connection refused, timed out or 5xx; retryable elsewhere
-        └── BackendProtocolError  the server answered something we cannot parse
+        ├── BackendProtocolError  the server answered something we cannot parse
+        ├── HostedUnavailable     a hosted API (fal) is busy or failing: 429, 5xx, no runner,
+        │                         startup timeout, X-Fal-Retryable (error_type); retryable
+        ├── ContentRefused        a hosted model's safety check refused an input (field,
+        │                         categories); never retried
+        ├── StartTimeout          the request did not start within our start timeout
+        │                         (timeout_s); the host gave up on it
+        ├── RunTimedOut           a hosted request was not done by our deadline, or a
+        │                         download by its time limit (retryable) (timeout_s)
+        ├── HostedGone            the host no longer has the request or output file (404, an
+        │                         expired CDN link; url)
+        └── OutputTooLarge        an output file is over the download limit (url, limit)
 
 URLs in fetch errors never include the query string or userinfo (signed URLs carry secrets).
 
@@ -406,6 +417,68 @@ class ServerUnreachable(BackendError):
 class BackendProtocolError(BackendError):
     code = "backend_protocol_error"
     retryable = True
+
+
+class HostedUnavailable(BackendError):
+    code = "hosted_unavailable"
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_type: str | None = None,
+        retry_after_s: float | None = None,
+        **where: Any,
+    ) -> None:
+        super().__init__(message, **where)
+        self.error_type = error_type  # the host's own, e.g. runner_scheduling_failure
+        self.retry_after_s = retry_after_s
+
+
+class ContentRefused(BackendError):
+    code = "content_refused"
+    retryable = False
+
+    def __init__(
+        self, message: str, *, field: str, categories: Sequence[str] = (), **where: Any
+    ) -> None:
+        super().__init__(message, **where)
+        self.field = field  # which input was refused, e.g. prompt or image_url
+        self.categories = tuple(categories)
+
+
+class StartTimeout(BackendError):
+    code = "start_timeout"
+
+    def __init__(self, message: str, *, timeout_s: float | None, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.timeout_s = timeout_s
+
+
+class RunTimedOut(BackendError):
+    code = "run_timed_out"
+
+    def __init__(self, message: str, *, timeout_s: float, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.timeout_s = timeout_s
+
+
+class HostedGone(BackendError):
+    code = "hosted_gone"
+
+    def __init__(self, message: str, *, url: str, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.url = url
+
+
+class OutputTooLarge(BackendError):
+    code = "output_too_large"
+
+    def __init__(self, message: str, *, url: str, limit: int, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.url = url
+        self.limit = limit
 
 
 class ProviderError(I2VError):

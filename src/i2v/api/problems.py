@@ -29,6 +29,12 @@ STATUS: tuple[tuple[type[errors.I2VError], int], ...] = (
     (errors.InvalidInput, 422),
     (errors.InvalidBlobKey, 422),
     (errors.WorkflowInvalid, 422),  # a bad parameter is refused before any GPU runs
+    (errors.ContentRefused, 422),  # the user's picture or prompt; another try gets the same
+    (errors.StartTimeout, 504),
+    (errors.RunTimedOut, 504),
+    (errors.HostedUnavailable, 503),
+    (errors.HostedGone, 502),
+    (errors.OutputTooLarge, 502),
     (errors.FetchError, 422),  # the client's image_url failed: 404, bad redirect, no such host
     (errors.StorageUnavailable, 503),
     (errors.BudgetExceeded, 409),

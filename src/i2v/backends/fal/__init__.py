@@ -1,1 +1,1 @@
-"""The fal.ai backend: hosted image-to-video endpoints."""
+"""The fal.ai backend: hosted image-to-video endpoints, their manifests and the queue client."""
