@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ from i2v.media.probe import probe_video
 from tests.conftest import i2v_environment
 from tests.fakes.comfyui import FakeComfyUI
 from tests.support.fleet import installed_models
+from tests.support.serve import free_port, wait_ready
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 I2V = Path(sys.executable).parent / "i2v"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_comfyui_job_over_http_completes_publish_ready(tmp_path: Path) -> None:
@@ -45,15 +39,8 @@ def test_a_comfyui_job_over_http_completes_publish_ready(tmp_path: Path) -> None
         base = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {key}"}
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "i2v serve did not come up"
-                time.sleep(0.2)
+            wait_ready(base, server)
+            ready_at = time.monotonic()
             created = httpx.post(
                 f"{base}/v1/jobs",
                 headers=headers,
@@ -65,7 +52,7 @@ def test_a_comfyui_job_over_http_completes_publish_ready(tmp_path: Path) -> None
             job = created.json()
             assert job["spec"]["workflow"] == "wan22_ti2v_5b.v1"  # pinned at submission
             while job["state"] not in ("succeeded", "failed", "cancelled"):
-                assert time.monotonic() < deadline + 60, job
+                assert time.monotonic() < ready_at + 120, job
                 time.sleep(0.2)
                 job = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=headers).json()
             assert job["state"] == "succeeded", job

@@ -20,7 +20,7 @@ from i2v.media.conform import publish_ready
 from i2v.media.probe import probe_video
 from tests.conftest import i2v_environment
 from tests.fakes.comfyui import FakeComfyUI
-from tests.integration.test_serve_comfyui import free_port
+from tests.support.serve import free_port, wait_ready
 from tests.unit.test_user_workflows import BINDS, still_graph
 
 pytestmark = pytest.mark.integration
@@ -86,15 +86,8 @@ def test_a_job_over_http_names_a_users_workflow_and_pins_its_hash(tmp_path: Path
         )
         base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {api_key}"}
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "i2v serve did not come up"
-                time.sleep(0.2)
+            wait_ready(base, server)
+            ready_at = time.monotonic()
 
             def submit(workflow: str) -> httpx.Response:
                 return httpx.post(
@@ -112,7 +105,7 @@ def test_a_job_over_http_names_a_users_workflow_and_pins_its_hash(tmp_path: Path
             job = created.json()
             assert job["spec"]["workflow"] == key  # pinned to the content hash at submission
             while job["state"] not in ("succeeded", "failed", "cancelled"):
-                assert time.monotonic() < deadline + 120, job
+                assert time.monotonic() < ready_at + 180, job
                 time.sleep(0.2)
                 job = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=headers).json()
             assert job["state"] == "succeeded", job

@@ -37,6 +37,20 @@ def free_port() -> int:
         return port
 
 
+def wait_ready(url: str, server: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    """Until `url/readyz` answers 200; fails if the server exits or takes over a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, "i2v serve exited"
+        assert time.monotonic() < deadline, "i2v serve did not become ready"
+        time.sleep(0.2)
+
+
 @contextmanager
 def serving(
     i2v_exe: Path, folder: Path, *, host: str = "127.0.0.1", admin: bool = False
@@ -62,16 +76,7 @@ def serving(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, "i2v serve exited"
-            assert time.monotonic() < deadline, "i2v serve did not become ready"
-            time.sleep(0.2)
+        wait_ready(url, server)
         yield Served(url, port, server.pid, key)
     finally:
         server.terminate()

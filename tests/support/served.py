@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,14 +15,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.serve import free_port, wait_ready
+
 I2V = Path(sys.executable).parent / "i2v"
 MB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -73,16 +67,7 @@ def served(env: Mapping[str, str], *, worker: bool = False) -> Iterator[Served]:
     server = subprocess.Popen(args, env=dict(env))
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("i2v serve did not come up")
-            time.sleep(0.1)
+        wait_ready(base, server)
         yield Served(base, key, server.pid)
     finally:
         server.terminate()
