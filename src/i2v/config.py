@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -143,6 +144,28 @@ class Settings(BaseSettings):
     fal_output_lifetime_s: int | None = Field(default=86_400, ge=60, le=31_536_000)
     fal_max_output_mb: int = Field(default=500, ge=1, le=10_240)
     fal_download_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    fal_timeout_s: float = Field(
+        default=1800.0, gt=0, le=86_400, description="A request's whole run, queue included."
+    )
+    fal_webhook_url: str | None = Field(
+        default=None, description="Public URL of this server's /hooks/fal; fal calls it back."
+    )
+    fal_jwks_url: str = Field(
+        default="https://rest.fal.ai/.well-known/jwks.json",
+        description="fal's webhook signing keys, cached at most 24 h.",
+    )
+    user_daily_budget_usd: Decimal | None = Field(
+        default=None, ge=0, description="Hosted spend per user per UTC day; unset: no cap."
+    )
+    breaker_failures: int = Field(
+        default=3, ge=1, le=100, description="Retryable failures in a row that trip a backend."
+    )
+    breaker_open_s: float = Field(
+        default=300.0, gt=0, le=86_400, description="How long a tripped backend is skipped."
+    )
+    fleet_default_gpu_s: float = Field(
+        default=240.0, gt=0, le=86_400, description="A run's GPU time quoted before any is seen."
+    )
 
     @field_validator("comfyui_urls", mode="before")
     @classmethod

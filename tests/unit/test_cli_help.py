@@ -87,7 +87,7 @@ def test_generate_help_shows_metavars_and_choices(
     for shown in (
         "--output -o PATH", "--force Replace", "--prompt -p TEXT", "--motion MOTION",
         "--duration SECONDS", "--fps INTEGER", "--size WxH", "--aspect [9:16|4:5|1:1|16:9]",
-        "--fit [cover|contain]", "--seed INTEGER", "--backend [local|comfyui]",
+        "--fit [cover|contain]", "--seed INTEGER", "--backend [auto|local|comfyui|fal]",
         "--workflow NAME",
     ):  # fmt: skip
         assert shown in text, shown

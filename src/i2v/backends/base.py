@@ -28,6 +28,7 @@ class Progress:
     stage: str
     done: int
     total: int
+    note: str | None = None  # what a remote backend says while it waits: "3 ahead in fal's queue"
 
     @property
     def fraction(self) -> float:
@@ -53,6 +54,11 @@ class GenerationRequest:
     # Stable across retries of the same render (a crash, a recovered step): a remote backend
     # derives its own run ids from it, so it finds an earlier run instead of paying twice.
     run_id: str
+    model: str | None = None  # a catalogue model, resolved by `prepare`
+    negative_prompt: str | None = None
+    resolution: str | None = None  # the model's own, e.g. "720p"
+    audio: bool = False
+    duration_s: float | None = None  # as asked; frame_count / fps rounds it
 
 
 @dataclass(frozen=True, slots=True)

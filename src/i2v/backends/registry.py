@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from i2v.backends.base import VideoBackend
 from i2v.backends.comfyui.backend import ComfyBackend
+from i2v.backends.fal.backend import FalBackend
 from i2v.backends.local.backend import LocalBackend
 from i2v.config import Settings
 from i2v.errors import InvalidParameter
@@ -23,8 +24,11 @@ def _comfyui(settings: Settings) -> VideoBackend:
 BACKENDS: dict[str, Callable[[Settings], VideoBackend]] = {
     "local": lambda _settings: LocalBackend(),
     "comfyui": _comfyui,
+    "fal": lambda settings: FalBackend(settings),
 }
 DEFAULT_BACKEND = "local"
+AUTO = "auto"  # not a backend: route to the cheapest available one that runs the model
+HOSTED = frozenset({"fal"})  # billed per request by a third party; never for mature jobs
 
 
 def check_backend(name: str) -> str:
@@ -34,10 +38,18 @@ def check_backend(name: str) -> str:
     return name
 
 
+def unavailable_reason(name: str, settings: Settings) -> str | None:
+    """Why this deployment cannot run the backend, or None when it can."""
+    if name == "comfyui" and not (settings.comfyui_urls or settings.fleet_enabled):
+        return "no I2V_COMFYUI_URLS and the GPU fleet is off (I2V_FLEET_ENABLED)"
+    if name == "fal" and (settings.fal_key is None or not settings.fal_key.get_secret_value()):
+        return "no fal API key (I2V_FAL_KEY)"
+    return None
+
+
 def available_backends(settings: Settings) -> list[str]:
-    """The backends this deployment can run: comfyui needs servers or the fleet."""
-    runnable = bool(settings.comfyui_urls) or settings.fleet_enabled
-    return [name for name in BACKENDS if name != "comfyui" or runnable]
+    """The backends this deployment can run: comfyui needs servers or the fleet, fal a key."""
+    return [name for name in BACKENDS if unavailable_reason(name, settings) is None]
 
 
 def get_backend(name: str, settings: Settings) -> VideoBackend:

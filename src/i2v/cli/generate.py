@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from i2v.backends.registry import BACKENDS
+from i2v.backends.registry import AUTO, BACKENDS
 from i2v.cli.progress import FrameProgress
-from i2v.config import load_settings
+from i2v.config import Settings, load_settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, output_size
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS, Fit, RenderSpec
+from i2v.services.breaker import Breakers
 from i2v.services.generate import generate_video, resolve_motion
+from i2v.services.routing import RouteEvent, check_prefer
 
 _MOTIONS = ", ".join(m.value for m in Motion)
 _PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
@@ -84,14 +87,45 @@ def generate(
     seed: Annotated[
         int, typer.Option(help="Seed for generative backends; the local renderer is deterministic.")
     ] = 0,
-    backend: Annotated[
-        str,
+    model: Annotated[
+        str | None,
         typer.Option(
-            metavar=_choices(BACKENDS),
-            help="local: the CPU camera-move renderer; comfyui: an image-to-video model on "
-            "I2V_COMFYUI_URLS (or the fleet's GPUs with I2V_FLEET_ENABLED).",
+            metavar="MODEL",
+            help="A video model (`i2v models list`), e.g. kling-2.5-turbo-pro or wan-2.2-14b; "
+            "with it, --backend defaults to auto.",
+            show_default="local",
         ),
-    ] = "local",
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            metavar=_choices([AUTO, *BACKENDS]),
+            help="auto: the cheapest available backend that runs the model, failing over to "
+            "the next; local: the CPU camera-move renderer; comfyui: a model on "
+            "I2V_COMFYUI_URLS (or the fleet's GPUs with I2V_FLEET_ENABLED); fal: fal.ai's "
+            "hosted models (I2V_FAL_KEY).",
+            show_default="local, or auto with --model",
+        ),
+    ] = None,
+    prefer: Annotated[
+        str,
+        typer.Option(metavar="[cost|speed]", help="auto: order the backends by price or speed."),
+    ] = "cost",
+    negative_prompt: Annotated[
+        str | None,
+        typer.Option(metavar="TEXT", help="What the model should avoid, where it takes one."),
+    ] = None,
+    resolution: Annotated[
+        str | None,
+        typer.Option(
+            metavar="RES",
+            help="A hosted model's own resolution, e.g. 720p (`i2v models show MODEL`).",
+            show_default="the model's",
+        ),
+    ] = None,
+    audio: Annotated[
+        bool, typer.Option("--audio", help="Ask a model that can make sound for it (costs more).")
+    ] = False,
     workflow: Annotated[
         str | None,
         typer.Option(
@@ -121,20 +155,63 @@ def generate(
         seed=seed,
         prompt=prompt,
         workflow=workflow,
+        model=model,
+        negative_prompt=negative_prompt,
+        resolution=resolution,
+        audio=audio,
     )
     settings = load_settings()
+    chosen = backend or (AUTO if model else "local")
+    check_prefer(prefer)
+
+    def say(text: str) -> None:
+        typer.echo(text, err=True)
+
     from i2v.services.fleet import gpus_launched_here  # the fleet's stack loads only when used
 
     with (
-        gpus_launched_here(settings, backend, keep=keep_gpu, say=lambda s: typer.echo(s, err=True)),
+        _breakers(settings, chosen) as breakers,
+        gpus_launched_here(settings, chosen, keep=keep_gpu, say=say),
         FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress,
     ):
         result = generate_video(
-            image, output, spec, settings, on_progress, backend, overwrite=force
+            image,
+            output,
+            spec,
+            settings,
+            on_progress,
+            chosen,
+            overwrite=force,
+            prefer=prefer,
+            breakers=breakers,
+            on_route=lambda event: say(describe_route(event)),
         )
     info = result.info
+    what = result.motion.value if result.backend == "local" else (result.model or result.backend)
+    cost = f", ${result.cost_usd:.4f}" if result.cost_usd else ""
     typer.echo(
         f"wrote {result.video} ({info.size_bytes / 1e6:.1f} MB, {info.duration_s:.2f} s, "
-        f"{info.width}x{info.height} @ {float(info.fps):g} fps, {result.motion.value}) "
-        f"and {result.cover} in {result.elapsed_s:.1f} s"
+        f"{info.width}x{info.height} @ {float(info.fps):g} fps, {what} on {result.backend}"
+        f"{cost}) and {result.cover} in {result.elapsed_s:.1f} s"
     )
+
+
+@contextmanager
+def _breakers(settings: Settings, backend: str) -> Iterator[Breakers | None]:
+    """Remote backends keep their checkpoints and breakers in the database; local needs none."""
+    if backend == "local":
+        yield None
+        return
+    from i2v.bootstrap import open_app
+
+    app = open_app(settings)  # brings the schema up to date for the checkpoints too
+    try:
+        yield Breakers(app.db, threshold=settings.breaker_failures, open_s=settings.breaker_open_s)
+    finally:
+        app.close()
+
+
+def describe_route(event: RouteEvent) -> str:
+    if event.moved_from is None:
+        return f"running on {event.backend}"
+    return f"{event.moved_from} failed ({event.reason}); moving to {event.backend}"

@@ -15,11 +15,10 @@ models_app = typer.Typer(help="Video models and the backends that run them.", no
 
 
 def _catalog() -> ModelCatalog:
-    from i2v.backends.fal.library import load_manifests
-    from i2v.config import load_settings, resolved_fal_manifests_dir
-    from i2v.models.catalog import ModelCatalog
+    from i2v.config import load_settings
+    from i2v.models.catalog import catalog_for
 
-    return ModelCatalog(load_manifests(resolved_fal_manifests_dir(load_settings())))
+    return catalog_for(load_settings())
 
 
 def _durations_text(allowed: tuple[int, ...]) -> str:

@@ -72,6 +72,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     mature_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hosted spend allowed per UTC day; None: the deployment's I2V_USER_DAILY_BUDGET_USD.
+    daily_budget_usd: Mapped[Decimal | None] = mapped_column(Numeric(14, 6), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -97,7 +99,8 @@ class Job(Base):
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     spec: Mapped[dict[str, Any]] = mapped_column(JsonType)
     state: Mapped[str] = mapped_column(String(16), index=True)
-    backend: Mapped[str] = mapped_column(String(32))
+    backend: Mapped[str] = mapped_column(String(32))  # asked for, then where it really ran
+    model: Mapped[str | None] = mapped_column(String(64), nullable=True)
     stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -106,6 +109,9 @@ class Job(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 6), default=Decimal(0))
+    # The quote at submission; hosted estimates count against the owner's daily budget.
+    cost_estimate_usd: Mapped[Decimal | None] = mapped_column(Numeric(14, 6), nullable=True)
+    hosted: Mapped[bool] = mapped_column(Boolean, default=False)  # its estimate is hosted spend
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -209,3 +215,47 @@ class FleetWaiter(Base):
     workflow: Mapped[str] = mapped_column(String(64), index=True)
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FalRequest(Base):
+    """One render's request on fal: the intent is written before the submit, the id after.
+
+    Keyed by the render's run id, so a step retried after a crash follows the request it
+    already paid for instead of submitting again (see `backends/fal/backend.py`).
+    """
+
+    __tablename__ = "fal_requests"
+
+    run_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(255))
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    status_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    response_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    cancel_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    intent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # submits sent for this run
+
+
+class FalDelivery(Base):
+    """A verified webhook from fal, once per request id (fal retries deliveries)."""
+
+    __tablename__ = "fal_deliveries"
+
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # OK | ERROR
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class BackendHealth(Base):
+    """A backend's circuit breaker, shared by every process on the database."""
+
+    __tablename__ = "backend_health"
+
+    backend: Mapped[str] = mapped_column(String(32), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive retryable ones
+    opened_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -43,6 +43,10 @@ class RenderSpec:
     seed: int = 0
     prompt: str = ""
     workflow: str | None = None  # a model backend's workflow, resolved to name.vN by it
+    model: str | None = None  # a catalogue model (`i2v models list`); None: the backend's own
+    negative_prompt: str | None = None  # for models that take one
+    resolution: str | None = None  # the model's own output resolution, e.g. "720p"
+    audio: bool = False  # hosted models that can make sound; refused by those that cannot
 
     def __post_init__(self) -> None:
         if not MIN_DURATION_S <= self.duration_s <= MAX_DURATION_S:

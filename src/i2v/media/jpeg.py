@@ -9,6 +9,7 @@ could be truncated) is left to Pillow.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import cv2
@@ -69,3 +70,11 @@ def decode_plain_jpeg(
     pixels = np.asarray(decoded, dtype=np.uint8)
     upright = _UPRIGHT.get(orientation)
     return np.ascontiguousarray(upright(pixels) if upright else pixels, dtype=np.uint8)
+
+
+def encode_jpeg(rgb: Pixels, quality: int = 95) -> bytes:
+    """An RGB array as a JPEG with full-resolution chroma: visually lossless for a model, a
+    tenth the size of a PNG on the way to a remote GPU or API, and ~10x faster to make."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality, subsampling=0)
+    return buffer.getvalue()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from i2v.backends.fal.library import load_manifests
 from i2v.backends.fal.manifest import EndpointManifest
+from i2v.config import Settings, resolved_fal_manifests_dir
 from i2v.errors import ConfigError, InvalidParameter
 from i2v.models.names import canonical
 
@@ -68,3 +70,8 @@ class ModelCatalog:
         close = difflib.get_close_matches(name.strip().lower(), sorted(names), n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(close)}?" if close else "; see `i2v models list`"
         raise InvalidParameter("model", name, f"unknown model {name!r}{hint}")
+
+
+def catalog_for(settings: Settings) -> ModelCatalog:
+    """The catalogue this deployment knows: the shipped endpoints and the user's own."""
+    return ModelCatalog(load_manifests(resolved_fal_manifests_dir(settings)))

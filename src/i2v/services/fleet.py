@@ -331,7 +331,7 @@ def gpus_launched_here(
     it launched are destroyed, unless `keep`, or unless a live `serve`/`worker` is there to
     reap them once idle. Nothing else would: without one, an idle GPU bills until someone
     runs reconcile. `say` is told what is destroyed and what is left running, and why."""
-    if backend != "comfyui" or not settings.fleet_enabled:
+    if backend not in ("comfyui", "auto") or not settings.fleet_enabled:
         yield
         return
     app = open_app(settings)

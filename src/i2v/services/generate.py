@@ -6,7 +6,7 @@ import math
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,7 +25,7 @@ from i2v.backends.base import (
     ProgressCallback,
 )
 from i2v.backends.local.camera import max_zoom
-from i2v.backends.registry import DEFAULT_BACKEND, get_backend
+from i2v.backends.registry import AUTO, DEFAULT_BACKEND
 from i2v.config import Settings
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
@@ -40,6 +40,8 @@ from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
 from i2v.prompts.motion import motion_from_prompt
 from i2v.scratch import host_prefix, new_scratch_dir, scratch_root, sweep_scratch
+from i2v.services.breaker import Breakers
+from i2v.services.routing import RouteEvent, plan_route, run_routed
 
 COVER_QUALITY = 90
 RENDER_AHEAD = 8  # frames rendered ahead of the encoder
@@ -57,6 +59,8 @@ class GenerateResult:
     intensity: Intensity
     elapsed_s: float
     cost_usd: Decimal = Decimal(0)
+    backend: str = DEFAULT_BACKEND  # where it really ran
+    model: str | None = None
 
 
 def resolve_motion(prompt: str, motion: str | None) -> tuple[Motion, Intensity]:
@@ -110,20 +114,30 @@ def generate_video(
     spec: RenderSpec,
     settings: Settings,
     on_progress: ProgressCallback,
-    backend_name: str = DEFAULT_BACKEND,
+    backend_name: str | Sequence[str] = DEFAULT_BACKEND,
     run_id: str | None = None,
     overwrite: bool = False,
     decode_gate: DecodeGate | None = None,
+    *,
+    prefer: str = "cost",
+    breakers: Breakers | None = None,
+    on_route: Callable[[RouteEvent], None] | None = None,
 ) -> GenerateResult:
     """Render `spec` from the image at `image_path` into `output` (and its .cover.jpg).
 
-    `run_id` names this render for remote backends; give the same one when retrying it.
-    Existing outputs are replaced only with `overwrite`; the input image never is.
-    `decode_gate` is the process's pixel budget, shared with the API when they share one.
+    `backend_name` is a backend, `auto` (routed here), or a route planned already (a job's,
+    its spec prepared at submission), tried in order. `run_id` names this render for remote
+    backends; give the same one when retrying it. Existing outputs are replaced only with
+    `overwrite`; the input image never is. `decode_gate` is the process's pixel budget,
+    shared with the API when they share one.
     """
     started = time.perf_counter()
-    backend = get_backend(backend_name, settings)
-    spec = backend.prepare(spec)
+    if isinstance(backend_name, str):
+        tripped = breakers.tripped() if breakers is not None and backend_name == AUTO else {}
+        route = plan_route(settings, spec, backend_name, prefer, tripped=tripped)
+        spec, backends = route.spec, route.backends
+    else:
+        backends = tuple(backend_name)
     check_writable(output)
     if output.suffix.lower() != ".mp4":
         raise InvalidParameter(
@@ -157,8 +171,15 @@ def generate_video(
             workflow=spec.workflow,
             workdir=workdir,
             run_id=run_id or uuid.uuid4().hex,
+            model=spec.model,
+            negative_prompt=spec.negative_prompt,
+            resolution=spec.resolution,
+            audio=spec.audio,
+            duration_s=spec.duration_s,
         )
-        result = backend.generate(request, on_progress)
+        result, used = run_routed(
+            settings, backends, request, on_progress, breakers=breakers, on_route=on_route
+        )
         cost = result.cost_usd if isinstance(result, EncodedClip) else Decimal(0)
         stream = (
             _publish_clip(result, spec, tmp_video, tmp_cover)
@@ -176,6 +197,8 @@ def generate_video(
         intensity=spec.intensity,
         elapsed_s=time.perf_counter() - started,
         cost_usd=cost,
+        backend=used,
+        model=spec.model,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 
 from i2v.backends.base import (
@@ -16,6 +18,7 @@ from i2v.backends.local.renderer import PathRenderer
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, RenderSpec
 from i2v.errors import InvalidParameter
 from i2v.media.canvas import build_canvas
+from i2v.models.names import canonical
 
 
 class LocalBackend:
@@ -30,12 +33,25 @@ class LocalBackend:
         )
 
     def prepare(self, spec: RenderSpec) -> RenderSpec:
-        """Every valid RenderSpec renders locally; there are no workflows to choose."""
+        """Every valid RenderSpec renders locally; there are no workflows or models to choose."""
         if spec.workflow is not None:
             raise InvalidParameter(
                 "workflow", spec.workflow, "workflow applies to backend comfyui, not local"
             )
-        return spec
+        if spec.model is not None and canonical(spec.model) != "local":
+            raise InvalidParameter(
+                "model",
+                spec.model,
+                f"model {spec.model} is not the local renderer's; use backend auto, fal or comfyui",
+            )
+        for field, value in (
+            ("negative_prompt", spec.negative_prompt),
+            ("resolution", spec.resolution),
+            ("audio", spec.audio or None),
+        ):
+            if value is not None:
+                raise InvalidParameter(field, value, f"the local renderer takes no {field}")
+        return replace(spec, model=None)
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> FrameStream:
         # OpenCV's worker threads spin-wait between calls. With x264's frame threads busy on

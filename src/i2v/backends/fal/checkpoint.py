@@ -1,0 +1,111 @@
+"""Where a render's fal request is checkpointed, so a retried step follows it, never resubmits.
+
+The intent is written before the submit and the request id the moment fal answers; a row
+with an intent but no id marks the one window in which a crash can cost a second submit
+(fal takes no client-chosen request id or idempotency key to close it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from i2v.backends.fal.values import FalRequest
+from i2v.config import Settings, resolved_database_url
+from i2v.db import fal as repo
+from i2v.db.engine import Database, open_database
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    endpoint: str
+    request: FalRequest | None  # None: a submit was sent (or about to be) with no answer kept
+    attempts: int
+
+
+class RequestLog(Protocol):
+    def get(self, run_id: str) -> Checkpoint | None: ...
+
+    def intent(self, run_id: str, endpoint: str) -> int:
+        """Record a submit about to be sent; returns how many were sent for the run."""
+        ...
+
+    def submitted(self, run_id: str, request: FalRequest) -> None: ...
+
+    def forget(self, run_id: str) -> None:
+        """The request ended in a failure: a retry of the run may submit anew."""
+        ...
+
+
+class DbRequestLog:
+    """The log in the app database; opened per call when none is given (as FleetTargets)."""
+
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self._settings, self._given = settings, db
+
+    @contextmanager
+    def _database(self) -> Iterator[Database]:
+        if self._given is not None:
+            yield self._given
+            return
+        db = open_database(resolved_database_url(self._settings), pool_size=1)
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+    def get(self, run_id: str) -> Checkpoint | None:
+        with self._database() as db, db.session() as session:
+            row = repo.request_row(session, run_id)
+            if row is None:
+                return None
+            request = None
+            if row.request_id and row.status_url and row.response_url and row.cancel_url:
+                request = FalRequest(
+                    row.endpoint, row.request_id, row.status_url, row.response_url, row.cancel_url
+                )
+            return Checkpoint(row.endpoint, request, row.attempts)
+
+    def intent(self, run_id: str, endpoint: str) -> int:
+        with self._database() as db, db.session() as session:
+            return repo.write_intent(session, run_id, endpoint)
+
+    def submitted(self, run_id: str, request: FalRequest) -> None:
+        with self._database() as db, db.session() as session:
+            repo.write_submitted(
+                session,
+                run_id,
+                request.request_id,
+                request.status_url,
+                request.response_url,
+                request.cancel_url,
+            )
+
+    def forget(self, run_id: str) -> None:
+        with self._database() as db, db.session() as session:
+            repo.forget_request(session, run_id)
+
+
+class MemoryRequestLog:
+    """A log for one process's lifetime (tests, benchmarks): no crash survives it."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, Checkpoint] = {}
+
+    def get(self, run_id: str) -> Checkpoint | None:
+        return self._rows.get(run_id)
+
+    def intent(self, run_id: str, endpoint: str) -> int:
+        earlier = self._rows.get(run_id)
+        attempts = (earlier.attempts if earlier else 0) + 1
+        self._rows[run_id] = Checkpoint(endpoint, None, attempts)
+        return attempts
+
+    def submitted(self, run_id: str, request: FalRequest) -> None:
+        earlier = self._rows[run_id]
+        self._rows[run_id] = Checkpoint(earlier.endpoint, request, earlier.attempts)
+
+    def forget(self, run_id: str) -> None:
+        self._rows.pop(run_id, None)
