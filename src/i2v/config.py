@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     fal_output_lifetime_s: int | None = Field(default=86_400, ge=60, le=31_536_000)
     fal_max_output_mb: int = Field(default=500, ge=1, le=10_240)
     fal_download_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    fal_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often a running request's status is read."
+    )
     fal_timeout_s: float = Field(
         default=1800.0, gt=0, le=86_400, description="A request's whole run, queue included."
     )

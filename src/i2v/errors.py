@@ -19,6 +19,8 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │       └── UploadTooLarge    a multipart upload is over I2V_MAX_UPLOAD_MB
     ├── NotFound                  no such user, key or job (or not yours: never say which)
     ├── Conflict                  the request collides with existing state (e.g. a taken name)
+    │   └── DailyBudgetExceeded   a hosted job would pass its owner's daily spend cap (limit,
+    │                             committed, estimate)
     ├── Unauthenticated           missing, malformed, unknown or revoked API key
     ├── Forbidden                 authenticated, but not allowed (e.g. not an admin)
     ├── ConfigError               a setting (I2V_* or .env) is invalid
@@ -80,6 +82,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +160,18 @@ class NotFound(I2VError):
 
 class Conflict(I2VError):
     code = "conflict"
+
+
+class DailyBudgetExceeded(Conflict):
+    code = "daily_budget_exceeded"
+
+    def __init__(
+        self, message: str, *, limit: Decimal, committed: Decimal, estimate: Decimal
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit  # USD per UTC day
+        self.committed = committed  # today's hosted jobs: actual costs, else estimates
+        self.estimate = estimate  # this job's
 
 
 class Unauthenticated(I2VError):

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import anyio
 import av
 import numpy as np
 import pytest
@@ -198,6 +199,10 @@ class FakeFal:
         self.files: dict[str, tuple[bytes, str]] = {}  # CDN path -> (bytes, content type)
         self.cdn_status: dict[str, int] = {}  # CDN path -> the status it answers instead
         self.uploads: list[Seen] = []
+        # Crash tests: a submit queues its request, then answers only once this is set; the
+        # CDN answers each download this much later.
+        self.submit_gate: threading.Event | None = None
+        self.cdn_delay_s = 0.0
         self._tokens: set[str] = set()
         self._videos: dict[tuple[int, int, int], bytes] = {}
         self._lock = threading.Lock()
@@ -318,6 +323,9 @@ class FakeFal:
             self.requests[request_id] = entry
             position = sum(1 for r in self.requests.values() if r.state == "IN_QUEUE") - 1
         base = f"{self.url}/{owner_app}/requests/{request_id}"
+        gate = self.submit_gate
+        while gate is not None and not gate.is_set():
+            await anyio.sleep(0.01)  # queued (and billed) on fal; the answer is still to come
         return JSONResponse(
             {
                 "request_id": request_id,
@@ -455,6 +463,8 @@ class FakeFal:
     async def _cdn(self, request: Request) -> Response:
         await self._record(request)  # tests check that no key went to the CDN
         path = f"files/{request.path_params['path']}"
+        if self.cdn_delay_s:
+            await anyio.sleep(self.cdn_delay_s)
         status = self.cdn_status.get(path)
         if status is not None:
             return Response("<Error><Code>AccessDenied</Code></Error>", status_code=status)

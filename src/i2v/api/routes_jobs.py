@@ -15,6 +15,7 @@ from i2v.api.problems import problem
 from i2v.api.ranges import UnsatisfiableRange, parse_range
 from i2v.api.schemas import JobListOut, JobOut
 from i2v.api.submission import fetch_image, read_submission
+from i2v.backends.registry import AUTO
 from i2v.domain.job import JobState
 from i2v.domain.size import output_size
 from i2v.domain.spec import Fit, RenderSpec
@@ -55,7 +56,12 @@ async def submit_job(
         seed=fields.seed,
         prompt=fields.prompt,
         workflow=fields.workflow,
+        model=fields.model,
+        negative_prompt=fields.negative_prompt,
+        resolution=fields.resolution,
+        audio=fields.audio,
     )
+    backend = fields.backend or (AUTO if fields.model else "local")
     image = submission.image
     if image is None:
         assert fields.image_url is not None  # read_submission requires it with a JSON body
@@ -63,9 +69,10 @@ async def submit_job(
             jobs.check_request,
             settings,
             render,
-            fields.backend,
+            backend,
             idempotency_key,
             fields.webhook_url,
+            fields.prefer,
         )
         image = await fetch_image(fields.image_url, settings)
     # The service is blocking (database, storage, queue): keep it off the event loop.
@@ -78,10 +85,11 @@ async def submit_job(
             user,
             image,
             render,
-            fields.backend,
+            backend,
             idempotency_key,
             fields.webhook_url,
             fields.cache,
+            fields.prefer,
         )
     )
     job = submitted.job

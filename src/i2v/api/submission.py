@@ -12,13 +12,14 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from i2v.backends.registry import BACKENDS, available_backends
+from i2v.backends.registry import AUTO, BACKENDS, available_backends
 from i2v.config import Settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MAX_SEED, MIN_DURATION_S, MIN_FPS, Fit
 from i2v.errors import InvalidParameter, NotAnImage, UploadTooLarge
 from i2v.net.fetch import SafeFetcher, policy_from_settings
+from i2v.services.routing import PREFERENCES
 
 READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
 
@@ -50,7 +51,21 @@ class JobFields(BaseModel):
     aspect: str | None = Field(default=None, json_schema_extra={"enum": [*ASPECT_PRESETS, None]})
     fit: str = Field(default="cover", json_schema_extra={"enum": [*Fit]})
     seed: int = Field(default=0, json_schema_extra={"minimum": 0, "maximum": MAX_SEED})
-    backend: str = Field(default="local", json_schema_extra={"enum": [*BACKENDS]})
+    model: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A video model (GET /v1/backends lists them); null: the local renderer.",
+    )
+    backend: str | None = Field(
+        default=None,
+        description="auto (the default with a model): the cheapest backend that runs it, "
+        "failing over; or pin one. Without a model: local.",
+        json_schema_extra={"enum": [AUTO, *BACKENDS, None]},
+    )
+    prefer: str = Field(default="cost", json_schema_extra={"enum": list(PREFERENCES)})
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    resolution: str | None = Field(default=None, max_length=16, description="e.g. 720p")
+    audio: bool = False
     workflow: str | None = Field(default=None, max_length=128)  # comfyui: e.g. wan2.2-ti2v-5b
     webhook_url: str | None = Field(default=None, max_length=2048)
     cache: bool = True  # False forces a new render
@@ -66,7 +81,10 @@ def request_body_schema(settings: Settings) -> dict[str, object]:
     fields = JobFields.model_json_schema()
     properties = dict(fields["properties"])
     image_url = properties.pop("image_url")
-    properties["backend"] = {**properties["backend"], "enum": available_backends(settings)}
+    properties["backend"] = {
+        **properties["backend"],
+        "enum": [AUTO, *available_backends(settings), None],
+    }
     if settings.webhook_secret is None:
         del properties["webhook_url"]  # refused: webhooks are off here
     image = {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP."}

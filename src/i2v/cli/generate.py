@@ -187,12 +187,13 @@ def generate(
             on_route=lambda event: say(describe_route(event)),
         )
     info = result.info
-    what = result.motion.value if result.backend == "local" else (result.model or result.backend)
-    cost = f", ${result.cost_usd:.4f}" if result.cost_usd else ""
+    what = result.motion.value  # the local renderer's camera move, else the model and where
+    if result.backend != "local":
+        what = f"{result.model or result.workflow} on {result.backend}, ${result.cost_usd:.4f}"
     typer.echo(
         f"wrote {result.video} ({info.size_bytes / 1e6:.1f} MB, {info.duration_s:.2f} s, "
-        f"{info.width}x{info.height} @ {float(info.fps):g} fps, {what} on {result.backend}"
-        f"{cost}) and {result.cover} in {result.elapsed_s:.1f} s"
+        f"{info.width}x{info.height} @ {float(info.fps):g} fps, {what}) "
+        f"and {result.cover} in {result.elapsed_s:.1f} s"
     )
 
 

@@ -50,11 +50,17 @@ class FrameProgress:
             )
             self._bar.start()
         if event.stage not in self._tasks:
-            label = self._label if event.stage == "render" else f"{event.stage} (GPU)"
+            # A model's clip is re-timed and re-framed after it arrives: that is "publish".
+            remote = "generate" in self._tasks
+            label = self._label if event.stage == "render" and not remote else event.stage
+            label = "publish" if event.stage == "render" and remote else label
             self._tasks[event.stage] = self._bar.add_task(
                 label, total=event.total, units=_UNITS[event.stage]
             )
-        self._bar.update(self._tasks[event.stage], completed=event.done)
+        task = self._tasks[event.stage]
+        if event.stage == "generate":  # what the model's host says: "3 ahead in fal's queue"
+            self._bar.update(task, units=event.note or _UNITS["generate"])
+        self._bar.update(task, completed=event.done)
 
     def __enter__(self) -> FrameProgress:
         return self

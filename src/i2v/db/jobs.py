@@ -81,9 +81,19 @@ def _public(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in ("error_code", "error_message", "stage")}
 
 
-def set_progress(session: Session, job_id: str, stage: str, fraction: float) -> None:
+def set_progress(
+    session: Session, job_id: str, stage: str, fraction: float, note: str | None = None
+) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(stage=stage, progress=fraction))
-    add_event(session, job_id, "progress", {"stage": stage, "progress": round(fraction, 4)})
+    data: dict[str, object] = {"stage": stage, "progress": round(fraction, 4)}
+    if note:
+        data["note"] = note  # e.g. "3 ahead in fal's queue"
+    add_event(session, job_id, "progress", data)
+
+
+def set_backend(session: Session, job_id: str, backend: str) -> None:
+    """Where the job really ran (it was submitted with what it asked for, e.g. auto)."""
+    session.execute(update(Job).where(Job.id == job_id).values(backend=backend))
 
 
 def page_of_jobs(

@@ -35,6 +35,13 @@ class JobSpec:
     input_key: str  # the normalised input image in the blob store
     input_sha256: str
     use_cache: bool = True  # False: render afresh even when a stored result matches
+    # The route decided at submission, tried in order (`backend` is what was asked: a
+    # backend's name or "auto"); empty in specs stored before routing: just `backend`.
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def route(self) -> tuple[str, ...]:
+        return self.candidates or (self.backend,)
 
     def to_json(self) -> dict[str, Any]:
         render = asdict(self.render)
@@ -46,6 +53,7 @@ class JobSpec:
             "input_key": self.input_key,
             "input_sha256": self.input_sha256,
             "use_cache": self.use_cache,
+            "candidates": list(self.candidates),
         }
 
     @classmethod
@@ -71,4 +79,5 @@ class JobSpec:
             input_key=str(data["input_key"]),
             input_sha256=str(data["input_sha256"]),
             use_cache=bool(data.get("use_cache", True)),
+            candidates=tuple(str(name) for name in data.get("candidates", ())),
         )

@@ -28,7 +28,9 @@ from i2v.engine.housekeeping import job_scratch
 from i2v.engine.slots import EngineStopping, Slot
 from i2v.errors import BackendError, ExecutionFailed, I2VError, RenderError
 from i2v.media.probe import probe_video
+from i2v.services.breaker import breakers_of
 from i2v.services.generate import generate_video
+from i2v.services.routing import RouteEvent
 
 APP_NAME = "i2v"
 WORKFLOW_NAME = "i2v.run_job"
@@ -41,6 +43,7 @@ PROGRESS_EVERY_S = 0.5  # progress rows and cancellation checks, at most this of
 REMOTE_SHARE = 0.9  # of a remote backend's progress bar, the part its own run takes
 VIDEO, COVER = "video", "cover"
 COST = "cost_usd"  # in a render's result, beside its files
+RAN_ON = "backend"  # in a render's result: the backend that made it
 CONTENT_TYPES = {VIDEO: "video/mp4", COVER: "image/jpeg"}
 RESULT_POLL_S = 0.1  # how often a job looks whether its render has finished
 
@@ -105,6 +108,7 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
     ctx = current()
     last = [0.0]
     remote = [False]  # a remote backend's `generate` progress, then our re-encode's `render`
+    written: list[tuple[float, str | None, tuple[str, ...]]] = []  # what the rows say
 
     def on_progress(event: Progress) -> None:
         if event.stage == "generate":
@@ -119,10 +123,24 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
         if now - last[0] < PROGRESS_EVERY_S and event.done != event.total:
             return
         last[0] = now
+        # A remote backend repeats itself while it waits: each call still checks for a
+        # cancel, but only news is written.
         waiting = _sync(result_key, working=True)  # and a job dequeued meanwhile is running
+        news = (round(fraction, 4), event.note, waiting.job_ids)
+        if written and written[-1] == news:
+            return
+        written[:] = [news]
         with ctx.app.db.session() as session:
             for job_id in waiting.job_ids:
-                repo.set_progress(session, job_id, "generate", fraction)
+                repo.set_progress(session, job_id, "generate", fraction, event.note)
+
+    def on_route(event: RouteEvent) -> None:
+        data = {"backend": event.backend}
+        if event.moved_from is not None:
+            data.update(moved_from=event.moved_from, reason=event.reason or "")
+        with ctx.app.db.session() as session:
+            for job_id in repo.jobs_for_result(session, result_key, rows.ACTIVE):
+                repo.add_event(session, job_id, "route", data)
 
     with job_scratch(ctx.app.settings) as folder:
         source = folder / f"input{Path(spec.input_key).suffix}"
@@ -135,15 +153,18 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
             spec.render,
             ctx.app.settings,
             on_progress,
-            spec.backend,
+            spec.route,
             run_id=DBOS.workflow_id or result_key,  # the render's workflow id: stable on recovery
             decode_gate=ctx.app.decode_gate,
+            breakers=breakers_of(ctx.app),
+            on_route=on_route,
         )
         stored: dict[str, Any] = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):
             info = ctx.blobs.put(artifact_key(result_key, kind), path, CONTENT_TYPES[kind])
             stored[kind] = {"key": info.key, "size": info.size, "sha256": info.sha256}
         stored[COST] = str(result.cost_usd)
+        stored[RAN_ON] = result.backend
     return stored
 
 
@@ -216,6 +237,8 @@ def store(job_id: str, stored: dict[str, Any]) -> None:
         video_key = files[VIDEO]["key"]
         if cost and not existing and not repo.result_has_owner(session, video_key, job_id):
             repo.set_cost(session, job_id, cost)
+        if RAN_ON in stored:  # renders from before routing say nothing: the row is right
+            repo.set_backend(session, job_id, stored[RAN_ON])
         for kind, blob in files.items():
             if kind in existing:
                 continue  # this step ran before a crash

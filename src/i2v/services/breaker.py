@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from i2v.bootstrap import App
 from i2v.db import health as repo
 from i2v.db.engine import Database
 from i2v.db.tables import utcnow
@@ -66,3 +67,9 @@ class Breakers:
     def succeeded(self, backend: str) -> None:
         with self._db.session() as session:
             repo.record_success(session, backend, self._clock())
+
+
+def breakers_of(app: App) -> Breakers:
+    """The deployment's breakers, on its database and settings."""
+    settings = app.settings
+    return Breakers(app.db, threshold=settings.breaker_failures, open_s=settings.breaker_open_s)

@@ -61,6 +61,7 @@ class GenerateResult:
     cost_usd: Decimal = Decimal(0)
     backend: str = DEFAULT_BACKEND  # where it really ran
     model: str | None = None
+    workflow: str | None = None
 
 
 def resolve_motion(prompt: str, motion: str | None) -> tuple[Motion, Intensity]:
@@ -199,6 +200,7 @@ def generate_video(
         cost_usd=cost,
         backend=used,
         model=spec.model,
+        workflow=spec.workflow,
     )
 
 

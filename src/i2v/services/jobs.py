@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from i2v.backends.registry import available_backends, get_backend
+from i2v.backends.registry import AUTO
 from i2v.bootstrap import App
 from i2v.config import Settings
 from i2v.db import jobs as repo
@@ -20,11 +21,14 @@ from i2v.domain.ids import new_id
 from i2v.domain.job import JobSpec, JobState
 from i2v.domain.spec import RenderSpec
 from i2v.engine.queue import JobQueue
-from i2v.errors import BackendUnavailable, BlockedUrl, Conflict, InvalidParameter, NotFound
+from i2v.errors import BlockedUrl, Conflict, InvalidParameter, NotFound
 from i2v.media.image import ImageLimits, inspect_image
 from i2v.net.ssrf import parse_url
 from i2v.services.accounts import UserInfo
+from i2v.services.breaker import breakers_of
+from i2v.services.budget import check_budget
 from i2v.services.cache import cache_key
+from i2v.services.routing import Route, plan_route
 from i2v.storage.base import BlobStore
 
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -56,6 +60,8 @@ class JobView:
     error_message: str | None
     artifacts: tuple[ArtifactView, ...]
     cost_usd: Decimal = Decimal(0)
+    model: str | None = None
+    cost_estimate_usd: Decimal | None = None
     has_webhook: bool = False  # not public: the URL may carry a receiver's token
 
 
@@ -74,6 +80,8 @@ def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
         error_code=job.error_code,
         error_message=job.error_message,
         cost_usd=job.cost_usd or Decimal(0),
+        model=job.model,
+        cost_estimate_usd=job.cost_estimate_usd,
         has_webhook=bool(job.webhook_url),
         artifacts=tuple(
             ArtifactView(a.kind, a.storage_key, a.size, a.content_type, a.sha256)
@@ -90,8 +98,16 @@ def public_json(job: JobView) -> dict[str, Any]:
         "backend": job.backend,
         "stage": job.stage,
         "progress": job.progress,
+        "model": job.model,
+        "cost_estimate_usd": (
+            float(job.cost_estimate_usd) if job.cost_estimate_usd is not None else None
+        ),
         "cost_usd": float(job.cost_usd),
-        "spec": {"backend": job.spec.get("backend"), **job.spec.get("render", {})},
+        "spec": {
+            "backend": job.spec.get("backend"),
+            "route": job.spec.get("candidates") or [job.spec.get("backend")],
+            **job.spec.get("render", {}),
+        },
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
@@ -130,25 +146,21 @@ def check_request(
     backend: str,
     idempotency_key: str | None,
     webhook_url: str | None,
-) -> RenderSpec:
+    prefer: str = "cost",
+    tripped: Collection[str] = (),
+) -> Route:
     """Every check that needs no image, so a bad parameter is refused before any fetch.
 
-    Returns the render as the backend will run it (e.g. its workflow's version pinned).
+    Returns the route: the backends to try and the render as they run it (e.g. a workflow's
+    version pinned). A backend this server cannot run is refused (422): accepted, the job
+    could only fail after its retries.
     """
-    render = get_backend(backend, settings).prepare(render)  # 422 here, not a failed GPU run
-    if backend not in available_backends(settings):
-        # Accepted, it could only fail after its retries: nothing here can run it.
-        raise BackendUnavailable(
-            "backend",
-            backend,
-            "backend 'comfyui' is not available on this server: "
-            "it has no I2V_COMFYUI_URLS and the GPU fleet is off (I2V_FLEET_ENABLED)",
-        )
+    route = plan_route(settings, render, backend, prefer, tripped=tripped)
     if webhook_url is not None:
         _check_webhook(settings, webhook_url)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidParameter("idempotency_key", idempotency_key, "Idempotency-Key: 1-255 chars")
-    return render
+    return route
 
 
 def submit(
@@ -162,14 +174,18 @@ def submit(
     idempotency_key: str | None = None,
     webhook_url: str | None = None,
     use_cache: bool = True,
+    prefer: str = "cost",
 ) -> Submitted:
     """Validate and store the input, record the job, and queue it.
 
     With `idempotency_key`, a repeat of the same request returns the first job, and the same
-    key with a different request is a Conflict.
+    key with a different request is a Conflict. A job that may run on a hosted backend is
+    checked against its owner's daily budget in the transaction that records it.
     """
     settings = app.settings
-    render = check_request(settings, render, backend, idempotency_key, webhook_url)
+    tripped = breakers_of(app).tripped() if backend == AUTO else {}
+    route = check_request(settings, render, backend, idempotency_key, webhook_url, prefer, tripped)
+    render = route.spec
     limits = ImageLimits(settings.max_image_pixels, settings.min_image_side)
     decoded = inspect_image(image, limits, name="image", gate=app.decode_gate)
     digest = hashlib.sha256(image).hexdigest()
@@ -180,6 +196,7 @@ def submit(
         input_key=input_key,
         input_sha256=digest,
         use_cache=use_cache,
+        candidates=route.backends,
     )
     request_hash = _request_hash(spec)
     key = cache_key(decoded.pixels_sha256, render, backend)
@@ -206,9 +223,14 @@ def submit(
         request_hash=request_hash,
         webhook_url=webhook_url,
         cache_key=key,
+        model=render.model,
+        cost_estimate_usd=route.estimate_usd,
+        hosted=route.hosted,
     )
     try:
         with app.db.session() as session:
+            if route.hosted:
+                check_budget(session, settings, owner.id, route.hosted_estimate, job.created_at)
             repo.lock_input(session, input_key)
             session.add(job)
             session.flush()
@@ -258,6 +280,8 @@ def _from_cache(
             request_hash=request_hash,
             webhook_url=webhook_url,
             cache_key=key,
+            model=spec.render.model,
+            cost_estimate_usd=Decimal(0),  # a stored result costs nothing
         )
         session.add(job)
         session.flush()

@@ -41,7 +41,16 @@ class Route:
 
     @property
     def hosted(self) -> bool:
-        return self.backends[0] in HOSTED
+        """Whether any backend on the route bills per request (a failover may reach it)."""
+        return any(name in HOSTED for name in self.backends)
+
+    @property
+    def hosted_estimate(self) -> Decimal | None:
+        """The most the route's hosted backends may cost; None where a price is unknown."""
+        prices = [self.quote(name) for name in self.backends if name in HOSTED]
+        if any(q is None or q.usd is None for q in prices):
+            return None
+        return max((q.usd for q in prices if q is not None and q.usd is not None), default=None)
 
     def quote(self, backend: str) -> Quote | None:
         return next((q for q in self.quotes if q.backend == backend), None)

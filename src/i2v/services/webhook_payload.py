@@ -25,10 +25,19 @@ class ArtifactOut(BaseModel):
 class JobOut(BaseModel):
     id: str
     state: str
-    backend: str
+    backend: str = Field(
+        description="Where the job ran (once it has); before that, what was asked: a backend "
+        "or auto."
+    )
+    model: str | None = Field(description="The catalogue model; null: the local renderer.")
     stage: str | None
     progress: float
-    cost_usd: float = Field(description="GPU time this job paid for, in US dollars.")
+    cost_estimate_usd: float | None = Field(
+        description="The quote at submission, in US dollars; null where the price is unknown."
+    )
+    cost_usd: float = Field(
+        description="What this job paid for (GPU time or a hosted model), in US dollars."
+    )
     spec: dict[str, Any]
     created_at: datetime
     started_at: datetime | None

@@ -27,7 +27,6 @@ from i2v.backends.fal.values import (
     CancelOutcome,
     FalRequest,
     FalResult,
-    Progress,
     ProgressFn,
     QueueState,
     Status,
@@ -136,6 +135,7 @@ class FalClient:
             "output_lifetime_s": settings.fal_output_lifetime_s,
             "max_output_bytes": settings.fal_max_output_mb * 1024 * 1024,
             "download_timeout_s": settings.fal_download_timeout_s,
+            "poll_s": settings.fal_poll_s,
         }
         return cls(settings.fal_key, **(options | overrides))
 
@@ -220,13 +220,11 @@ class FalClient:
         A failed request also ends COMPLETED; its result call says why, so `result` raises.
         """
         ends = self._clock() + timeout_s
-        last: Progress | None = None
         while True:
             status = self.status(request)
-            progress = progress_of(status)
-            if on_progress is not None and progress != last:
-                on_progress(progress)
-            last = progress
+            # Every poll, news or not: a caller checks for a cancel in its callback.
+            if on_progress is not None:
+                on_progress(progress_of(status))
             if status.state is QueueState.COMPLETED:
                 return status
             if self._clock() >= ends:
