@@ -36,6 +36,7 @@ def test_the_brief_s_endpoints_are_all_shipped() -> None:
     assert "fal-ai/kling-video/v2.6/pro/image-to-video" in endpoints
     assert "fal-ai/minimax/hailuo-02/standard/image-to-video" in endpoints
     assert "fal-ai/veo3.1/fast/image-to-video" in endpoints
+    assert "wan/v2.6/image-to-video" in endpoints  # fal's id for Wan 2.6 has no fal-ai/
 
 
 @pytest.mark.parametrize("model", sorted(SNAPSHOTS))
@@ -49,9 +50,10 @@ def test_a_typical_request_maps_to_the_json_fal_takes(model: str) -> None:
 
 
 def test_safety_checkers_are_set_where_the_endpoint_has_them() -> None:
-    for model in ("wan-2.2-14b-turbo", "wan-2.5", "wan-2.6", "seedance-1-pro", "ltx-2"):
+    for model in ("wan-2.2-14b-turbo", "wan-2.5", "wan-2.6", "seedance-1-pro"):
         assert BY_MODEL[model].safety["enable_safety_checker"] is True
     assert BY_MODEL["veo-3.1-fast"].safety == {"safety_tolerance": "4"}
+    assert BY_MODEL["ltx-2"].safety == {}  # fal's LTX-2 schema has no safety input
 
 
 def test_a_full_request_uses_each_endpoint_s_own_fields() -> None:
