@@ -23,8 +23,9 @@ IMAGE = "https://example.com/in.png"
 REQUEST = ModelRequest(image_url=IMAGE, prompt="the camera pushes in")
 BY_MODEL = {m.model: m for m in shipped_manifests()}
 
-# What i2v sends for REQUEST (every choice left to the model's default): fal's field names,
-# the duration in the endpoint's own form, and the safety knobs always set explicitly.
+# What i2v sends for REQUEST in a default 30 fps job (every choice left to the model's
+# default): fal's field names, the duration in the endpoint's own form, the safety knobs and
+# the frame interpolator always set explicitly.
 SNAPSHOTS: dict[str, dict[str, object]] = json.loads(
     (Path(__file__).parents[1] / "data" / "fal_requests.json").read_text()
 )
@@ -36,12 +37,13 @@ def test_the_brief_s_endpoints_are_all_shipped() -> None:
     assert "fal-ai/kling-video/v2.6/pro/image-to-video" in endpoints
     assert "fal-ai/minimax/hailuo-02/standard/image-to-video" in endpoints
     assert "fal-ai/veo3.1/fast/image-to-video" in endpoints
+    assert "wan/v2.6/image-to-video" in endpoints  # fal's id for Wan 2.6 has no fal-ai/
 
 
 @pytest.mark.parametrize("model", sorted(SNAPSHOTS))
 def test_a_typical_request_maps_to_the_json_fal_takes(model: str) -> None:
     manifest = BY_MODEL[model]
-    sent = to_fal_input(manifest, REQUEST)
+    sent = to_fal_input(manifest, REQUEST, target_fps=30)
     assert sent.endpoint == manifest.endpoint
     assert sent.arguments == SNAPSHOTS[model]
     assert manifest.safety.items() <= sent.arguments.items()
@@ -49,9 +51,10 @@ def test_a_typical_request_maps_to_the_json_fal_takes(model: str) -> None:
 
 
 def test_safety_checkers_are_set_where_the_endpoint_has_them() -> None:
-    for model in ("wan-2.2-14b-turbo", "wan-2.5", "wan-2.6", "seedance-1-pro", "ltx-2"):
+    for model in ("wan-2.2-14b", "wan-2.2-14b-turbo", "wan-2.5", "wan-2.6", "seedance-1-pro"):
         assert BY_MODEL[model].safety["enable_safety_checker"] is True
     assert BY_MODEL["veo-3.1-fast"].safety == {"safety_tolerance": "4"}
+    assert BY_MODEL["ltx-2"].safety == {}  # fal's LTX-2 schema has no safety input
 
 
 def test_a_full_request_uses_each_endpoint_s_own_fields() -> None:

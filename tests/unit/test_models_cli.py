@@ -50,6 +50,7 @@ def test_show_gives_fields_allowed_values_price_and_the_json_sent(
     assert "  price          $0.35 for 5 s, +$0.07 per further second (read 2026-12-04)\n" in out
     code, out, _ = i2v(capsys, "models", "show", "veo-3.1-fast")
     assert '  safety         {"safety_tolerance": "4"}\n' in out
+    assert "  interpolation  (no interpolator)\n" in out
     assert "  resolution     720p | 1080p | 4k (default 720p)\n" in out
 
 
@@ -61,6 +62,11 @@ def test_show_names_both_backends_of_a_shared_model(
     assert "  backends       fal, comfyui\n" in out
     assert "  comfyui        workflow wan22_i2v_14b" in out
     assert '"num_frames": 81, "frames_per_second": 16' in out
+    assert (
+        "  interpolation  interpolator_model film (off: none), num_interpolated_frames 0-4, "
+        "adjust_fps_for_interpolation true; a 30 fps job gets 16 fps x 2 = 32 fps\n"
+    ) in out
+    assert '"interpolator_model": "film", "num_interpolated_frames": 1' in out
 
 
 def test_an_unknown_model_exits_2_suggesting_close_names(

@@ -61,9 +61,24 @@ def models_list() -> None:
         typer.echo("  ".join([*cells, row[-1]]))
 
 
+def _interpolation(m: EndpointManifest, fps: int) -> str:
+    from i2v.backends.fal.mapping import interpolated_frames
+
+    spec, base = m.interpolation, m.generated_fps
+    if spec is None or base is None:
+        return "(no interpolator)"
+    frames = interpolated_frames(m, fps)
+    return (
+        f"{spec.model_field} {spec.model} (off: {spec.off}), {spec.frames_field} "
+        f"0-{spec.max_frames}, {spec.adjust_fps_field} true; "
+        f"a {fps} fps job gets {base} fps x {frames + 1} = {base * (frames + 1)} fps"
+    )
+
+
 def _fal_lines(m: EndpointManifest) -> list[str]:
     from i2v.backends.fal.mapping import to_fal_input
     from i2v.backends.fal.pricing import describe
+    from i2v.domain.spec import DEFAULT_FPS
     from i2v.models.request import ModelRequest
 
     def choices(spec: Choice | None) -> str:
@@ -80,7 +95,9 @@ def _fal_lines(m: EndpointManifest) -> list[str]:
         "frames": f"as {d.field} at {d.fps} fps ({d.fps_field})",
         "none": "not settable",
     }[d.form]
-    sample = to_fal_input(m, ModelRequest(image_url="https://example.com/in.png", prompt="…"))
+    sample = to_fal_input(
+        m, ModelRequest(image_url="https://example.com/in.png", prompt="…"), target_fps=DEFAULT_FPS
+    )
     return [
         f"  endpoint       {m.endpoint}",
         f"  image          {m.image_field}",
@@ -94,7 +111,7 @@ def _fal_lines(m: EndpointManifest) -> list[str]:
         f"  negative       {'negative_prompt' if m.negative_prompt else '(not supported)'}",
         f"  seed           {'seed' if m.seed else '(not supported)'}",
         f"  safety         {json.dumps(m.safety) if m.safety else '(no safety input)'}",
-        f"  interpolation  {m.interpolation or '-'}",
+        f"  interpolation  {_interpolation(m, DEFAULT_FPS)}",
         f"  price          {describe(m)}",
         f"  price source   {m.price.source}",
         f"  sends          {json.dumps(sample.arguments, ensure_ascii=False)}",

@@ -13,6 +13,7 @@ MIN_DURATION_S = 3.0  # Instagram refuses shorter Reels
 MAX_DURATION_S = 90.0
 MIN_FPS = 23  # both platforms' floor
 MAX_FPS = 60
+DEFAULT_FPS = 30
 MAX_SEED = 2**63 - 1
 
 
@@ -38,7 +39,7 @@ class RenderSpec:
     intensity: Intensity
     size: Size = DEFAULT_SIZE
     duration_s: float = 5.0
-    fps: int = 30
+    fps: int = DEFAULT_FPS
     fit: Fit = Fit.COVER
     seed: int = 0
     prompt: str = ""

@@ -4,7 +4,8 @@ Remote models return their own size and rate (Wan 2.2: 16 fps, 832x480 or 1280x7
 Re-timing keeps the clip's length and motion: each output frame at time i/fps shows the
 source frame on screen at that moment, so 16 fps becomes 30 fps by repeating frames, never
 by speeding the motion up. Frame interpolation would be smoother but needs a model; it
-belongs in the backend's workflow (a RIFE node in ComfyUI), where a GPU is at hand.
+belongs in the backend, where a GPU is at hand (a RIFE node in a ComfyUI workflow, fal's
+interpolator on Wan 2.2 A14B), which brings the clip to at least the job's rate first.
 """
 
 from __future__ import annotations

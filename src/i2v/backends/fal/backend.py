@@ -141,7 +141,7 @@ class FalBackend:
     def prepare(self, spec: RenderSpec) -> RenderSpec:
         """Refuse what the model's endpoint cannot honour, before anything is paid for."""
         manifest = fal_manifest(self._settings, spec.model)
-        to_fal_input(manifest, spec_request(manifest, spec, _NO_IMAGE))
+        to_fal_input(manifest, spec_request(manifest, spec, _NO_IMAGE), target_fps=spec.fps)
         return replace(spec, model=catalog_for(self._settings).get(manifest.model).name)
 
     def quote(self, spec: RenderSpec) -> Decimal | None:
@@ -171,7 +171,9 @@ class FalBackend:
                 image_url = client.file_url(
                     encode_jpeg(request.image.rgb), content_type="image/jpeg", file_name="in.jpg"
                 )
-                fal_input = to_fal_input(manifest, replace(unified, image_url=image_url))
+                fal_input = to_fal_input(
+                    manifest, replace(unified, image_url=image_url), target_fps=request.fps
+                )
                 self._log.intent(request.run_id, manifest.endpoint)
                 fal_request = client.submit(fal_input.endpoint, fal_input.arguments)
                 self._log.submitted(request.run_id, fal_request)

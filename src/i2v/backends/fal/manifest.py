@@ -83,6 +83,32 @@ class Audio(_Strict):
     default: bool  # fal's default when the field is absent, for the record
 
 
+class Interpolation(_Strict):
+    """A frame interpolator the endpoint runs on the frames its model made (Wan 2.2 A14B).
+
+    i2v always sends all three fields, so fal's defaults (which may interpolate) never
+    decide: `model` with the in-between frames a job's fps needs, or `off` with none. The
+    fps-adjust field is sent true: the clip's rate is multiplied by frames + 1 and its length
+    kept, rather than the same rate played slower.
+    """
+
+    model_field: str = "interpolator_model"
+    model: str = Field(min_length=1)  # the interpolator i2v asks for, e.g. "film"
+    off: str = Field(default="none", min_length=1)  # the model_field value for no interpolation
+    frames_field: str = "num_interpolated_frames"
+    max_frames: PositiveInt  # in-between frames per pair of generated frames: 0 to this
+    adjust_fps_field: str = "adjust_fps_for_interpolation"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Interpolation:
+        if self.model == self.off:
+            raise ValueError(f"model {self.model!r} is the value that turns interpolation off")
+        fields = [self.model_field, self.frames_field, self.adjust_fps_field]
+        if len(set(fields)) != len(fields):
+            raise ValueError(f"two interpolation inputs share a field name: {fields}")
+        return self
+
+
 class PerSecondRate(_Strict):
     resolution: str | None = None  # None: any resolution
     audio: bool | None = None  # None: with or without audio
@@ -150,9 +176,28 @@ class EndpointManifest(_Strict):
     seed: bool = False
     # Safety-checker inputs and the values i2v always sends, so fal's defaults never decide.
     safety: dict[str, Scalar] = Field(default_factory=dict)
-    interpolation: str | None = None  # what is known of its frame interpolator, if it has one
+    interpolation: Interpolation | None = None  # None: no frame interpolator
     price: Price
     notes: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_interpolation(cls, data: object) -> object:
+        # Earlier manifests described interpolation in free text, which i2v never acted on:
+        # such a file still loads, its text moved to the notes.
+        if isinstance(data, dict) and isinstance(data.get("interpolation"), str):
+            text = data["interpolation"]
+            notes = data.get("notes") or ""
+            data = {**data, "interpolation": None}
+            data["notes"] = f"{notes} Interpolation: {text}".strip() if text else notes
+        return data
+
+    @property
+    def generated_fps(self) -> int | None:
+        """The rate of the frames the model makes: the one i2v sends, else fal's native."""
+        if self.duration.form == "frames":
+            return self.duration.fps
+        return self.native_fps
 
     @model_validator(mode="after")
     def _fields_distinct(self) -> EndpointManifest:
@@ -162,6 +207,11 @@ class EndpointManifest(_Strict):
         names += [c.field for c in (self.resolution, self.aspect) if c is not None]
         names += [self.audio.field] if self.audio else []
         names += list(self.safety)
+        if self.interpolation is not None:
+            i = self.interpolation
+            names += [i.model_field, i.frames_field, i.adjust_fps_field]
+            if self.generated_fps is None:
+                raise ValueError("interpolation needs native_fps: the rate it multiplies")
         given = [n for n in names if n is not None]
         if len(given) != len(set(given)):
             raise ValueError(f"two inputs share a field name: {given}")

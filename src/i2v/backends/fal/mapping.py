@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NoReturn
 
-from i2v.backends.fal.manifest import Choice, EndpointManifest, Scalar
+from i2v.backends.fal.manifest import Choice, EndpointManifest, Interpolation, Scalar
 from i2v.errors import InvalidParameter
 from i2v.models.request import ModelRequest
 
@@ -73,11 +74,35 @@ def _refuse(manifest: EndpointManifest, field: str, value: object, what: str) ->
     raise InvalidParameter(field, value, f"{manifest.model} does not support {what}")
 
 
-def to_fal_input(manifest: EndpointManifest, request: ModelRequest) -> FalInput:
+def interpolated_frames(manifest: EndpointManifest, target_fps: int | None) -> int:
+    """In-between frames per generated pair that bring the clip to at least target_fps.
+
+    16 fps at a 30 fps target is 1 (32 fps, which publishing re-times to 30); 0 where the
+    endpoint has no interpolator, the model's rate already meets the target, or there is none.
+    Capped at what the endpoint allows: the rest is left to publishing's repeated frames.
+    """
+    spec, base = manifest.interpolation, manifest.generated_fps
+    if spec is None or base is None or target_fps is None or base >= target_fps:
+        return 0
+    return min(spec.max_frames, math.ceil(target_fps / base) - 1)
+
+
+def _interpolation(spec: Interpolation, frames: int) -> dict[str, Scalar]:
+    return {
+        spec.model_field: spec.model if frames else spec.off,
+        spec.frames_field: frames,
+        spec.adjust_fps_field: True,
+    }
+
+
+def to_fal_input(
+    manifest: EndpointManifest, request: ModelRequest, *, target_fps: int | None = None
+) -> FalInput:
     """The endpoint's arguments for the request; InvalidParameter if it cannot be honoured.
 
     What would change the output is refused rather than dropped: a negative prompt, sound,
-    an end frame or a seed the endpoint cannot take.
+    an end frame or a seed the endpoint cannot take. target_fps is the rate the job publishes
+    at: an endpoint with an interpolator is asked for the in-between frames that reach it.
     """
     if not request.prompt.strip():
         raise InvalidParameter("prompt", request.prompt, "the prompt is empty")
@@ -114,5 +139,8 @@ def to_fal_input(manifest: EndpointManifest, request: ModelRequest) -> FalInput:
         if manifest.end_image_field is None:
             _refuse(manifest, "end_image", request.end_image_url, "an end image")
         args[manifest.end_image_field] = request.end_image_url
+    if manifest.interpolation is not None:
+        frames = interpolated_frames(manifest, target_fps)
+        args.update(_interpolation(manifest.interpolation, frames))
     args.update(manifest.safety)
     return FalInput(manifest.endpoint, args)
