@@ -19,6 +19,7 @@ from i2v.backends.registry import AUTO
 from i2v.domain.job import JobState
 from i2v.domain.size import output_size
 from i2v.domain.spec import Fit, RenderSpec
+from i2v.models.catalog import default_duration
 from i2v.services import jobs
 from i2v.services.generate import resolve_motion
 
@@ -50,7 +51,11 @@ async def submit_job(
         motion=chosen_motion,
         intensity=intensity,
         size=output_size(fields.size, fields.aspect),
-        duration_s=fields.duration,
+        duration_s=(
+            fields.duration
+            if fields.duration is not None
+            else default_duration(settings, fields.model)
+        ),
         fps=fields.fps,
         fit=Fit.parse(fields.fit),
         seed=fields.seed,

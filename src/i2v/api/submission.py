@@ -39,8 +39,10 @@ class JobFields(BaseModel):
 
     prompt: str = Field(default="", max_length=2000)
     motion: str | None = Field(default=None, json_schema_extra={"enum": [*Motion, None]})
-    duration: float = Field(
-        default=5.0, json_schema_extra={"minimum": MIN_DURATION_S, "maximum": MAX_DURATION_S}
+    duration: float | None = Field(
+        default=None,
+        description="Seconds; default 5, or the model's own where it makes no 5 s clip.",
+        json_schema_extra={"minimum": MIN_DURATION_S, "maximum": MAX_DURATION_S},
     )
     fps: int = Field(default=30, json_schema_extra={"minimum": MIN_FPS, "maximum": MAX_FPS})
     size: str | None = Field(

@@ -16,6 +16,7 @@ from i2v.config import Settings, load_settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, output_size
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS, Fit, RenderSpec
+from i2v.models.catalog import default_duration
 from i2v.services.breaker import Breakers
 from i2v.services.generate import generate_video, resolve_motion
 from i2v.services.routing import RouteEvent, check_prefer
@@ -55,11 +56,13 @@ def generate(
         ),
     ] = None,
     duration: Annotated[
-        float,
+        float | None,
         typer.Option(
-            metavar="SECONDS", help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g})."
+            metavar="SECONDS",
+            help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g}).",
+            show_default="5, or the model's own where it makes no 5 s clip",
         ),
-    ] = 5.0,
+    ] = None,
     fps: Annotated[int, typer.Option(help=f"Frames per second ({MIN_FPS}-{MAX_FPS}).")] = 30,
     size: Annotated[
         str | None,
@@ -145,11 +148,12 @@ def generate(
 ) -> None:
     """Animate IMAGE with a camera move and write a publish-ready MP4 plus a JPEG cover."""
     chosen_motion, intensity = resolve_motion(prompt, motion)
+    settings = load_settings()
     spec = RenderSpec(
         motion=chosen_motion,
         intensity=intensity,
         size=output_size(size, aspect),
-        duration_s=duration,
+        duration_s=duration if duration is not None else default_duration(settings, model),
         fps=fps,
         fit=Fit.parse(fit),
         seed=seed,
@@ -160,7 +164,6 @@ def generate(
         resolution=resolution,
         audio=audio,
     )
-    settings = load_settings()
     chosen = backend or (AUTO if model else "local")
     check_prefer(prefer)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from i2v.backends.fal.library import load_manifests
 from i2v.backends.fal.manifest import EndpointManifest
 from i2v.config import Settings, resolved_fal_manifests_dir
+from i2v.domain.spec import MIN_DURATION_S
 from i2v.errors import ConfigError, InvalidParameter
 from i2v.models.names import canonical
 
@@ -21,11 +22,24 @@ class Model:
     local: bool = False  # i2v's own CPU renderer
 
     @property
+    def default_duration_s(self) -> float:
+        """The length a job gets when it names none: i2v's 5 s where the model makes it,
+        else the hosted endpoint's own default (Veo makes 4, 6 or 8 s)."""
+        if self.fal is None or self.fal.duration.form == "none":
+            return DEFAULT_DURATION_S
+        spec = self.fal.duration
+        if DEFAULT_DURATION_S in spec.allowed:
+            return DEFAULT_DURATION_S
+        fits = [d for d in spec.allowed if d >= MIN_DURATION_S]
+        return float(spec.default if spec.default in fits else min(fits, default=5))
+
+    @property
     def backends(self) -> tuple[str, ...]:
         found = ("local", self.local), ("fal", self.fal is not None), ("comfyui", self.comfyui)
         return tuple(name for name, present in found if present)
 
 
+DEFAULT_DURATION_S = 5.0
 LOCAL = Model("local", "i2v's CPU renderer: camera moves over the still image", local=True)
 # Models the shipped ComfyUI workflows run; a fal endpoint of the same model joins its entry.
 COMFYUI_WORKFLOWS: dict[str, tuple[str, str]] = {
@@ -75,3 +89,14 @@ class ModelCatalog:
 def catalog_for(settings: Settings) -> ModelCatalog:
     """The catalogue this deployment knows: the shipped endpoints and the user's own."""
     return ModelCatalog(load_manifests(resolved_fal_manifests_dir(settings)))
+
+
+def default_duration(settings: Settings, model: str | None) -> float:
+    """The length of a job that names none, for its model (an unknown model: 5 s, and the
+    job is refused by name later)."""
+    if model is None:
+        return DEFAULT_DURATION_S
+    try:
+        return catalog_for(settings).get(model).default_duration_s
+    except InvalidParameter:
+        return DEFAULT_DURATION_S

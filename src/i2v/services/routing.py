@@ -105,6 +105,9 @@ def plan_route(
         else:
             skipped.append((quote.backend, why))
     if not usable:
+        refusals = [q.refusal for q in quotes if q.refusal is not None]
+        if refusals and len(refusals) == len(quotes):
+            raise refusals[0]  # the request itself is wrong: name its field and what is allowed
         model = model_of(settings, spec).name
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
         raise BackendUnavailable("backend", AUTO, f"no backend can run {model} now ({reasons})")

@@ -144,12 +144,6 @@ class FalBackend:
         to_fal_input(manifest, spec_request(manifest, spec, _NO_IMAGE), target_fps=spec.fps)
         return replace(spec, model=catalog_for(self._settings).get(manifest.model).name)
 
-    def quote(self, spec: RenderSpec) -> Decimal | None:
-        """What fal charges for the spec, or None where the price is not known."""
-        manifest = fal_manifest(self._settings, spec.model)
-        found = price(manifest, spec_request(manifest, spec, _NO_IMAGE))
-        return found.usd if found is not None else None
-
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
         manifest = fal_manifest(self._settings, request.model)
         unified = model_request(
