@@ -16,6 +16,7 @@ from i2v.backends.fal.values import FalRequest
 from i2v.config import Settings, resolved_database_url
 from i2v.db import fal as repo
 from i2v.db.engine import Database, open_database
+from i2v.db.migrate import upgrade
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class DbRequestLog:
 
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self._settings, self._given = settings, db
+        self._migrated = db is not None  # a given database is the app's, already migrated
 
     @contextmanager
     def _database(self) -> Iterator[Database]:
@@ -52,6 +54,9 @@ class DbRequestLog:
             return
         db = open_database(resolved_database_url(self._settings), pool_size=1)
         try:
+            if not self._migrated:  # a library caller on a fresh data directory
+                upgrade(db)
+                self._migrated = True
             yield db
         finally:
             db.dispose()
