@@ -52,9 +52,9 @@ def test_the_document_declares_problems_bodies_and_media_types(served: Served) -
     assert "404" in video
     assert set(doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
     assert "HTTPValidationError" not in doc["components"]["schemas"]
-    # This server has no ComfyUI and no webhook secret: the document offers neither.
+    # This server has no ComfyUI, no fal key and no webhook secret: the document offers none.
     form = submit["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
-    assert form["backend"]["enum"] == ["local"]
+    assert form["backend"]["enum"] == ["auto", "local", None]
     assert "webhook_url" not in form
 
 
