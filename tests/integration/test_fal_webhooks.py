@@ -324,7 +324,7 @@ def generation(tmp_path: Path) -> GenerationRequest:
     )
 
 
-def render(served: Served, clock: Time, tmp_path: Path) -> EncodedClip:
+def render(served: Served, clock: Time, tmp_path: Path) -> list[Progress]:
     settings = served.settings
     backend = FalBackend(
         settings,
@@ -334,7 +334,7 @@ def render(served: Served, clock: Time, tmp_path: Path) -> EncodedClip:
     clip = backend.generate(generation(tmp_path), events.append)
     assert isinstance(clip, EncodedClip)
     assert clip.path.stat().st_size > 0
-    return clip
+    return events
 
 
 def status_polls(fake: FakeFal) -> int:
@@ -367,13 +367,15 @@ def test_the_backend_stops_polling_when_the_webhook_comes(
 def test_a_lost_webhook_only_costs_time(served: Served, fake_fal: FakeFal, tmp_path: Path) -> None:
     fake_fal.scripts[KLING] = Script(queue_polls=1, run_polls=2, webhook="lost")
     clock = Time()
-    render(served, clock, tmp_path)
+    events = render(served, clock, tmp_path)
     [request] = fake_fal.requests.values()
     assert stored(served, request.id) is None
     assert fake_fal.sent == []
     # The status every I2V_FAL_WEBHOOK_POLL_S (10 s), the database every second between.
     assert status_polls(fake_fal) == 4
     assert clock.sleeps == [1.0] * 30
+    # Progress is still told every second, where the job checks for a cancel.
+    assert len(events) >= 31
 
 
 def test_without_a_webhook_url_the_backend_polls_as_before(
