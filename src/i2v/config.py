@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     fal_webhook_url: str | None = Field(
         default=None, description="Public URL of this server's /hooks/fal; fal calls it back."
     )
+    fal_webhook_poll_s: float = Field(
+        default=10.0, gt=0, le=600, description="fal's status poll while webhooks are on."
+    )
     fal_jwks_url: str = Field(
         default="https://rest.fal.ai/.well-known/jwks.json",
         description="fal's webhook signing keys, cached at most 24 h.",

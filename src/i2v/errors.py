@@ -22,6 +22,8 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │   └── DailyBudgetExceeded   a hosted job would pass its owner's daily spend cap (limit,
     │                             committed, estimate)
     ├── Unauthenticated           missing, malformed, unknown or revoked API key
+    │   └── WebhookRejected       a vendor's webhook whose signature or timestamp does not
+    │                             verify (reason)
     ├── Forbidden                 authenticated, but not allowed (e.g. not an admin)
     ├── ConfigError               a setting (I2V_* or .env) is invalid
     │   └── FleetOff              a fleet operation while I2V_FLEET_ENABLED is false
@@ -176,6 +178,16 @@ class DailyBudgetExceeded(Conflict):
 
 class Unauthenticated(I2VError):
     code = "unauthenticated"
+
+
+class WebhookRejected(Unauthenticated):
+    """A webhook we cannot trust: headers missing, timestamp stale, or no key verifies it."""
+
+    code = "webhook_rejected"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"webhook refused: {reason}")
+        self.reason = reason
 
 
 class Forbidden(I2VError):

@@ -13,6 +13,11 @@ and its docs (inference-api queue, errors, request-errors, media expiration):
   400 ALREADY_COMPLETED or 404.
 - ``POST /storage/auth/token?storage_type=fal-cdn-v3`` grants a token for ``POST
   {base_url}/files/upload``, which answers ``{access_url}``; files are served under ``/cdn/``.
+- A submit with ``?fal_webhook=URL`` gets a signed delivery POSTed to URL once the request
+  completes (`fal_webhooks.py`): OK with the result body, or ERROR with "Invalid status code:
+  N" and the failure's body; none for a cancelled request. ``GET /.well-known/jwks.json``
+  serves the public key; ``Script.webhook`` picks a delivery fault, ``finish(id)`` ends a
+  request at once, without polls, and delivers its webhook before it returns.
 
 A request advances one step per status poll (``Script``), so tests need no real waiting.
 Outputs are real H.264 MP4s at the endpoint's native size and frame rate.
@@ -44,6 +49,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.comfyui import _free_port, _Uvicorn
+from tests.fakes.fal_webhooks import WEBHOOK_FAULTS, Sent, Signer, deliver, delivery_body
 
 Json = dict[str, Any]
 # Native output (width, height, fps) per endpoint family: Wan 832x480 at 16 fps, Kling 24 fps.
@@ -103,10 +109,13 @@ class Script:
     queue_polls: int = 1  # status polls answered IN_QUEUE, position counting down to 0
     run_polls: int = 2  # polls answered IN_PROGRESS, one more log line each
     fault: str | None = None
+    webhook: str | None = None  # a delivery fault: bad_signature, stale, duplicate, lost
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
             raise ValueError(f"unknown fault {self.fault!r}")
+        if self.webhook is not None and self.webhook not in WEBHOOK_FAULTS:
+            raise ValueError(f"unknown webhook fault {self.webhook!r}")
 
 
 @dataclass
@@ -128,10 +137,13 @@ class _Request:
     polls: int = 0
     cancelled: bool = False
     output: str | None = None  # CDN path of the video, once made
+    webhook_url: str | None = None
+    finished: bool = False  # ended by FakeFal.finish, whatever the polls
+    hooked: bool = False  # its delivery was made (or deliberately lost)
 
     @property
     def state(self) -> str:
-        if self.cancelled:
+        if self.cancelled or self.finished:
             return "COMPLETED"
         if self.script.fault == "stuck":
             return "IN_QUEUE" if self.polls <= self.script.queue_polls else "IN_PROGRESS"
@@ -203,6 +215,9 @@ class FakeFal:
         # CDN answers each download this much later.
         self.submit_gate: threading.Event | None = None
         self.cdn_delay_s = 0.0
+        self.signer = Signer()
+        self.sent: list[Sent] = []  # webhook POSTs made, in order
+        self._sent_changed = threading.Condition()
         self._tokens: set[str] = set()
         self._videos: dict[tuple[int, int, int], bytes] = {}
         self._lock = threading.Lock()
@@ -223,6 +238,7 @@ class FakeFal:
     def start(self) -> None:
         app = Starlette(
             routes=[
+                Route("/.well-known/jwks.json", self._jwks, methods=["GET"]),
                 Route("/storage/auth/token", self._token, methods=["POST"]),
                 Route("/cdn/files/upload", self._upload, methods=["POST"]),
                 Route("/cdn/files/{path:path}", self._cdn, methods=["GET"]),
@@ -319,6 +335,7 @@ class FakeFal:
         request_id = secrets.token_hex(16)
         owner_app = "/".join(endpoint_id.split("/")[:2])
         entry = _Request(request_id, endpoint_id, owner_app, arguments, script)
+        entry.webhook_url = seen.query.get("fal_webhook")
         with self._lock:
             self.requests[request_id] = entry
             position = sum(1 for r in self.requests.values() if r.state == "IN_QUEUE") - 1
@@ -348,6 +365,8 @@ class FakeFal:
         with self._lock:
             entry.polls += 1
             state = entry.state
+        if state == "COMPLETED":
+            self._hook_later(entry)
         script = entry.script
         response_url = f"{self.url}/{entry.owner_app}/requests/{entry.id}"
         body: Json = {"status": state, "request_id": entry.id, "response_url": response_url}
@@ -389,6 +408,10 @@ class FakeFal:
         if failure is not None:
             status, body, headers = failure
             return JSONResponse(body, status_code=status, headers=headers)
+        return JSONResponse(self._output(entry))
+
+    def _output(self, entry: _Request) -> Json:
+        """The result body of a request that succeeded; its video is stored on first use."""
         data = self.video(entry.endpoint_id)
         width, height, fps = (
             NATIVE.get(entry.endpoint_id) or NATIVE.get(entry.owner_app) or DEFAULT_NATIVE
@@ -412,7 +435,7 @@ class FakeFal:
             "duration": FRAMES / fps,
             "num_frames": FRAMES,
         }
-        return JSONResponse({"video": video, "seed": 42})
+        return {"video": video, "seed": 42}
 
     async def _cancel(self, request: Request) -> Response:
         seen = await self._record(request)
@@ -426,6 +449,53 @@ class FakeFal:
                 return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
             entry.cancelled = True
         return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    async def _jwks(self, request: Request) -> Response:
+        await self._record(request)
+        return JSONResponse(self.signer.jwks())
+
+    def finish(self, request_id: str) -> list[Sent]:
+        """End a request now, as if its last poll had passed, and deliver its webhook."""
+        entry = self.requests[request_id]
+        with self._lock:
+            entry.finished = True
+        return self._hook(entry)
+
+    def webhooks(self, request_id: str, count: int = 1, timeout_s: float = 10) -> list[Sent]:
+        """The deliveries made for a request, once `count` of them were made."""
+        deadline = time.monotonic() + timeout_s
+        with self._sent_changed:
+            while True:
+                made = [s for s in self.sent if s.request_id == request_id]
+                if len(made) >= count:
+                    return made
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{len(made)} of {count} webhooks for {request_id}")
+                self._sent_changed.wait(left)
+
+    def _hook_later(self, entry: _Request) -> None:
+        # Off the event loop: the receiver may be slow, and the status answer must not wait.
+        threading.Thread(target=self._hook, args=(entry,), daemon=True).start()
+
+    def _hook(self, entry: _Request) -> list[Sent]:
+        with self._lock:
+            if entry.hooked or entry.webhook_url is None or entry.cancelled:
+                return []
+            entry.hooked = True
+        failure = entry.failure
+        if failure is None:
+            body = delivery_body(entry.id, payload=self._output(entry))
+        else:
+            status, payload, _ = failure
+            body = delivery_body(entry.id, payload=payload, error=f"Invalid status code: {status}")
+        sent = deliver(self.signer, entry.webhook_url, entry.id, body, entry.script.webhook)
+        with self._sent_changed:
+            self.sent.extend(sent)
+            self._sent_changed.notify_all()
+        return sent
 
     # -- storage and CDN -----------------------------------------------------------------
 

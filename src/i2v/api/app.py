@@ -19,9 +19,11 @@ from i2v.api import (
     routes_events,
     routes_fleet,
     routes_health,
+    routes_hooks,
     routes_jobs,
 )
 from i2v.api.state import ServiceState
+from i2v.backends.fal.webhooks import FalKeys
 from i2v.bootstrap import open_app, open_blobs
 from i2v.config import Settings
 from i2v.engine.queue import JobQueue
@@ -51,6 +53,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, host: str = "127.
             queue=JobQueue(settings),
             engine=engine,
             loopback_only=_is_loopback(host),
+            fal_keys=FalKeys.from_settings(settings) if settings.fal_webhook_url else None,
         )
 
     def stop(services: ServiceState) -> None:
@@ -83,4 +86,6 @@ def create_app(settings: Settings, *, run_worker: bool = True, host: str = "127.
     api.include_router(metrics.router)
     api.include_router(routes_admin.router)
     api.include_router(routes_fleet.router)
+    if settings.fal_webhook_url:  # else /hooks/fal is missing, as any unknown route is
+        api.include_router(routes_hooks.router)
     return api

@@ -19,15 +19,21 @@ from i2v.config import Settings
 from i2v.errors import BodyTooLarge, Forbidden, I2VError, UploadTooLarge
 
 API_PREFIX = "/v1"
+HOOKS_PREFIX = "/hooks"  # vendors' webhooks: no key, their signatures are checked instead
 MULTIPART_SLACK = 64 * 1024  # the boundaries and small form fields around the image
+# fal's error deliveries echo the input, an inline image among it, so I2V_MAX_JSON_KB could
+# refuse them; whatever the content type says, a hook's body gets this cap and no bigger.
+HOOK_BODY_BYTES = 1024 * 1024
 
 
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-def body_limit(settings: Settings, headers: Headers) -> BodyTooLarge:
-    """The refusal, carrying its limit, for a body of this request's content type."""
+def body_limit(settings: Settings, headers: Headers, path: str = "") -> BodyTooLarge:
+    """The refusal, carrying its limit, for a body of this request's path and content type."""
+    if _under(path, HOOKS_PREFIX):
+        return BodyTooLarge(HOOK_BODY_BYTES)
     kind = headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         return UploadTooLarge(settings.max_upload_mb * 1024 * 1024 + MULTIPART_SLACK)
@@ -60,7 +66,7 @@ class Gate:
                 if not user.is_admin and any(_under(path, p) for p in self.admin_prefixes):
                     raise Forbidden("not found")
                 scope.setdefault("state", {})["user"] = user
-            refusal = body_limit(services.app.settings, headers)
+            refusal = body_limit(services.app.settings, headers, path)
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > refusal.limit:
                 raise refusal

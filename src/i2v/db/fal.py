@@ -53,6 +53,14 @@ def forget_request(session: Session, run_id: str) -> None:
     session.execute(delete(FalRequest).where(FalRequest.run_id == run_id))
 
 
+def is_submitted(session: Session, request_id: str) -> bool:
+    """Whether a render here checkpointed this request id (fal signs every customer's hooks)."""
+    found = session.scalars(
+        select(FalRequest.run_id).where(FalRequest.request_id == request_id).limit(1)
+    ).first()
+    return found is not None
+
+
 def add_delivery(
     session: Session,
     request_id: str,

@@ -32,6 +32,7 @@ from i2v.backends.fal.mapping import to_fal_input
 from i2v.backends.fal.pricing import price
 from i2v.backends.fal.values import FalRequest, QueueState
 from i2v.backends.fal.values import Progress as FalProgress
+from i2v.backends.fal.webhooks import DbDeliveries
 from i2v.config import Settings
 from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
@@ -129,11 +130,16 @@ class FalBackend:
         log: RequestLog | None = None,
         client: Callable[[], FalClient] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        delivered: Callable[[str], bool] | None = None,
     ) -> None:
         self._settings = settings
         self._log = log if log is not None else DbRequestLog(settings)
         self._client = client or (lambda: FalClient.from_settings(settings))
         self._clock = clock
+        # Whether fal's webhook for a request id has come (POST /hooks/fal stores it).
+        if delivered is None and settings.fal_webhook_url:
+            delivered = DbDeliveries(settings)
+        self._delivered = delivered
 
     def capabilities(self) -> Capabilities:
         return Capabilities(name=BACKEND, max_frames=0, needs_gpu=False, runs_locally=False)
@@ -169,7 +175,11 @@ class FalBackend:
                     manifest, replace(unified, image_url=image_url), target_fps=request.fps
                 )
                 self._log.intent(request.run_id, manifest.endpoint)
-                fal_request = client.submit(fal_input.endpoint, fal_input.arguments)
+                fal_request = client.submit(
+                    fal_input.endpoint,
+                    fal_input.arguments,
+                    webhook_url=self._settings.fal_webhook_url,
+                )
                 self._log.submitted(request.run_id, fal_request)
             clip = self._follow(client, fal_request, request, on_progress)
         found = price(manifest, unified)
@@ -185,9 +195,17 @@ class FalBackend:
         def progress(event: FalProgress) -> None:
             on_progress(_progress(event))
 
+        delivered = self._delivered
+        webhook = None if delivered is None else (lambda: delivered(fal_request.request_id))
         done = False
         try:
-            client.wait(fal_request, timeout_s=self._settings.fal_timeout_s, on_progress=progress)
+            client.wait(
+                fal_request,
+                timeout_s=self._settings.fal_timeout_s,
+                on_progress=progress,
+                done=webhook,  # polling stays the fallback: a lost webhook only costs time
+                status_every_s=None if webhook is None else self._settings.fal_webhook_poll_s,
+            )
             done = True
             result = client.result(fal_request)
             dest = request.workdir / f"fal-{fal_request.request_id}.mp4"

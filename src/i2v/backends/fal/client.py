@@ -27,6 +27,7 @@ from i2v.backends.fal.values import (
     CancelOutcome,
     FalRequest,
     FalResult,
+    Progress,
     ProgressFn,
     QueueState,
     Status,
@@ -214,19 +215,33 @@ class FalClient:
         *,
         timeout_s: float,
         on_progress: ProgressFn | None = None,
+        done: Callable[[], bool] | None = None,
+        status_every_s: float | None = None,
     ) -> Status:
         """Follow a request until COMPLETED, reporting progress; cancel it past `timeout_s`.
 
         A failed request also ends COMPLETED; its result call says why, so `result` raises.
+        `done` is checked every `poll_s` and the status only every `status_every_s` (default:
+        every `poll_s`); once `done` says the request ended (its webhook came), the status is
+        asked at once, so the answer is still the queue's own.
         """
         ends = self._clock() + timeout_s
+        every = self._poll_s if status_every_s is None else status_every_s
+        due = self._clock()
+        last: Progress | None = None
         while True:
-            status = self.status(request)
-            # Every poll, news or not: a caller checks for a cancel in its callback.
-            if on_progress is not None:
-                on_progress(progress_of(status))
-            if status.state is QueueState.COMPLETED:
-                return status
+            # At the deadline the status is asked once more, as at every poll before it.
+            if self._clock() >= min(due, ends) or (done is not None and done()):
+                status = self.status(request)
+                last = progress_of(status)
+                # Every poll, news or not: a caller checks for a cancel in its callback.
+                if on_progress is not None:
+                    on_progress(last)
+                if status.state is QueueState.COMPLETED:
+                    return status
+                due = self._clock() + every
+            elif on_progress is not None and last is not None:
+                on_progress(last)  # between status polls too: a cancel is seen within poll_s
             if self._clock() >= ends:
                 with contextlib.suppress(HostedUnavailable, HostedGone, BackendProtocolError):
                     self.cancel(request)
