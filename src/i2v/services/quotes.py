@@ -27,6 +27,7 @@ class Quote:
     available: bool  # this deployment can run it now
     reason: str | None = None  # why not, when not available or refused
     spec: RenderSpec | None = None  # the request as the backend would run it (refused: None)
+    field: str | None = None  # the parameter a refusal is about
 
     @property
     def hosted(self) -> bool:
@@ -48,7 +49,7 @@ def quote_backend(settings: Settings, spec: RenderSpec, backend: str) -> Quote:
     try:
         prepared = get_backend(backend, settings).prepare(spec)
     except InvalidParameter as exc:
-        return Quote(backend, name, None, "refused", missing is None, exc.message)
+        return Quote(backend, name, None, "refused", missing is None, exc.message, field=exc.field)
     usd, basis = _price(settings, prepared, backend)
     return Quote(backend, prepared.model or name, usd, basis, missing is None, missing, prepared)
 
