@@ -1,8 +1,10 @@
-"""Users and API keys on SQLite and a real PostgreSQL: hashing, revocation, the CLI."""
+"""Users and API keys on SQLite and a real PostgreSQL: hashing, revocation, daily budgets, the
+CLI."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -106,3 +108,49 @@ def test_cli_creates_users_and_keys_and_revokes(
         accounts.authenticate(db, token)
     assert run(["keys", "create", "nobody"]) == 1
     assert capsys.readouterr().err.strip().endswith("no user 'nobody'")
+
+
+def test_cli_sets_clears_and_lists_daily_budgets(
+    db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("I2V_DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("I2V_USER_DAILY_BUDGET_USD", raising=False)
+
+    def i2v(*args: str) -> tuple[int, str, str]:
+        code = run(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert i2v("users", "create", "alice")[0] == 0
+    assert i2v("users", "budget", "alice", "2.5") == (
+        0,
+        "alice: daily budget $2.50/day\n",
+        "",
+    )
+    code, out, _ = i2v("users", "list")
+    assert out.split()[1:3] == ["alice", "user"]
+    assert out.split()[-2:] == ["budget", "$2.50/day"]
+    assert i2v("users", "budget", "alice", "0.125")[1] == "alice: daily budget $0.125/day\n"
+    assert i2v("users", "budget", "alice", "0")[1] == "alice: daily budget $0.00/day\n"
+    monkeypatch.setenv("I2V_USER_DAILY_BUDGET_USD", "10")
+    assert i2v("users", "budget", "alice", "--clear")[1] == (
+        "alice: daily budget default ($10.00/day)\n"
+    )
+    monkeypatch.delenv("I2V_USER_DAILY_BUDGET_USD")
+    assert i2v("users", "list")[1].rstrip().endswith("budget default (no cap)")
+    assert accounts.find_user(db, "alice").daily_budget_usd is None
+    assert accounts.set_daily_budget(db, "alice", Decimal("0.000001")).daily_budget_usd == (
+        Decimal("0.000001")
+    )
+    assert accounts.find_user(db, "alice").daily_budget_usd == Decimal("0.000001")
+    for args, message in (
+        (["alice"], "give a budget in US dollars, or --clear"),
+        (["alice", "5", "--clear"], "give a budget or --clear, not both"),
+        (["alice", "five"], "budget 'five' is not an amount of dollars"),
+        (["alice", "--", "-1"], "daily budget -1: give US dollars from 0 to under 100000000"),
+        (["alice", "0.0000001"], "daily budget 0.0000001: at most 6 decimal places"),
+    ):
+        code, out, err = i2v("users", "budget", *args)
+        assert (code, out) == (2, ""), args
+        assert err.startswith(f"i2v: error: {message}"), err
+    assert i2v("users", "budget", "nobody", "5")[2] == "i2v: error: no user 'nobody'\n"

@@ -21,8 +21,10 @@ pytestmark = pytest.mark.integration
 MAX_EXAMPLES = 30
 
 # Only where a schema cannot say what makes a value valid, schema-valid data may be refused:
-# an image's bytes must decode (a generated "binary" never does), and a list cursor must be
-# a next_cursor this user was given. Every other check, and this one elsewhere, is as shipped.
+# an image's bytes must decode (a generated "binary" never does), a list cursor must be
+# a next_cursor this user was given, and a quote's model must be one i2v knows, asked for
+# values it offers (each model's durations and resolutions are its own). Every other check,
+# and this one elsewhere, is as shipped.
 CONFIG = """
 [[operations]]
 include-name = "POST /v1/jobs"
@@ -31,6 +33,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409",
 [[operations]]
 include-name = "GET /v1/jobs"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "422"]
+
+[[operations]]
+include-name = "POST /v1/quotes"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "422"]
 """
 
 
@@ -56,6 +62,11 @@ def test_the_document_declares_problems_bodies_and_media_types(served: Served) -
     form = submit["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
     assert form["backend"]["enum"] == ["auto", "local", None]
     assert "webhook_url" not in form
+    quote = doc["paths"]["/v1/quotes"]["post"]
+    assert set(quote["responses"]) == {"200", "400", "401", "413", "422"}
+    assert set(quote["responses"]["422"]["content"]) == {"application/problem+json"}
+    assert "image" not in doc["components"]["schemas"]["QuoteIn"]["properties"]  # not needed
+    assert set(doc["paths"]["/v1/backends"]["get"]["responses"]) == {"200", "401"}
 
 
 def test_schemathesis_with_every_check_finds_nothing(served: Served, tmp_path: Path) -> None:

@@ -16,11 +16,13 @@ from i2v.api import (
     openapi,
     problems,
     routes_admin,
+    routes_backends,
     routes_events,
     routes_fleet,
     routes_health,
     routes_hooks,
     routes_jobs,
+    routes_quotes,
 )
 from i2v.api.state import ServiceState
 from i2v.backends.fal.webhooks import FalKeys
@@ -83,6 +85,8 @@ def create_app(settings: Settings, *, run_worker: bool = True, host: str = "127.
     api.include_router(routes_health.router)
     api.include_router(routes_jobs.router)
     api.include_router(routes_events.router)
+    api.include_router(routes_quotes.router)
+    api.include_router(routes_backends.router)
     api.include_router(metrics.router)
     api.include_router(routes_admin.router)
     api.include_router(routes_fleet.router)

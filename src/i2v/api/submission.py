@@ -25,7 +25,7 @@ READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
 
 
 # An even number of 360-1920: the sides yuv420p video at the platforms' sizes allows.
-_EVEN_SIDE = r"(36[02468]|3[7-9][02468]|[4-9][0-9][02468]|1[0-8][0-9][02468]|19[01][02468]|1920)"
+EVEN_SIDE = r"(36[02468]|3[7-9][02468]|[4-9][0-9][02468]|1[0-8][0-9][02468]|19[01][02468]|1920)"
 
 
 class JobFields(BaseModel):
@@ -48,7 +48,7 @@ class JobFields(BaseModel):
     size: str | None = Field(
         default=None,
         description="WIDTHxHEIGHT, even sides of 360-1920 px; not with aspect.",
-        json_schema_extra={"pattern": rf"^{_EVEN_SIDE}x{_EVEN_SIDE}$"},
+        json_schema_extra={"pattern": rf"^{EVEN_SIDE}x{EVEN_SIDE}$"},
     )
     aspect: str | None = Field(default=None, json_schema_extra={"enum": [*ASPECT_PRESETS, None]})
     fit: str = Field(default="cover", json_schema_extra={"enum": [*Fit]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,7 @@ from i2v.config import load_settings
 
 if TYPE_CHECKING:
     from i2v.bootstrap import App
+    from i2v.services.accounts import UserInfo
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
@@ -58,11 +60,70 @@ def users_create(
 
 @users_app.command("list")
 def users_list() -> None:
-    """List users."""
+    """List users, with their role, creation time and daily budget for hosted models."""
     with _app() as app:
+        default = app.settings.user_daily_budget_usd
         for user in _accounts().list_users(app.db):
             role = "admin" if user.is_admin else "user"
-            typer.echo(f"{user.id}  {user.name}  {role}  {user.created_at:%Y-%m-%d %H:%M}")
+            typer.echo(
+                f"{user.id}  {user.name}  {role}  {user.created_at:%Y-%m-%d %H:%M}  "
+                f"budget {_budget_text(user, default)}"
+            )
+
+
+def _usd(amount: Decimal) -> str:
+    cents = amount.quantize(Decimal("0.01"))
+    return f"${cents if amount == cents else amount.normalize():f}/day"
+
+
+def _budget_text(user: UserInfo, default: Decimal | None) -> str:
+    if user.daily_budget_usd is not None:
+        return _usd(user.daily_budget_usd)
+    return f"default ({_usd(default)})" if default is not None else "default (no cap)"
+
+
+@users_app.command("budget")
+def users_budget(
+    name: Annotated[str, typer.Argument(help="User name or id.")],
+    usd: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="USD",
+            help="What the user may spend on hosted models per UTC day, in US dollars "
+            "(0: nothing).",
+            show_default=False,
+        ),
+    ] = None,
+    clear: Annotated[
+        bool,
+        typer.Option(
+            "--clear", help="Remove the user's own budget: I2V_USER_DAILY_BUDGET_USD applies."
+        ),
+    ] = False,
+) -> None:
+    """Set or clear a user's daily budget for hosted models (fal.ai)."""
+    from i2v.errors import InvalidParameter
+
+    if usd is not None and clear:
+        raise InvalidParameter("usd", usd, "give a budget or --clear, not both")
+    if usd is None and not clear:
+        raise InvalidParameter("usd", None, "give a budget in US dollars, or --clear")
+    amount = None if clear else _parse_usd(usd or "")
+    with _app() as app:
+        user = _accounts().set_daily_budget(app.db, name, amount)
+        default = app.settings.user_daily_budget_usd
+    typer.echo(f"{user.name}: daily budget {_budget_text(user, default)}")
+
+
+def _parse_usd(text: str) -> Decimal:
+    from i2v.errors import InvalidParameter
+
+    try:
+        return Decimal(text.strip().removeprefix("$"))
+    except InvalidOperation:
+        raise InvalidParameter(
+            "usd", text, f"budget {text!r} is not an amount of dollars"
+        ) from None
 
 
 @keys_app.command("create")

@@ -12,10 +12,12 @@ import typer
 
 from i2v import __version__
 from i2v.cli.admin import db_app, keys_app, users_app
+from i2v.cli.backends import backends
 from i2v.cli.fleet import fleet_app
 from i2v.cli.generate import generate
 from i2v.cli.help import PlainGroup
 from i2v.cli.models import models_app
+from i2v.cli.quote import quote
 from i2v.cli.serve import serve
 from i2v.cli.worker import worker
 from i2v.cli.workflows import workflows_app
@@ -31,6 +33,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command(no_args_is_help=True)(generate)
+app.command(no_args_is_help=True)(quote)
+app.command()(backends)
 app.command()(serve)
 app.command()(worker)
 app.add_typer(db_app, name="db")

@@ -89,15 +89,25 @@ def load_image(
     decompression bomb costs nothing. `min_decode_size` (upright width, height) lets
     a JPEG decode at a reduced DCT scale when the caller needs fewer pixels.
     """
+    return decode_image(_read(path), limits, min_decode_size, name=str(path), gate=gate)
+
+
+def check_image_file(path: Path, limits: ImageLimits) -> tuple[int, int]:
+    """The stored (width, height) of the image at `path`, refused as `load_image` would refuse
+    it from its header; no pixel is decoded (for `i2v quote`, which never renders)."""
+    with _opened(_read(path), limits, str(path)) as img:
+        return img.size
+
+
+def _read(path: Path) -> bytes:
     if not path.exists():
         raise ImageNotFound(path, f"{path}: no such file")
     if not path.is_file():
         raise ImageNotFound(path, f"{path}: not a file")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ImageNotFound(path, f"{path}: cannot read ({exc.strerror})") from exc
-    return decode_image(data, limits, min_decode_size, name=str(path), gate=gate)
 
 
 def decode_image(

@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +25,8 @@ from i2v.errors import Conflict, InvalidParameter, NotFound, Unauthenticated
 
 TOKEN_PREFIX = "i2v"  # noqa: S105 - a public marker, not a secret
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_BUDGET_USD = Decimal(10) ** 8
+BUDGET_STEP = Decimal("0.000001")
 _TOKEN = re.compile(r"^i2v_(key[0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
 
@@ -34,6 +37,7 @@ class UserInfo:
     is_admin: bool
     mature_allowed: bool
     created_at: datetime
+    daily_budget_usd: Decimal | None = None  # hosted spend per UTC day; None: the default
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,14 @@ class CreatedKey:
 
 
 def _user_info(user: User) -> UserInfo:
-    return UserInfo(user.id, user.name, user.is_admin, user.mature_allowed, user.created_at)
+    return UserInfo(
+        user.id,
+        user.name,
+        user.is_admin,
+        user.mature_allowed,
+        user.created_at,
+        user.daily_budget_usd,
+    )
 
 
 def _key_info(key: ApiKey) -> KeyInfo:
@@ -89,6 +100,33 @@ def find_user(db: Database, name_or_id: str) -> UserInfo:
 def list_users(db: Database) -> list[UserInfo]:
     with db.session() as session:
         return [_user_info(u) for u in repo.all_users(session)]
+
+
+def set_daily_budget(db: Database, user: str, usd: Decimal | None) -> UserInfo:
+    """Cap the user's hosted spend per UTC day; None returns them to I2V_USER_DAILY_BUDGET_USD."""
+    if usd is not None:
+        usd = _budget(usd)
+    owner = find_user(db, user)
+    with db.session() as session:
+        row = repo.user_by_id(session, owner.id)
+        if row is None:  # deleted between the two reads
+            raise NotFound(f"no user {user!r}")
+        row.daily_budget_usd = usd
+        session.flush()
+        return _user_info(row)
+
+
+def _budget(usd: Decimal) -> Decimal:
+    # The column holds 14 digits, 6 after the point.
+    if not usd.is_finite() or usd < 0 or usd >= MAX_BUDGET_USD:
+        raise InvalidParameter(
+            "usd", usd, f"daily budget {usd:f}: give US dollars from 0 to under {MAX_BUDGET_USD}"
+        )
+    if usd != usd.quantize(BUDGET_STEP):
+        raise InvalidParameter(
+            "usd", usd, f"daily budget {usd:f}: at most 6 decimal places (millionths of a dollar)"
+        )
+    return usd.quantize(BUDGET_STEP)
 
 
 def create_key(db: Database, user: str) -> CreatedKey:

@@ -30,6 +30,11 @@ class Quote:
     refusal: InvalidParameter | None = None  # why the backend refused the request
 
     @property
+    def field(self) -> str | None:
+        """The parameter a refusal is about."""
+        return self.refusal.field if self.refusal is not None else None
+
+    @property
     def hosted(self) -> bool:
         return self.backend in HOSTED
 

@@ -1,0 +1,165 @@
+"""`i2v quote`: what a render would cost on each backend that runs its model, before paying."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from i2v.backends.registry import AUTO, BACKENDS
+from i2v.domain.size import ASPECT_PRESETS
+from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS
+
+if TYPE_CHECKING:
+    from i2v.services.estimates import Estimate
+    from i2v.services.quotes import Quote
+
+_PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
+
+
+def quote(
+    image: Annotated[
+        Path,
+        typer.Argument(
+            help="The input image (PNG, JPEG or WebP), checked as `i2v generate` checks it; "
+            "no price depends on it.",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(metavar="MODEL", help="A video model (`i2v models list`)."),
+    ] = "local",
+    duration: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS", help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g})."
+        ),
+    ] = 5.0,
+    resolution: Annotated[
+        str | None,
+        typer.Option(
+            metavar="RES",
+            help="A hosted model's own resolution, e.g. 720p (`i2v models show MODEL`).",
+            show_default="the model's",
+        ),
+    ] = None,
+    aspect: Annotated[
+        str | None,
+        typer.Option(
+            metavar=f"[{'|'.join(ASPECT_PRESETS)}]",
+            help=f"Output preset: {_PRESETS}.",
+            show_default="9:16",
+        ),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WxH",
+            help="Output size WIDTHxHEIGHT, even sides of 360-1920 px; not with --aspect.",
+            show_default=False,
+        ),
+    ] = None,
+    fps: Annotated[int, typer.Option(help=f"Frames per second ({MIN_FPS}-{MAX_FPS}).")] = 30,
+    audio: Annotated[
+        bool, typer.Option("--audio", help="Sound, from a model that can make it (costs more).")
+    ] = False,
+    negative_prompt: Annotated[
+        str | None,
+        typer.Option(metavar="TEXT", help="What the model should avoid, where it takes one."),
+    ] = None,
+    prompt: Annotated[
+        str,
+        typer.Option(
+            "--prompt",
+            "-p",
+            help="The motion prompt; it never changes a price, but a backend may refuse it.",
+        ),
+    ] = "",
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            metavar=f"[{'|'.join(BACKENDS)}]",
+            help="Price on this backend only.",
+            show_default="every backend that runs the model",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the quotes as JSON (as POST /v1/quotes).")
+    ] = False,
+) -> None:
+    """Price a render of IMAGE on every backend that runs the model; nothing is paid or run.
+
+    Marks the backend that backend=auto would choose now: the cheapest available one whose
+    circuit breaker is closed.
+    """
+    from i2v.cli.admin import _app
+    from i2v.config import load_settings
+    from i2v.media.image import ImageLimits, check_image_file
+    from i2v.services.estimates import estimate, quote_spec
+
+    settings = load_settings()
+    check_image_file(
+        image, ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side)
+    )
+    spec = quote_spec(
+        model=model,
+        duration_s=duration,
+        fps=fps,
+        size=size,
+        aspect=aspect,
+        resolution=resolution,
+        audio=audio,
+        negative_prompt=negative_prompt,
+        prompt=prompt,
+    )
+    with _app() as app:
+        found = estimate(app, spec, backend)
+    if as_json:
+        from i2v.api.schemas_quotes import EstimateOut
+
+        typer.echo(EstimateOut.of(found).model_dump_json(indent=2))
+        return
+    _show(found)
+
+
+def _price(quote: Quote) -> str:
+    if quote.spec is None:
+        return "refused"
+    return "unknown" if quote.usd is None else _usd(quote.usd)
+
+
+def _usd(amount: Decimal) -> str:
+    """Cents where they say it all, else every digit: fleet prices run to hundredths of a cent."""
+    cents = amount.quantize(Decimal("0.01"))
+    return f"${cents if amount == cents else amount.normalize():f}"
+
+
+def _availability(found: Estimate, quote: Quote) -> str:
+    state = found.state(quote)
+    if state == "available":
+        return "yes"
+    if state == "breaker_open":
+        return "yes, but failing recently: auto skips it for now"
+    return f"{'no' if state == 'unavailable' else state}: {quote.reason}"
+
+
+def _show(found: Estimate) -> None:
+    table = Table(title=f"{found.model}", title_justify="left", box=None, pad_edge=False)
+    for header in ("BACKEND", "PRICE", "HOW PRICED", "AVAILABLE", ""):
+        table.add_column(header, overflow="fold")
+    for quote in found.quotes:
+        chosen = "<- auto" if quote.backend == found.auto else ""
+        table.add_row(
+            quote.backend, _price(quote), quote.basis, _availability(found, quote), chosen
+        )
+    console = Console(highlight=False, markup=False)  # reasons may hold [brackets]
+    console.print(table)
+    if found.auto is not None:
+        console.print(f"backend={AUTO} would run it on {found.auto}")
+    else:
+        console.print(f"backend={AUTO} would not run it now: {found.auto_reason}")
