@@ -144,8 +144,7 @@ def test_the_local_renderer_is_free(env: Path, capsys: pytest.CaptureFixture[str
     [
         (
             ["--model", "kling-2.5-turbo-pro", "--duration", "7"],
-            "kling-2.5-turbo-pro on fal: duration 7 s is not offered by kling-2.5-turbo-pro: "
-            "5 or 10",
+            "duration 7 s is not offered by kling-2.5-turbo-pro: 5 or 10",
         ),
         (
             ["--model", "wan-2.2-14b", "--audio"],
@@ -163,7 +162,7 @@ def test_the_local_renderer_is_free(env: Path, capsys: pytest.CaptureFixture[str
         (["--backend", "gpu"], "unknown backend 'gpu'; choose one of: local, comfyui, fal"),
         (["--size", "720x1280", "--aspect", "9:16"], "give either size or aspect, not both"),
         (["--duration", "2"], "duration 2s is outside 3-90s"),
-        (["--resolution", "720p"], "local on local: the local renderer takes no resolution"),
+        (["--resolution", "720p"], "the local renderer takes no resolution"),
     ],
     ids=["duration", "all-refuse", "model", "backend", "no-backend", "size", "range", "local"],
 )

@@ -107,7 +107,7 @@ def _refuse_if_nothing_runs(model: str, quotes: tuple[Quote, ...]) -> None:
         return
     first = refused[0]
     if len(refused) == 1:
-        message = f"{model} on {first.backend}: {first.reason}"
+        message = f"{first.reason}"
     else:
         reasons = "; ".join(f"{q.backend}: {q.reason}" for q in refused)
         message = f"no backend can run {model} with these values ({reasons})"

@@ -105,10 +105,19 @@ def plan_route(
         else:
             skipped.append((quote.backend, why))
     if not usable:
-        refusals = [q.refusal for q in quotes if q.refusal is not None]
-        if refusals and len(refusals) == len(quotes):
-            raise refusals[0]  # the request itself is wrong: name its field and what is allowed
         model = model_of(settings, spec).name
+        refusals = [q for q in quotes if q.refusal is not None]
+        if refusals and len(refusals) == len(quotes):  # the request itself is wrong
+            first = refusals[0].refusal
+            assert first is not None
+            if len(refusals) == 1:
+                raise first  # its field, and what the model allows
+            reasons = "; ".join(f"{q.backend}: {q.reason}" for q in refusals)
+            raise InvalidParameter(
+                first.field,
+                first.value,
+                f"no backend can run {model} with these values ({reasons})",
+            )
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
         raise BackendUnavailable("backend", AUTO, f"no backend can run {model} now ({reasons})")
     if prefer == "speed":
