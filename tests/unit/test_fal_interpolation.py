@@ -183,7 +183,9 @@ class _FakeClient:
     def file_url(self, data: bytes, *, content_type: str, file_name: str) -> str:
         return "https://fal.example/in.jpg"
 
-    def submit(self, endpoint: str, arguments: dict[str, Any]) -> FalRequest:
+    def submit(
+        self, endpoint: str, arguments: dict[str, Any], *, webhook_url: str | None = None
+    ) -> FalRequest:
         self.sent = {"endpoint": endpoint, **arguments}
         raise _Submitted
 

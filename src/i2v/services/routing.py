@@ -108,14 +108,14 @@ def plan_route(
         model = model_of(settings, spec).name
         refusals = [q for q in quotes if q.refusal is not None]
         if refusals and len(refusals) == len(quotes):  # the request itself is wrong
-            first = refusals[0].refusal
-            assert first is not None
+            refusal = refusals[0].refusal
+            assert refusal is not None
             if len(refusals) == 1:
-                raise first  # its field, and what the model allows
+                raise refusal  # its field, and what the model allows
             reasons = "; ".join(f"{q.backend}: {q.reason}" for q in refusals)
             raise InvalidParameter(
-                first.field,
-                first.value,
+                refusal.field,
+                refusal.value,
                 f"no backend can run {model} with these values ({reasons})",
             )
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)

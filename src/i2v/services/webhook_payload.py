@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from i2v.bootstrap import App
 from i2v.db import jobs as repo
-from i2v.services.jobs import JobView, public_json, view_of
+from i2v.services.job_view import JobView, public_json, view_of
 
 
 class ArtifactOut(BaseModel):
