@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from i2v.api.auth import CurrentUser, Services
 from i2v.api.openapi import problems
 from i2v.api.schemas_quotes import EstimateOut, QuoteIn
+from i2v.models.catalog import default_duration
 from i2v.services.estimates import estimate, quote_spec
 
 router = APIRouter(prefix="/v1/quotes", tags=["quotes"])
@@ -24,7 +25,11 @@ async def quote(body: QuoteIn, services: Services, user: CurrentUser) -> Estimat
     """
     spec = quote_spec(
         model=body.model,
-        duration_s=body.duration,
+        duration_s=(
+            body.duration
+            if body.duration is not None
+            else default_duration(services.app.settings, body.model)
+        ),
         fps=body.fps,
         size=body.size,
         aspect=body.aspect,

@@ -39,8 +39,10 @@ class QuoteIn(BaseModel):
         description="A catalogue model (`i2v models list`); names are forgiving.",
         examples=["kling-2.5-turbo-pro", "wan-2.2-14b", "local"],
     )
-    duration: float = Field(
-        default=5.0, json_schema_extra={"minimum": MIN_DURATION_S, "maximum": MAX_DURATION_S}
+    duration: float | None = Field(
+        default=None,
+        description="Seconds; default 5, or the model's own where it makes no 5 s clip.",
+        json_schema_extra={"minimum": MIN_DURATION_S, "maximum": MAX_DURATION_S},
     )
     fps: int = Field(default=30, json_schema_extra={"minimum": MIN_FPS, "maximum": MAX_FPS})
     size: str | None = Field(

@@ -35,11 +35,13 @@ def quote(
         typer.Option(metavar="MODEL", help="A video model (`i2v models list`)."),
     ] = "local",
     duration: Annotated[
-        float,
+        float | None,
         typer.Option(
-            metavar="SECONDS", help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g})."
+            metavar="SECONDS",
+            help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g}).",
+            show_default="5, or the model's own where it makes no 5 s clip",
         ),
-    ] = 5.0,
+    ] = None,
     resolution: Annotated[
         str | None,
         typer.Option(
@@ -100,6 +102,7 @@ def quote(
     from i2v.cli.admin import _app
     from i2v.config import load_settings
     from i2v.media.image import ImageLimits, check_image_file
+    from i2v.models.catalog import default_duration
     from i2v.services.estimates import estimate, quote_spec
 
     settings = load_settings()
@@ -108,7 +111,7 @@ def quote(
     )
     spec = quote_spec(
         model=model,
-        duration_s=duration,
+        duration_s=duration if duration is not None else default_duration(settings, model),
         fps=fps,
         size=size,
         aspect=aspect,
