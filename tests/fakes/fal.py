@@ -52,11 +52,15 @@ from tests.fakes.comfyui import _free_port, _Uvicorn
 from tests.fakes.fal_webhooks import WEBHOOK_FAULTS, Sent, Signer, deliver, delivery_body
 
 Json = dict[str, Any]
-# Native output (width, height, fps) per endpoint family: Wan 832x480 at 16 fps, Kling 24 fps.
+# Native output (width, height, fps) per endpoint family: Wan 832x480 at 16 fps, Kling 24 fps,
+# LTX-2 1080p 16:9 at its default 25 fps, Veo 3.1 720p at 24 fps (their manifests). fal states
+# none for Hailuo, which gets the default.
 NATIVE = {
     "fal-ai/wan": (832, 480, 16),
     "fal-ai/wan-i2v": (832, 480, 16),
     "fal-ai/kling-video": (1280, 720, 24),
+    "fal-ai/ltx-2": (1920, 1080, 25),
+    "fal-ai/veo3.1": (1280, 720, 24),
 }
 DEFAULT_NATIVE = (832, 480, 16)
 FRAMES = 8
