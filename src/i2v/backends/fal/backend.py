@@ -197,30 +197,27 @@ class FalBackend:
 
         delivered = self._delivered
         webhook = None if delivered is None else (lambda: delivered(fal_request.request_id))
-        done = False
+        done = failed = False
         try:
-            client.wait(
+            status = client.wait(
                 fal_request,
                 timeout_s=self._settings.fal_timeout_s,
                 on_progress=progress,
                 done=webhook,  # polling stays the fallback: a lost webhook only costs time
                 status_every_s=None if webhook is None else self._settings.fal_webhook_poll_s,
             )
-            done = True
+            done, failed = True, status.failed
             result = client.result(fal_request)
             dest = request.workdir / f"fal-{fal_request.request_id}.mp4"
             dest.unlink(missing_ok=True)  # a download a crash cut short
             client.download(result.video.url, dest)
-        except BackendError as exc:
-            if not exc.retryable or done:
-                # The request ended (or its output is gone): a retry must submit anew.
+        except BaseException as exc:
+            if not done:  # cancelled, failing or stopping: stop paying for the run first
+                _cancel(client, fal_request)
+            if not done or failed or isinstance(exc, BackendError):
+                # Cancelled, failed (a validation error too), or its output gone: following
+                # it again can only fail the same way, so a retry must submit anew.
                 self._log.forget(request.run_id)
-            if not done:
-                _cancel(client, fal_request)
-            raise
-        except BaseException:
-            if not done:  # cancelled or stopping: stop paying for the run first
-                _cancel(client, fal_request)
             raise
         on_progress(Progress("generate", PROGRESS_UNITS, PROGRESS_UNITS))
         return EncodedClip(dest)
