@@ -86,7 +86,9 @@ def model_request(
         duration_s=whole_seconds(duration_s) if manifest.duration.form != "none" else None,
         aspect=aspect if offered else None,
         resolution=resolution,
-        seed=seed if manifest.seed else None,
+        # Every job has a seed (0 unless one was asked for): an asked-for seed goes on to the
+        # mapping, which refuses it where the endpoint takes none, rather than being dropped.
+        seed=seed if manifest.seed or seed else None,
         audio=audio,
     )
 
