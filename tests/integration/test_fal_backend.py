@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -675,6 +677,28 @@ def test_a_crash_before_the_id_is_kept_submits_again(
     checkpoint = rig.log.get(request.run_id)
     assert checkpoint is not None
     assert checkpoint.attempts == 2
+
+
+def test_jobs_starting_together_on_a_fresh_database(
+    rig: Rig, picture: Path, tmp_path: Path
+) -> None:
+    """A worker builds a backend, and so a request log, per job; several start at once."""
+    url = f"sqlite:///{tmp_path / 'fresh' / 'i2v.db'}"  # never migrated: the log does it
+    rig.settings = fal_settings(rig.fake, tmp_path / "data", database_url=url)
+    jobs = [job(picture, tmp_path / f"w{i}", run_id=f"render.job-{i}") for i in range(6)]
+    together = threading.Barrier(len(jobs))
+
+    def run(request: GenerationRequest) -> Path:
+        backend = FalBackend(rig.settings, client=rig.client)  # its own DbRequestLog
+        together.wait()
+        return backend.generate(request, ignore).path
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        clips = list(pool.map(run, jobs))
+    assert all(clip.stat().st_size for clip in clips)
+    assert len(rig.submits()) == len(jobs)
+    log = DbRequestLog(rig.settings)
+    assert all(log.get(request.run_id) is not None for request in jobs)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ with an intent but no id marks the one window in which a crash can cost a second
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,19 @@ from i2v.config import Settings, resolved_database_url
 from i2v.db import fal as repo
 from i2v.db.engine import Database, open_database
 from i2v.db.migrate import upgrade
+
+# Databases this process has migrated. A log (and its backend) is built per job, and alembic's
+# upgrade is not thread-safe (it keeps its context in module globals: jobs starting together
+# failed with KeyError), so each database is upgraded once, under a lock.
+_MIGRATED: set[str] = set()
+_MIGRATING = threading.Lock()
+
+
+def _migrate_once(db: Database, url: str) -> None:
+    with _MIGRATING:
+        if url not in _MIGRATED:
+            upgrade(db)
+            _MIGRATED.add(url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +66,11 @@ class DbRequestLog:
         if self._given is not None:
             yield self._given
             return
-        db = open_database(resolved_database_url(self._settings), pool_size=1)
+        url = resolved_database_url(self._settings)
+        db = open_database(url, pool_size=1)
         try:
             if not self._migrated:  # a library caller on a fresh data directory
-                upgrade(db)
+                _migrate_once(db, url)
                 self._migrated = True
             yield db
         finally:
