@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -550,6 +551,25 @@ def test_a_bad_key_is_a_config_error(rig: Rig, picture: Path, tmp_path: Path) ->
     assert "wrong-secret" not in caught.value.message
     assert not caught.value.retryable
     assert not rig.fake.requests
+
+
+def test_a_client_per_job_loads_the_ca_bundle_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading it took 20-45 ms, twice per job: more than all else i2v adds to a fal job."""
+    FalClient("id:secret").close()  # the process's first, wherever it was made
+    loads: list[object] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args)
+        real(context, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    for _ in range(3):
+        with FalClient("id:secret") as client:
+            verify = client._api._transport._pool._ssl_context  # type: ignore[attr-defined]
+    assert loads == []
+    assert verify.verify_mode is ssl.CERT_REQUIRED  # shared, and still verifying
+    assert verify.check_hostname
 
 
 # -- progress and cancelling -----------------------------------------------------------------
