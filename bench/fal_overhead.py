@@ -45,10 +45,11 @@ from tests.fakes.fal import FakeFal, Script  # noqa: E402
 
 from i2v.backends.base import GenerationRequest, Progress  # noqa: E402
 from i2v.backends.fal.backend import FalBackend, fal_manifest, model_request  # noqa: E402
-from i2v.backends.fal.checkpoint import DbRequestLog, MemoryRequestLog, RequestLog  # noqa: E402
+from i2v.backends.fal.checkpoint import MemoryRequestLog, RequestLog  # noqa: E402
 from i2v.backends.fal.client import FalClient  # noqa: E402
 from i2v.backends.fal.library import shipped_manifests  # noqa: E402
 from i2v.backends.fal.mapping import to_fal_input  # noqa: E402
+from i2v.backends.fal.request_log import DbRequestLog  # noqa: E402
 from i2v.backends.fal.values import FalRequest  # noqa: E402
 from i2v.config import Settings  # noqa: E402
 from i2v.db.engine import open_database  # noqa: E402

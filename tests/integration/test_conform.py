@@ -70,7 +70,7 @@ class ClipBackend:
 
 @pytest.fixture
 def clip_backend(monkeypatch: pytest.MonkeyPatch) -> type[ClipBackend]:
-    monkeypatch.setitem(registry.BACKENDS, "clip", lambda _settings: ClipBackend())
+    monkeypatch.setitem(registry.BACKENDS, "clip", lambda _settings, _db: ClipBackend())
     return ClipBackend
 
 

@@ -29,8 +29,9 @@ from i2v.backends import registry
 from i2v.backends.base import FrameStream, GenerationRequest, Progress
 from i2v.backends.comfyui.workflows.library import get_workflow
 from i2v.backends.fal.backend import FalBackend
-from i2v.backends.fal.checkpoint import DbRequestLog, MemoryRequestLog, RequestLog
+from i2v.backends.fal.checkpoint import MemoryRequestLog, RequestLog
 from i2v.backends.fal.client import FalClient
+from i2v.backends.fal.request_log import DbRequestLog
 from i2v.backends.fal.values import FalRequest
 from i2v.config import Settings
 from i2v.db.engine import open_database
@@ -169,7 +170,7 @@ class Rig:
 @pytest.fixture
 def rig(fake_fal: FakeFal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Rig:
     made = Rig(fake_fal, fal_settings(fake_fal, tmp_path / "data"), MemoryRequestLog())
-    monkeypatch.setitem(registry.BACKENDS, "fal", lambda _settings: made.backend())
+    monkeypatch.setitem(registry.BACKENDS, "fal", lambda _settings, _db: made.backend())
     return made
 
 

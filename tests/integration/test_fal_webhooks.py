@@ -22,8 +22,9 @@ from i2v.api.app import create_app
 from i2v.api.gate import HOOK_BODY_BYTES
 from i2v.backends.base import EncodedClip, GenerationRequest, Progress
 from i2v.backends.fal.backend import FalBackend
-from i2v.backends.fal.checkpoint import DbRequestLog, MemoryRequestLog
+from i2v.backends.fal.checkpoint import MemoryRequestLog
 from i2v.backends.fal.client import FalClient
+from i2v.backends.fal.request_log import DbRequestLog
 from i2v.backends.fal.webhooks import accept
 from i2v.config import Settings, load_settings, resolved_database_url
 from i2v.db import fal as repo

@@ -145,7 +145,7 @@ def app(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setitem(BACKENDS, slow_backend.NAME, lambda _s: slow_backend.from_env())
+    monkeypatch.setitem(BACKENDS, slow_backend.NAME, lambda _s, _db: slow_backend.from_env())
     opened = open_app(load_settings())
     try:
         yield opened

@@ -74,7 +74,7 @@ def main() -> None:
     from i2v.backends.registry import BACKENDS
     from i2v.cli.app import run
 
-    BACKENDS[NAME] = lambda _settings: from_env()
+    BACKENDS[NAME] = lambda _settings, _db: from_env()
     sys.exit(run(sys.argv[1:] or ["worker"]))
 
 

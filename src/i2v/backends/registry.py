@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from i2v.backends.base import VideoBackend
 from i2v.backends.comfyui.backend import ComfyBackend
@@ -11,20 +12,39 @@ from i2v.backends.local.backend import LocalBackend
 from i2v.config import Settings
 from i2v.errors import InvalidParameter
 
+if TYPE_CHECKING:
+    from i2v.db.engine import Database
 
-def _comfyui(settings: Settings) -> VideoBackend:
+# A backend from the settings and, where the caller has one, the app's database (a worker's,
+# the CLI's): backends that keep state there (fleet leases, fal checkpoints) use it instead
+# of opening one per call.
+BackendFactory = Callable[[Settings, "Database | None"], VideoBackend]
+
+
+def _comfyui(settings: Settings, db: Database | None) -> VideoBackend:
     """On the fleet's rented machines when it is on, else on the configured servers."""
     if settings.fleet_enabled:
         from i2v.fleet.targets import FleetTargets  # the vendor clients load only when used
 
-        return ComfyBackend(settings, targets=FleetTargets(settings))
+        return ComfyBackend(settings, targets=FleetTargets(settings, db))
     return ComfyBackend(settings)
 
 
-BACKENDS: dict[str, Callable[[Settings], VideoBackend]] = {
-    "local": lambda _settings: LocalBackend(),
+def _fal(settings: Settings, db: Database | None) -> VideoBackend:
+    from i2v.backends.fal.request_log import DbRequestLog  # the database, only when used
+
+    delivered = None
+    if settings.fal_webhook_url:
+        from i2v.backends.fal.webhooks import DbDeliveries  # cryptography, only when used
+
+        delivered = DbDeliveries(settings, db)
+    return FalBackend(settings, log=DbRequestLog(settings, db), delivered=delivered)
+
+
+BACKENDS: dict[str, BackendFactory] = {
+    "local": lambda _settings, _db: LocalBackend(),
     "comfyui": _comfyui,
-    "fal": lambda settings: FalBackend(settings),
+    "fal": _fal,
 }
 DEFAULT_BACKEND = "local"
 AUTO = "auto"  # not a backend: route to the cheapest available one that runs the model
@@ -52,5 +72,5 @@ def available_backends(settings: Settings) -> list[str]:
     return [name for name in BACKENDS if unavailable_reason(name, settings) is None]
 
 
-def get_backend(name: str, settings: Settings) -> VideoBackend:
-    return BACKENDS[check_backend(name)](settings)
+def get_backend(name: str, settings: Settings, db: Database | None = None) -> VideoBackend:
+    return BACKENDS[check_backend(name)](settings, db)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,9 +17,12 @@ from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, output_size
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS, Fit, RenderSpec
 from i2v.models.catalog import default_duration
-from i2v.services.breaker import Breakers
 from i2v.services.generate import generate_video, resolve_motion
 from i2v.services.routing import RouteEvent, check_prefer
+
+if TYPE_CHECKING:
+    from i2v.bootstrap import App
+    from i2v.services.breaker import Breakers
 
 _MOTIONS = ", ".join(m.value for m in Motion)
 _PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
@@ -173,7 +176,7 @@ def generate(
     from i2v.services.fleet import gpus_launched_here  # the fleet's stack loads only when used
 
     with (
-        _breakers(settings, chosen) as breakers,
+        _remote(settings, chosen) as app,
         gpus_launched_here(settings, chosen, keep=keep_gpu, say=say),
         FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress,
     ):
@@ -186,7 +189,8 @@ def generate(
             chosen,
             overwrite=force,
             prefer=prefer,
-            breakers=breakers,
+            breakers=app_breakers(app),
+            db=app.db if app is not None else None,
             on_route=lambda event: say(describe_route(event)),
         )
     info = result.info
@@ -201,18 +205,26 @@ def generate(
 
 
 @contextmanager
-def _breakers(settings: Settings, backend: str) -> Iterator[Breakers | None]:
-    """Remote backends keep their checkpoints and breakers in the database; local needs none."""
+def _remote(settings: Settings, backend: str) -> Iterator[App | None]:
+    """Remote backends keep checkpoints and breakers in the database; local needs none."""
     if backend == "local":
         yield None
         return
-    from i2v.bootstrap import open_app
+    from i2v.bootstrap import open_app  # the database and DBOS load only when needed
 
     app = open_app(settings)  # brings the schema up to date for the checkpoints too
     try:
-        yield Breakers(app.db, threshold=settings.breaker_failures, open_s=settings.breaker_open_s)
+        yield app
     finally:
         app.close()
+
+
+def app_breakers(app: App | None) -> Breakers | None:
+    if app is None:
+        return None
+    from i2v.services.breaker import breakers_of
+
+    return breakers_of(app)
 
 
 def describe_route(event: RouteEvent) -> str:

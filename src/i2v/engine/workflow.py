@@ -158,6 +158,7 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
             decode_gate=ctx.app.decode_gate,
             breakers=breakers_of(ctx.app),
             on_route=on_route,
+            db=ctx.app.db,
         )
         stored: dict[str, Any] = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):

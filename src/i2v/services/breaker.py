@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from i2v.bootstrap import App
 from i2v.db import health as repo
 from i2v.db.engine import Database
 from i2v.db.tables import utcnow
+
+if TYPE_CHECKING:
+    from i2v.bootstrap import App  # DBOS: loaded only by those that open the app
 
 Clock = Callable[[], datetime]
 

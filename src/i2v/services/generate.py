@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,8 +41,11 @@ from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
 from i2v.prompts.motion import motion_from_prompt
 from i2v.scratch import host_prefix, new_scratch_dir, scratch_root, sweep_scratch
-from i2v.services.breaker import Breakers
 from i2v.services.routing import RouteEvent, plan_route, run_routed
+
+if TYPE_CHECKING:  # the database loads only for callers that have one
+    from i2v.db.engine import Database
+    from i2v.services.breaker import Breakers
 
 COVER_QUALITY = 90
 RENDER_AHEAD = 8  # frames rendered ahead of the encoder
@@ -123,6 +127,7 @@ def generate_video(
     prefer: str = "cost",
     breakers: Breakers | None = None,
     on_route: Callable[[RouteEvent], None] | None = None,
+    db: Database | None = None,
 ) -> GenerateResult:
     """Render `spec` from the image at `image_path` into `output` (and its .cover.jpg).
 
@@ -130,7 +135,8 @@ def generate_video(
     its spec prepared at submission), tried in order. `run_id` names this render for remote
     backends; give the same one when retrying it. Existing outputs are replaced only with
     `overwrite`; the input image never is. `decode_gate` is the process's pixel budget,
-    shared with the API when they share one.
+    shared with the API when they share one. `db` is the caller's app database, where
+    remote backends keep their checkpoints (else they open one from the settings).
     """
     started = time.perf_counter()
     if isinstance(backend_name, str):
@@ -179,7 +185,13 @@ def generate_video(
             duration_s=spec.duration_s,
         )
         result, used = run_routed(
-            settings, backends, request, on_progress, breakers=breakers, on_route=on_route
+            settings,
+            backends,
+            request,
+            on_progress,
+            breakers=breakers,
+            on_route=on_route,
+            db=db,
         )
         cost = result.cost_usd if isinstance(result, EncodedClip) else Decimal(0)
         stream = (

@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from i2v.backends.base import GenerationRequest, GenerationResult, ProgressCallback
 from i2v.backends.registry import AUTO, HOSTED, check_backend, get_backend, unavailable_reason
 from i2v.config import Settings
 from i2v.domain.spec import RenderSpec
 from i2v.errors import BackendUnavailable, I2VError, InvalidParameter
-from i2v.services.breaker import Breakers
 from i2v.services.quotes import Quote, model_of, quote_backend, quotes_for
+
+if TYPE_CHECKING:  # the database loads only for callers that have one
+    from i2v.db.engine import Database
+    from i2v.services.breaker import Breakers
 
 PREFERENCES = ("cost", "speed")
 # prefer=speed: no queue or boot first. The fleet's ComfyUI may have to rent and boot a GPU.
@@ -159,6 +163,7 @@ def run_routed(
     *,
     breakers: Breakers | None = None,
     on_route: Callable[[RouteEvent], None] | None = None,
+    db: Database | None = None,
 ) -> tuple[GenerationResult, str]:
     """Run on the first backend that succeeds; a retryable failure moves to the next.
 
@@ -171,7 +176,7 @@ def run_routed(
         if on_route is not None:
             on_route(RouteEvent(name, moved_from, reason))
         try:
-            result = get_backend(name, settings).generate(request, on_progress)
+            result = get_backend(name, settings, db).generate(request, on_progress)
         except I2VError as exc:
             if not exc.retryable:
                 raise

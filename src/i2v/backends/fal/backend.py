@@ -24,7 +24,7 @@ from i2v.backends.base import (
     Progress,
     ProgressCallback,
 )
-from i2v.backends.fal.checkpoint import DbRequestLog, RequestLog
+from i2v.backends.fal.checkpoint import RequestLog
 from i2v.backends.fal.client import FalClient
 from i2v.backends.fal.errors import BACKEND
 from i2v.backends.fal.manifest import EndpointManifest
@@ -32,7 +32,6 @@ from i2v.backends.fal.mapping import to_fal_input
 from i2v.backends.fal.pricing import price
 from i2v.backends.fal.values import FalRequest, QueueState
 from i2v.backends.fal.values import Progress as FalProgress
-from i2v.backends.fal.webhooks import DbDeliveries
 from i2v.config import Settings
 from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
@@ -135,11 +134,17 @@ class FalBackend:
         delivered: Callable[[str], bool] | None = None,
     ) -> None:
         self._settings = settings
-        self._log = log if log is not None else DbRequestLog(settings)
+        if log is None:
+            from i2v.backends.fal.request_log import DbRequestLog  # the database, when used
+
+            log = DbRequestLog(settings)
+        self._log = log
         self._client = client or (lambda: FalClient.from_settings(settings))
         self._clock = clock
         # Whether fal's webhook for a request id has come (POST /hooks/fal stores it).
         if delivered is None and settings.fal_webhook_url:
+            from i2v.backends.fal.webhooks import DbDeliveries  # cryptography, only when used
+
             delivered = DbDeliveries(settings)
         self._delivered = delivered
 
