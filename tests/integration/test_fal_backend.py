@@ -756,6 +756,26 @@ def test_a_request_given_up_on_a_broken_poll_is_not_followed_again(
     assert len(rig.submits()) == 2
 
 
+def test_a_finished_request_whose_download_broke_is_fetched_again_not_resubmitted(
+    rig: Rig, picture: Path, tmp_path: Path
+) -> None:
+    """Its output is paid for: a retry of the render fetches it again; the error names it."""
+    rig.transport = Flaky(lambda r: r.url.path.startswith("/cdn/files/out/"))
+    request = job(picture, tmp_path / "w")
+    with pytest.raises(HostedUnavailable) as broken:
+        rig.backend().generate(request, ignore)
+    (made,) = rig.fake.requests.values()
+    assert broken.value.prompt_id == made.id  # the job's diagnostics name the request
+    assert not made.cancelled
+    checkpoint = rig.log.get(request.run_id)
+    assert checkpoint is not None
+    assert checkpoint.request is not None
+    rig.transport = None
+    clip = rig.backend().generate(request, ignore)
+    assert probe_video(clip.path).frames == FRAMES
+    assert len(rig.submits()) == 1
+
+
 # -- routing: failover from fal --------------------------------------------------------------
 
 

@@ -221,10 +221,15 @@ class FalBackend:
         except BaseException as exc:
             if not done:  # cancelled, failing or stopping: stop paying for the run first
                 _cancel(client, fal_request)
-            if not done or failed or isinstance(exc, BackendError):
-                # Cancelled, failed (a validation error too), or its output gone: following
-                # it again can only fail the same way, so a retry must submit anew.
+            # Cancelled, failed (a validation error too), or its output gone: following it
+            # again can only fail the same way, so a retry must submit anew. A finished
+            # request whose download broke on the way (a timeout, a CDN hiccup) is kept: its
+            # output is paid for, and a retry fetches it again.
+            transient = isinstance(exc, BackendError) and exc.retryable
+            if not done or failed or not transient:
                 self._log.forget(request.run_id)
+            if isinstance(exc, BackendError) and exc.prompt_id is None:
+                exc.prompt_id = fal_request.request_id  # the job's diagnostics name it
             raise
         on_progress(Progress("generate", PROGRESS_UNITS, PROGRESS_UNITS))
         return EncodedClip(dest)
