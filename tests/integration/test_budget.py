@@ -44,9 +44,10 @@ def app(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def _spec(seed: int, model: str | None = "kling-2.5-turbo-pro") -> RenderSpec:
+    # Kling takes no seed: jobs differ by prompt, so none is a cache hit of another.
     return RenderSpec(
-        Motion.ZOOM_IN, Intensity.SUBTLE, Size(360, 640), 5, 24, seed=seed,
-        prompt="the lake ripples", model=model,
+        Motion.ZOOM_IN, Intensity.SUBTLE, Size(360, 640), 5, 24,
+        prompt=f"the lake ripples, take {seed}", model=model,
     )  # fmt: skip
 
 
