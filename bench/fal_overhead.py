@@ -3,10 +3,10 @@
 Both send the same Wan 2.2 A14B request to one fake fal (tests/fakes/fal.py) and poll it at
 the same interval. The fake runs in a child process, so that its CPU is not taken from the
 clients (in one process, one GIL would serialise the two and hide what either costs):
-- i2v: `FalBackend.generate`, built per job as the registry builds it (a FalClient from the
-  settings, the request log in the app's SQLite database): the picture JPEG-encoded from
-  its pixels and sent inline, the checkpoint, submit, follow with logs, result, capped
-  download;
+- i2v: `FalBackend.generate`, built per job as the registry builds it for a worker (a
+  FalClient from the settings, the request log in the worker's app database, SQLite): the
+  picture JPEG-encoded from its pixels and sent inline, the checkpoint, submit, follow with
+  logs, result, capped download;
 - i2v, log in memory: the same with a MemoryRequestLog, to show what the checkpoint costs;
 - direct: the picture file's bytes base64'd, POST submit, GET status until COMPLETED, GET the
   result, GET the video to a file, on httpx clients made once for the whole run.
@@ -51,8 +51,9 @@ from i2v.backends.fal.library import shipped_manifests  # noqa: E402
 from i2v.backends.fal.mapping import to_fal_input  # noqa: E402
 from i2v.backends.fal.request_log import DbRequestLog  # noqa: E402
 from i2v.backends.fal.values import FalRequest  # noqa: E402
+from i2v.backends.registry import get_backend  # noqa: E402
 from i2v.config import Settings  # noqa: E402
-from i2v.db.engine import open_database  # noqa: E402
+from i2v.db.engine import Database, open_database  # noqa: E402
 from i2v.db.migrate import upgrade  # noqa: E402
 from i2v.domain.motion import Intensity, Motion  # noqa: E402
 from i2v.domain.size import Size  # noqa: E402
@@ -129,13 +130,19 @@ class Setup:
     endpoint: str
     http: httpx.Client  # the direct script's, with the key
     cdn: httpx.Client  # the direct script's, without
+    db: Database  # the app's, as a worker holds it
 
 
 def through_i2v(setup: Setup, *, log: RequestLog | None = None) -> None:
-    """A job as the registry builds its backend; `log`: another request log than the app's."""
+    """A job as a worker builds its backend (the registry, with the worker's app database);
+    `log`: another request log than the app's."""
     with tempfile.TemporaryDirectory() as scratch:
         job = replace(setup.request, run_id=uuid.uuid4().hex, workdir=Path(scratch))
-        FalBackend(setup.settings, log=log).generate(job, ignore)
+        if log is None:
+            backend = get_backend("fal", setup.settings, setup.db)
+        else:
+            backend = FalBackend(setup.settings, log=log)
+        backend.generate(job, ignore)
 
 
 def direct(setup: Setup) -> None:
@@ -162,7 +169,7 @@ def direct(setup: Setup) -> None:
 
 def checkpoint(setup: Setup) -> None:
     """The request log's writes for one job, as FalBackend makes them."""
-    log, run_id = DbRequestLog(setup.settings), uuid.uuid4().hex
+    log, run_id = DbRequestLog(setup.settings, setup.db), uuid.uuid4().hex
     log.get(run_id)
     log.intent(run_id, setup.endpoint)
     log.submitted(run_id, FalRequest(setup.endpoint, run_id, "s", "r", "c"))
@@ -172,7 +179,7 @@ def published(setup: Setup, folder: Path) -> None:
     """The whole render as a job runs it: route, FalBackend, re-time to the preset."""
     out = folder / f"{uuid.uuid4().hex}.mp4"
     spec = replace(SPEC, model=MODEL)
-    generate_video(setup.picture, out, spec, setup.settings, ignore, "fal")
+    generate_video(setup.picture, out, spec, setup.settings, ignore, "fal", db=setup.db)
     out.unlink()
     out.with_suffix(".cover.jpg").unlink()
 
@@ -239,9 +246,8 @@ def setup_in(folder: Path, fake: Fake, args: argparse.Namespace) -> Setup:
     width, height = (int(side) for side in args.image.lower().split("x"))
     picture = save_image(photo_pixels(width, height), folder / "in.jpg", quality=90)
     url = f"sqlite:///{folder / 'i2v.db'}"
-    db = open_database(url)
+    db = open_database(url, pool_size=4)
     upgrade(db)
-    db.dispose()
     settings = Settings(
         data_dir=folder / "data",
         database_url=url,
@@ -268,7 +274,7 @@ def setup_in(folder: Path, fake: Fake, args: argparse.Namespace) -> Setup:
     return Setup(
         settings, request, args.poll_ms / 1000, fake, picture, arguments, manifest.endpoint,
         http=httpx.Client(headers={"Authorization": f"Key {fake.key}"}, timeout=30),
-        cdn=httpx.Client(timeout=30),
+        cdn=httpx.Client(timeout=30), db=db,
     )  # fmt: skip
 
 
@@ -321,6 +327,7 @@ def main() -> int:
             }
             setup.http.close()
             setup.cdn.close()
+            setup.db.dispose()
     finally:
         fake.close()
     return report(args, runs, together, publish, parts)
