@@ -8,10 +8,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from i2v.api.submission import EVEN_SIDE
+from i2v.api.submission import RenderFields
 from i2v.backends.registry import AUTO, BACKENDS
-from i2v.domain.size import ASPECT_PRESETS
-from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS
 from i2v.services.backends import STATES, BackendView
 from i2v.services.estimates import REFUSED, Estimate
 
@@ -22,12 +20,12 @@ _BOTH: JsonDict = {
 }
 
 
-class QuoteIn(BaseModel):
+class QuoteIn(RenderFields):
     """What shapes a price; no image: no backend's price depends on the picture.
 
-    Strict, so a value of the wrong JSON type is refused rather than coerced. The domain's
-    bounds and choices are stated for the OpenAPI document only: the domain checks every
-    value, with its own messages, as for a job.
+    Strict, so a value of the wrong JSON type is refused rather than coerced; the domain
+    checks every value, with its own messages, as for a job. The prompt never changes a
+    price, but a backend may refuse it.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"not": _BOTH})
@@ -38,28 +36,6 @@ class QuoteIn(BaseModel):
         max_length=128,
         description="A catalogue model (`i2v models list`); names are forgiving.",
         examples=["kling-2.5-turbo-pro", "wan-2.2-14b", "local"],
-    )
-    duration: float | None = Field(
-        default=None,
-        description="Seconds; default 5, or the model's own where it makes no 5 s clip.",
-        json_schema_extra={"minimum": MIN_DURATION_S, "maximum": MAX_DURATION_S},
-    )
-    fps: int = Field(default=30, json_schema_extra={"minimum": MIN_FPS, "maximum": MAX_FPS})
-    size: str | None = Field(
-        default=None,
-        description="WIDTHxHEIGHT, even sides of 360-1920 px; not with aspect.",
-        json_schema_extra={"pattern": rf"^{EVEN_SIDE}x{EVEN_SIDE}$"},
-    )
-    aspect: str | None = Field(default=None, json_schema_extra={"enum": [*ASPECT_PRESETS, None]})
-    resolution: str | None = Field(
-        default=None, max_length=32, description="The model's own resolution, e.g. 720p."
-    )
-    audio: bool = Field(default=False, description="Sound, from models that make it.")
-    negative_prompt: str | None = Field(default=None, max_length=2000)
-    prompt: str = Field(
-        default="",
-        max_length=2000,
-        description="Optional: it never changes a price, but a backend may refuse it.",
     )
     backend: str | None = Field(
         default=None,

@@ -28,17 +28,14 @@ READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
 EVEN_SIDE = r"(36[02468]|3[7-9][02468]|[4-9][0-9][02468]|1[0-8][0-9][02468]|19[01][02468]|1920)"
 
 
-class JobFields(BaseModel):
-    """The job parameters, the same for both encodings (form strings are coerced).
+class RenderFields(BaseModel):
+    """What shapes a video on any backend, for a job and for a quote alike.
 
     The domain's bounds and choices are stated for the OpenAPI document only
     (`json_schema_extra`): the domain checks every value, with its own messages.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     prompt: str = Field(default="", max_length=2000)
-    motion: str | None = Field(default=None, json_schema_extra={"enum": [*Motion, None]})
     duration: float | None = Field(
         default=None,
         description="Seconds; default 5, or the model's own where it makes no 5 s clip.",
@@ -51,6 +48,19 @@ class JobFields(BaseModel):
         json_schema_extra={"pattern": rf"^{EVEN_SIDE}x{EVEN_SIDE}$"},
     )
     aspect: str | None = Field(default=None, json_schema_extra={"enum": [*ASPECT_PRESETS, None]})
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    resolution: str | None = Field(
+        default=None, max_length=32, description="The model's own resolution, e.g. 720p."
+    )
+    audio: bool = Field(default=False, description="Sound, from models that make it.")
+
+
+class JobFields(RenderFields):
+    """The job parameters, the same for both encodings (form strings are coerced)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    motion: str | None = Field(default=None, json_schema_extra={"enum": [*Motion, None]})
     fit: str = Field(default="cover", json_schema_extra={"enum": [*Fit]})
     seed: int = Field(default=0, json_schema_extra={"minimum": 0, "maximum": MAX_SEED})
     model: str | None = Field(
@@ -65,9 +75,6 @@ class JobFields(BaseModel):
         json_schema_extra={"enum": [AUTO, *BACKENDS, None]},
     )
     prefer: str = Field(default="cost", json_schema_extra={"enum": list(PREFERENCES)})
-    negative_prompt: str | None = Field(default=None, max_length=2000)
-    resolution: str | None = Field(default=None, max_length=16, description="e.g. 720p")
-    audio: bool = False
     workflow: str | None = Field(default=None, max_length=128)  # comfyui: e.g. wan2.2-ti2v-5b
     webhook_url: str | None = Field(default=None, max_length=2048)
     cache: bool = True  # False forces a new render

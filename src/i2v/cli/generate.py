@@ -11,11 +11,20 @@ import typer
 from rich.console import Console
 
 from i2v.backends.registry import AUTO, BACKENDS
+from i2v.cli.options import (
+    Aspect,
+    Audio,
+    Duration,
+    Fps,
+    NegativePrompt,
+    OutputSize,
+    Resolution,
+)
 from i2v.cli.progress import FrameProgress
 from i2v.config import Settings, load_settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, output_size
-from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS, Fit, RenderSpec
+from i2v.domain.spec import Fit, RenderSpec
 from i2v.models.catalog import default_duration
 from i2v.services.generate import generate_video, resolve_motion
 from i2v.services.routing import RouteEvent, check_prefer
@@ -58,31 +67,10 @@ def generate(
             show_default="from the prompt, else zoom-in",
         ),
     ] = None,
-    duration: Annotated[
-        float | None,
-        typer.Option(
-            metavar="SECONDS",
-            help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g}).",
-            show_default="5, or the model's own where it makes no 5 s clip",
-        ),
-    ] = None,
-    fps: Annotated[int, typer.Option(help=f"Frames per second ({MIN_FPS}-{MAX_FPS}).")] = 30,
-    size: Annotated[
-        str | None,
-        typer.Option(
-            metavar="WxH",
-            help="Output size WIDTHxHEIGHT, even sides of 360-1920 px.",
-            show_default=False,
-        ),
-    ] = None,
-    aspect: Annotated[
-        str | None,
-        typer.Option(
-            metavar=_choices(ASPECT_PRESETS),
-            help=f"Output preset: {_PRESETS}.",
-            show_default="9:16",
-        ),
-    ] = None,
+    duration: Duration = None,
+    fps: Fps = 30,
+    size: OutputSize = None,
+    aspect: Aspect = None,
     fit: Annotated[
         str,
         typer.Option(
@@ -117,21 +105,9 @@ def generate(
         str,
         typer.Option(metavar="[cost|speed]", help="auto: order the backends by price or speed."),
     ] = "cost",
-    negative_prompt: Annotated[
-        str | None,
-        typer.Option(metavar="TEXT", help="What the model should avoid, where it takes one."),
-    ] = None,
-    resolution: Annotated[
-        str | None,
-        typer.Option(
-            metavar="RES",
-            help="A hosted model's own resolution, e.g. 720p (`i2v models show MODEL`).",
-            show_default="the model's",
-        ),
-    ] = None,
-    audio: Annotated[
-        bool, typer.Option("--audio", help="Ask a model that can make sound for it (costs more).")
-    ] = False,
+    negative_prompt: NegativePrompt = None,
+    resolution: Resolution = None,
+    audio: Audio = False,
     workflow: Annotated[
         str | None,
         typer.Option(

@@ -11,8 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from i2v.backends.registry import AUTO, BACKENDS
+from i2v.cli.options import (
+    Aspect,
+    Audio,
+    Duration,
+    Fps,
+    NegativePrompt,
+    OutputSize,
+    Resolution,
+)
 from i2v.domain.size import ASPECT_PRESETS
-from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS
 
 if TYPE_CHECKING:
     from i2v.services.estimates import Estimate
@@ -34,46 +42,13 @@ def quote(
         str,
         typer.Option(metavar="MODEL", help="A video model (`i2v models list`)."),
     ] = "local",
-    duration: Annotated[
-        float | None,
-        typer.Option(
-            metavar="SECONDS",
-            help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g}).",
-            show_default="5, or the model's own where it makes no 5 s clip",
-        ),
-    ] = None,
-    resolution: Annotated[
-        str | None,
-        typer.Option(
-            metavar="RES",
-            help="A hosted model's own resolution, e.g. 720p (`i2v models show MODEL`).",
-            show_default="the model's",
-        ),
-    ] = None,
-    aspect: Annotated[
-        str | None,
-        typer.Option(
-            metavar=f"[{'|'.join(ASPECT_PRESETS)}]",
-            help=f"Output preset: {_PRESETS}.",
-            show_default="9:16",
-        ),
-    ] = None,
-    size: Annotated[
-        str | None,
-        typer.Option(
-            metavar="WxH",
-            help="Output size WIDTHxHEIGHT, even sides of 360-1920 px; not with --aspect.",
-            show_default=False,
-        ),
-    ] = None,
-    fps: Annotated[int, typer.Option(help=f"Frames per second ({MIN_FPS}-{MAX_FPS}).")] = 30,
-    audio: Annotated[
-        bool, typer.Option("--audio", help="Sound, from a model that can make it (costs more).")
-    ] = False,
-    negative_prompt: Annotated[
-        str | None,
-        typer.Option(metavar="TEXT", help="What the model should avoid, where it takes one."),
-    ] = None,
+    duration: Duration = None,
+    resolution: Resolution = None,
+    aspect: Aspect = None,
+    size: OutputSize = None,
+    fps: Fps = 30,
+    audio: Audio = False,
+    negative_prompt: NegativePrompt = None,
     prompt: Annotated[
         str,
         typer.Option(

@@ -73,3 +73,18 @@ def open_database(url: str, pool_size: int = 5) -> Database:
             max_overflow=pool_size,
         )
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+@contextmanager
+def given_or_opened(given: Database | None, url: str) -> Iterator[Database]:
+    """The caller's database, or one opened for this call and disposed of after it: for
+    objects built per job (a backend's checkpoints, fleet leases) that must hold no
+    connection between calls when the caller has no database to lend them."""
+    if given is not None:
+        yield given
+        return
+    db = open_database(url, pool_size=1)
+    try:
+        yield db
+    finally:
+        db.dispose()

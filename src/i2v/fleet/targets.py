@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 
 from i2v.backends.comfyui.manifest import Workflow
 from i2v.config import Settings, resolved_database_url
 from i2v.db import fleet as repo
-from i2v.db.engine import Database, open_database
+from i2v.db.engine import Database, given_or_opened
 from i2v.fleet.manager import Lease
 from i2v.fleet.setup import needs_of, open_fleet, open_ledger
 
@@ -26,16 +26,8 @@ class FleetTargets:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self._settings, self._given = settings, db
 
-    @contextmanager
-    def _database(self) -> Iterator[Database]:
-        if self._given is not None:
-            yield self._given
-            return
-        db = open_database(resolved_database_url(self._settings), pool_size=1)
-        try:
-            yield db
-        finally:
-            db.dispose()
+    def _database(self) -> AbstractContextManager[Database]:
+        return given_or_opened(self._given, resolved_database_url(self._settings))
 
     def urls(self) -> Sequence[str]:
         with self._database() as db, db.session() as session:

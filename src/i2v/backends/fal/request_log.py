@@ -10,7 +10,7 @@ from i2v.backends.fal.checkpoint import Checkpoint
 from i2v.backends.fal.values import FalRequest
 from i2v.config import Settings, resolved_database_url
 from i2v.db import fal as repo
-from i2v.db.engine import Database, open_database
+from i2v.db.engine import Database, given_or_opened
 
 # Databases this process has migrated. A log (and its backend) is built per job, and alembic's
 # upgrade is not thread-safe (it keeps its context in module globals: jobs starting together
@@ -37,18 +37,12 @@ class DbRequestLog:
 
     @contextmanager
     def _database(self) -> Iterator[Database]:
-        if self._given is not None:
-            yield self._given
-            return
         url = resolved_database_url(self._settings)
-        db = open_database(url, pool_size=1)
-        try:
+        with given_or_opened(self._given, url) as db:
             if not self._migrated:  # a library caller on a fresh data directory
                 _migrate_once(db, url)
                 self._migrated = True
             yield db
-        finally:
-            db.dispose()
 
     def get(self, run_id: str) -> Checkpoint | None:
         with self._database() as db, db.session() as session:

@@ -21,8 +21,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from i2v.backends.fal.errors import BACKEND
 from i2v.config import Settings, resolved_database_url
 from i2v.db import fal as repo
-from i2v.db.engine import Database, open_database
+from i2v.db.engine import Database, given_or_opened
 from i2v.errors import HostedUnavailable, InvalidInput, WebhookRejected
 
 log = logging.getLogger(__name__)
@@ -343,16 +343,8 @@ class DbDeliveries:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self._settings, self._given = settings, db
 
-    @contextmanager
-    def _database(self) -> Iterator[Database]:
-        if self._given is not None:
-            yield self._given
-            return
-        db = open_database(resolved_database_url(self._settings), pool_size=1)
-        try:
-            yield db
-        finally:
-            db.dispose()
+    def _database(self) -> AbstractContextManager[Database]:
+        return given_or_opened(self._given, resolved_database_url(self._settings))
 
     def __call__(self, request_id: str) -> bool:
         try:

@@ -1,0 +1,54 @@
+"""Options that `i2v generate` and `i2v quote` share: one definition, one help text."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from i2v.domain.size import ASPECT_PRESETS
+from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MIN_DURATION_S, MIN_FPS
+
+_PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
+
+Duration = Annotated[
+    float | None,
+    typer.Option(
+        metavar="SECONDS",
+        help=f"Length in seconds ({MIN_DURATION_S:g}-{MAX_DURATION_S:g}).",
+        show_default="5, or the model's own where it makes no 5 s clip",
+    ),
+]
+Fps = Annotated[int, typer.Option(help=f"Frames per second ({MIN_FPS}-{MAX_FPS}).")]
+OutputSize = Annotated[
+    str | None,
+    typer.Option(
+        "--size",
+        metavar="WxH",
+        help="Output size WIDTHxHEIGHT, even sides of 360-1920 px; not with --aspect.",
+        show_default=False,
+    ),
+]
+Aspect = Annotated[
+    str | None,
+    typer.Option(
+        metavar=f"[{'|'.join(ASPECT_PRESETS)}]",
+        help=f"Output preset: {_PRESETS}.",
+        show_default="9:16",
+    ),
+]
+Resolution = Annotated[
+    str | None,
+    typer.Option(
+        metavar="RES",
+        help="A hosted model's own resolution, e.g. 720p (`i2v models show MODEL`).",
+        show_default="the model's",
+    ),
+]
+Audio = Annotated[
+    bool, typer.Option("--audio", help="Ask a model that can make sound for it (costs more).")
+]
+NegativePrompt = Annotated[
+    str | None,
+    typer.Option(metavar="TEXT", help="What the model should avoid, where it takes one."),
+]
