@@ -167,7 +167,8 @@ def generate(
             prefer=prefer,
             breakers=app_breakers(app),
             db=app.db if app is not None else None,
-            on_route=lambda event: say(describe_route(event)),
+            # Where auto sent it, and why it moved: a pinned backend's user knows already.
+            on_route=(lambda event: say(describe_route(event))) if chosen == AUTO else None,
         )
     info = result.info
     what = result.motion.value  # the local renderer's camera move, else the model and where
