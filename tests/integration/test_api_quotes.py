@@ -66,41 +66,28 @@ def test_a_quote_prices_every_backend_and_names_autos_choice(api: Api) -> None:
     assert post(api, {}).json()["quotes"][0]["backend"] == "local"
 
 
-@pytest.mark.parametrize(
-    ("body", "field", "detail"),
-    [
-        ({"model": "kling-2.5-turbo-pro", "duration": 7}, "duration", "5 or 10"),
-        ({"model": "kling-2.5-turb"}, "model", "did you mean kling-2.5-turbo-pro"),
-        ({"model": "kling-2.5-turbo-pro", "resolution": "4k"}, "resolution", "take a resolution"),
-        ({"model": "wan-2.2-14b", "backend": "local"}, "backend", "it runs on: fal, comfyui"),
-        ({"backend": "gpu"}, "backend", "unknown backend 'gpu'"),
-        ({"size": "720x1280", "aspect": "9:16"}, "size", "not both"),
-        ({"fps": 100}, "fps", "fps 100 is outside 23-60"),
-        ({"audio": "yes"}, "audio", "valid boolean"),
-        ({"duration": "5"}, "duration", "valid number"),
-        ({"image": "x"}, "image", "Extra inputs are not permitted"),
-    ],
-    ids=[
-        "duration",
-        "model",
-        "resolution",
-        "backend",
-        "unknown",
-        "size",
-        "fps",
-        "strict",
-        "strict-number",
-        "extra",
-    ],
-)
-def test_bad_values_are_422_with_the_field(
-    api: Api, body: dict[str, Any], field: str, detail: str
-) -> None:
-    response = post(api, body)
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["field"] == field
-    assert detail in response.json()["detail"]
+BAD = [
+    ({"model": "kling-2.5-turbo-pro", "duration": 7}, "duration", "5 or 10"),
+    ({"model": "kling-2.5-turb"}, "model", "did you mean kling-2.5-turbo-pro"),
+    ({"model": "kling-2.5-turbo-pro", "resolution": "4k"}, "resolution", "take a resolution"),
+    ({"model": "wan-2.2-14b", "backend": "local"}, "backend", "it runs on: fal, comfyui"),
+    ({"backend": "gpu"}, "backend", "unknown backend 'gpu'"),
+    ({"size": "720x1280", "aspect": "9:16"}, "size", "not both"),
+    ({"fps": 100}, "fps", "fps 100 is outside 23-60"),
+    ({"audio": "yes"}, "audio", "valid boolean"),
+    ({"duration": "5"}, "duration", "valid number"),
+    ({"image": "x"}, "image", "Extra inputs are not permitted"),
+]
+
+
+def test_bad_values_are_422_with_the_field(api: Api) -> None:
+    """Every case on one server per database: the server is not what varies."""
+    for body, field, detail in BAD:
+        response = post(api, body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["field"] == field, body
+        assert detail in response.json()["detail"], body
 
 
 def test_quotes_and_backends_need_a_key(api: Api) -> None:
