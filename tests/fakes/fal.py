@@ -184,10 +184,17 @@ def _type(error_type: str) -> dict[str, str]:
     return {"X-Fal-Error-Type": error_type}
 
 
-def make_mp4(width: int, height: int, fps: int, frames: int = FRAMES) -> bytes:
-    """A real, tiny H.264 MP4: a gradient that moves, `frames` frames at `fps`."""
+SOUND_RATE = 44_100  # not the platforms' 48 kHz: publishing must resample it
+
+
+def make_mp4(width: int, height: int, fps: int, frames: int = FRAMES, sound: bool = False) -> bytes:
+    """A real, tiny H.264 MP4: a gradient that moves, `frames` frames at `fps`; with `sound`,
+    a mono AAC tone as long as the video, as a model that makes audio answers."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
+        audio = container.add_stream("aac", rate=SOUND_RATE) if sound else None
+        if audio is not None:
+            audio.codec_context.layout = "mono"
         stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
@@ -199,6 +206,15 @@ def make_mp4(width: int, height: int, fps: int, frames: int = FRAMES) -> bytes:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if audio is not None:
+            samples = round(SOUND_RATE * frames / fps)
+            tone = np.sin(np.arange(samples) * 2 * np.pi * 440 / SOUND_RATE).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(tone[None, :], format="fltp", layout="mono")
+            frame.sample_rate = SOUND_RATE
+            for packet in audio.encode(frame):
+                container.mux(packet)
+            for packet in audio.encode():
+                container.mux(packet)
     return buffer.getvalue()
 
 
@@ -223,7 +239,7 @@ class FakeFal:
         self.sent: list[Sent] = []  # webhook POSTs made, in order
         self._sent_changed = threading.Condition()
         self._tokens: set[str] = set()
-        self._videos: dict[tuple[int, int, int], bytes] = {}
+        self._videos: dict[tuple[int, int, int, bool], bytes] = {}
         self._lock = threading.Lock()
         self._uvicorn: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -268,13 +284,13 @@ class FakeFal:
             self._thread.join(10)
         self._uvicorn = self._thread = None
 
-    def video(self, endpoint_id: str) -> bytes:
+    def video(self, endpoint_id: str, sound: bool = False) -> bytes:
         owner_app = "/".join(endpoint_id.split("/")[:2])
         size = NATIVE.get(endpoint_id) or NATIVE.get(owner_app) or DEFAULT_NATIVE
         with self._lock:
-            if size not in self._videos:
-                self._videos[size] = make_mp4(*size)
-            return self._videos[size]
+            if (*size, sound) not in self._videos:
+                self._videos[(*size, sound)] = make_mp4(*size, sound=sound)
+            return self._videos[(*size, sound)]
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -416,7 +432,8 @@ class FakeFal:
 
     def _output(self, entry: _Request) -> Json:
         """The result body of a request that succeeded; its video is stored on first use."""
-        data = self.video(entry.endpoint_id)
+        # Endpoints that make sound take it as generate_audio (Veo 3.1, Kling 2.6, LTX-2).
+        data = self.video(entry.endpoint_id, sound=entry.arguments.get("generate_audio") is True)
         width, height, fps = (
             NATIVE.get(entry.endpoint_id) or NATIVE.get(entry.owner_app) or DEFAULT_NATIVE
         )

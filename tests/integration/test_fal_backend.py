@@ -56,7 +56,7 @@ from i2v.media.probe import probe_video
 from i2v.services.breaker import Breakers
 from i2v.services.generate import generate_video
 from i2v.services.routing import RouteEvent, plan_route, run_routed
-from tests.conftest import photo_pixels, save_image
+from tests.conftest import FfprobeJson, photo_pixels, save_image
 from tests.fakes.comfyui import FakeComfyUI
 from tests.fakes.fal import (
     DEFAULT_NATIVE,
@@ -350,6 +350,31 @@ def test_a_model_renders_a_publish_ready_clip(
     downloads = [s for s in rig.fake.seen if s.path.startswith("/cdn/files/out/")]
     assert len(downloads) == 1
     assert "authorization" not in downloads[0].headers  # the key never goes to the CDN
+
+
+def test_a_models_sound_is_kept_as_the_platforms_aac_when_asked_for(
+    rig: Rig, picture: Path, tmp_path: Path, ffprobe_json: FfprobeJson
+) -> None:
+    """Sound costs more: a job that asked for it gets it, re-timed video and all; one that
+    did not gets a silent video, as before."""
+    with_sound = tmp_path / "sound.mp4"
+    wanted = spec(VEO, size=Size(720, 1280), fps=30, duration_s=4, audio=True)
+    result = generate_video(picture, with_sound, wanted, rig.settings, ignore, "fal")
+    assert json.loads(rig.submits()[-1].body)["generate_audio"] is True
+    assert result.cost_usd == Decimal("0.60")  # Veo 3.1 fast with audio: $0.15/s
+    streams = ffprobe_json(with_sound, "-show_streams")["streams"]
+    video, audio = streams  # the video first, as players expect
+    assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
+    assert audio["codec_type"] == "audio"
+    assert (audio["codec_name"], audio["sample_rate"], audio["channels"]) == ("aac", "48000", 2)
+    assert abs(float(audio["duration"]) - float(video["duration"])) < 0.1
+    assert probe_video(with_sound).faststart
+
+    silent = tmp_path / "silent.mp4"
+    generate_video(picture, silent, replace(wanted, audio=False), rig.settings, ignore, "fal")
+    assert json.loads(rig.submits()[-1].body)["generate_audio"] is False
+    kinds = [s["codec_type"] for s in ffprobe_json(silent, "-show_streams")["streams"]]
+    assert kinds == ["video"]
 
 
 def test_the_fake_makes_each_models_native_clip(rig: Rig, picture: Path, tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ _RANGE_MPEG = 1
 
 # moov before mdat, and no edit list (Instagram asks for none): B-frame delay is carried by
 # signed composition offsets instead, so the first frame is still presented at t=0.
+AUDIO_RATE = 48_000  # the platforms' AAC: at most 48 kHz, 128 kbps
+AUDIO_BIT_RATE = 128_000
 MUXER_OPTIONS = {"movflags": "+faststart+negative_cts_offsets", "use_editlist": "0"}
 
 
@@ -124,10 +126,13 @@ def encode_nv12(
     fps: int,
     settings: EncoderSettings,
     on_frame: Callable[[int, NDArray[np.uint8]], None] | None = None,
+    audio_from: Path | None = None,
 ) -> int:
     """Encode `frames` (NV12, `size`) at constant `fps` into an MP4 at `dest`; return the count.
 
-    `on_frame(index, frame)` is called after each frame is handed to the encoder.
+    `on_frame(index, frame)` is called after each frame is handed to the encoder. With
+    `audio_from`, that file's first audio track (a model's sound) is carried over as the
+    platforms' AAC, 48 kHz stereo at 128 kbps; a file without one adds none.
     """
     count = 0
     try:
@@ -145,6 +150,8 @@ def encode_nv12(
             ctx.color_trc = _BT709
             ctx.colorspace = _BT709
             ctx.color_range = _RANGE_MPEG
+            # Added before anything is written, after the video: players expect it second.
+            sound = _audio_track(container, audio_from) if audio_from is not None else None
             for frame in frames:
                 video_frame = _video_frame(frame, size)
                 video_frame.pts = count
@@ -153,6 +160,36 @@ def encode_nv12(
                     on_frame(count, frame)
                 count += 1
             container.mux(stream.encode(None))
+            if sound is not None and audio_from is not None:
+                _carry_audio(container, sound, audio_from)
     except av.error.FFmpegError as exc:
         raise RenderError(f"encoding {dest.name} failed: {exc}") from exc
     return count
+
+
+def _audio_track(container: av.container.OutputContainer, source: Path) -> av.AudioStream | None:
+    """The output's AAC track, if `source` has sound."""
+    with av.open(str(source)) as probe:
+        if not probe.streams.audio:
+            return None
+    stream = container.add_stream("aac", rate=AUDIO_RATE)
+    stream.codec_context.layout = "stereo"
+    stream.codec_context.bit_rate = AUDIO_BIT_RATE
+    return stream
+
+
+def _carry_audio(
+    container: av.container.OutputContainer, stream: av.AudioStream, source: Path
+) -> None:
+    """Decode the source's sound, resample it to the track's format and encode it; the
+    muxer interleaves it with the video already written (a clip's sound is small)."""
+    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+    with av.open(str(source)) as clip:
+        for decoded in clip.decode(clip.streams.audio[0]):
+            for frame in resampler.resample(decoded):
+                frame.pts = None
+                container.mux(stream.encode(frame))
+        for frame in resampler.resample(None):
+            frame.pts = None
+            container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))

@@ -200,7 +200,9 @@ def generate_video(
             else result
         )
         if stream is not None:
-            _encode(stream, tmp_video, tmp_cover, encoder_settings(settings), on_progress)
+            # A model's sound, where the job asked for it (and paid), rides along.
+            sound = result.path if isinstance(result, EncodedClip) and spec.audio else None
+            _encode(stream, tmp_video, tmp_cover, encoder_settings(settings), on_progress, sound)
         info = probe_video(tmp_video)
     return GenerateResult(
         video=output,
@@ -234,6 +236,7 @@ def _encode(
     cover: Path,
     settings: EncoderSettings,
     on_progress: ProgressCallback,
+    audio_from: Path | None = None,
 ) -> None:
     def frames_then_cover() -> Iterator[NV12Frame]:
         # The cover is made on the render thread after the last frame, while the encoder
@@ -256,6 +259,7 @@ def _encode(
         stream.fps,
         settings,
         frame_done,
+        audio_from,
     )
     if written != stream.frame_count:
         raise RenderError(f"backend produced {written} frames, expected {stream.frame_count}")
