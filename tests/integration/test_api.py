@@ -327,6 +327,7 @@ def test_admin_routes_are_invisible_to_other_users(api: Api) -> None:
     listed = api.client.get("/v1/admin/users", headers=api.admin)
     assert listed.status_code == 200
     assert {u["name"] for u in listed.json()["users"]} == {"alice", "bob", "root"}
+    assert {u["daily_budget_usd"] for u in listed.json()["users"]} == {None}  # the default
     for who in (api.alice, api.bob):
         refused = api.client.get("/v1/admin/users", headers=who)
         assert refused.status_code == 404

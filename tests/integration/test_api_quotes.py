@@ -77,6 +77,7 @@ BAD = [
     ({"audio": "yes"}, "audio", "valid boolean"),
     ({"duration": "5"}, "duration", "valid number"),
     ({"image": "x"}, "image", "Extra inputs are not permitted"),
+    ({"model": "wan-2.2-14b", "prefer": "fast"}, "prefer", "not one of: cost, speed"),
 ]
 
 

@@ -23,6 +23,10 @@ def list_users(services: Services, admin: AdminUser) -> dict[str, Any]:
                 "name": u.name,
                 "is_admin": u.is_admin,
                 "mature_allowed": u.mature_allowed,
+                # Hosted spend per UTC day; null: the deployment's I2V_USER_DAILY_BUDGET_USD.
+                "daily_budget_usd": (
+                    float(u.daily_budget_usd) if u.daily_budget_usd is not None else None
+                ),
                 "created_at": u.created_at.isoformat(),
             }
             for u in users

@@ -39,5 +39,7 @@ async def quote(body: QuoteIn, services: Services, user: CurrentUser) -> Estimat
         prompt=body.prompt,
     )
     # The database, and the fleet's providers for its price, block: off the event loop.
-    found = await anyio.to_thread.run_sync(partial(estimate, services.app, spec, body.backend))
+    found = await anyio.to_thread.run_sync(
+        partial(estimate, services.app, spec, body.backend, body.prefer)
+    )
     return EstimateOut.of(found)

@@ -12,6 +12,7 @@ from i2v.api.submission import RenderFields
 from i2v.backends.registry import AUTO, BACKENDS
 from i2v.services.backends import STATES, BackendView
 from i2v.services.estimates import REFUSED, Estimate
+from i2v.services.routing import PREFERENCES
 
 # size and aspect are not given together; either may be null (not given).
 _BOTH: JsonDict = {
@@ -41,6 +42,11 @@ class QuoteIn(RenderFields):
         default=None,
         description="Price on this backend only; auto or none: on every backend of the model.",
         json_schema_extra={"enum": [AUTO, *BACKENDS, None]},
+    )
+    prefer: str = Field(
+        default="cost",
+        description="What auto's choice puts first: price, or speed.",
+        json_schema_extra={"enum": list(PREFERENCES)},
     )
 
 

@@ -65,6 +65,10 @@ def quote(
             show_default="every backend that runs the model",
         ),
     ] = None,
+    prefer: Annotated[
+        str,
+        typer.Option(metavar="[cost|speed]", help="What auto's choice puts first."),
+    ] = "cost",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the quotes as JSON (as POST /v1/quotes).")
     ] = False,
@@ -79,6 +83,7 @@ def quote(
     from i2v.media.image import ImageLimits, check_image_file
     from i2v.models.catalog import default_duration
     from i2v.services.estimates import estimate, quote_spec
+    from i2v.services.routing import check_prefer
 
     settings = load_settings()
     check_image_file(
@@ -96,7 +101,7 @@ def quote(
         prompt=prompt,
     )
     with _app() as app:
-        found = estimate(app, spec, backend)
+        found = estimate(app, spec, backend, check_prefer(prefer))
     if as_json:
         from i2v.api.schemas_quotes import EstimateOut
 

@@ -29,7 +29,7 @@ STAND_IN_PROMPT = "a price quote: the prompt does not change the price"
 class Estimate:
     model: str  # the catalogue's name for it
     quotes: tuple[Quote, ...]  # runnable and cheapest first; one backend's when one was named
-    auto: str | None  # the backend backend=auto (prefer cost) would run it on now
+    auto: str | None  # the backend backend=auto (with the asked preference) would run it on
     auto_reason: str | None = None  # why auto would run it nowhere
     tripped: frozenset[str] = frozenset()  # backends whose circuit breaker is open
 
@@ -70,8 +70,11 @@ def quote_spec(
     )
 
 
-def estimate(app: App, spec: RenderSpec, backend: str | None = None) -> Estimate:
-    """Price `spec` on each backend of its model (or on `backend` alone; `auto`: all).
+def estimate(
+    app: App, spec: RenderSpec, backend: str | None = None, prefer: str = "cost"
+) -> Estimate:
+    """Price `spec` on each backend of its model (or on `backend` alone; `auto`: all), and
+    say where backend=auto with `prefer` would run it.
 
     InvalidParameter for an unknown model (naming close ones), a backend that does not run
     the model, or values every quoted backend refuses (the first refusal's field).
@@ -90,7 +93,7 @@ def estimate(app: App, spec: RenderSpec, backend: str | None = None) -> Estimate
     auto: str | None = None
     why: str | None = None
     try:
-        route = plan_route(settings, spec, AUTO, "cost", tripped=tripped)
+        route = plan_route(settings, spec, AUTO, prefer, tripped=tripped)
     except BackendUnavailable as exc:
         quotes, why = tuple(quotes_for(settings, spec)), exc.message
     else:
