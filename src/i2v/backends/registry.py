@@ -30,21 +30,10 @@ def _comfyui(settings: Settings, db: Database | None) -> VideoBackend:
     return ComfyBackend(settings)
 
 
-def _fal(settings: Settings, db: Database | None) -> VideoBackend:
-    from i2v.backends.fal.request_log import DbRequestLog  # the database, only when used
-
-    delivered = None
-    if settings.fal_webhook_url:
-        from i2v.backends.fal.webhooks import DbDeliveries  # cryptography, only when used
-
-        delivered = DbDeliveries(settings, db)
-    return FalBackend(settings, log=DbRequestLog(settings, db), delivered=delivered)
-
-
 BACKENDS: dict[str, BackendFactory] = {
     "local": lambda _settings, _db: LocalBackend(),
     "comfyui": _comfyui,
-    "fal": _fal,
+    "fal": lambda settings, db: FalBackend(settings, db=db),
 }
 DEFAULT_BACKEND = "local"
 AUTO = "auto"  # not a backend: route to the cheapest available one that runs the model

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from i2v.backends.base import (
     Capabilities,
@@ -37,8 +37,11 @@ from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
 from i2v.errors import BackendError, InvalidParameter
 from i2v.media.jpeg import encode_jpeg
-from i2v.models.catalog import catalog_for
+from i2v.models.catalog import Model, catalog_for
 from i2v.models.request import ModelRequest
+
+if TYPE_CHECKING:
+    from i2v.db.engine import Database
 
 PROGRESS_UNITS = 1000
 # Placeholder for validating a request before its image exists: mapping checks everything else.
@@ -106,8 +109,8 @@ def spec_request(manifest: EndpointManifest, spec: RenderSpec, image_url: str) -
     )
 
 
-def fal_manifest(settings: Settings, model_name: str | None) -> EndpointManifest:
-    """The model's fal endpoint; InvalidParameter when it has none."""
+def fal_model(settings: Settings, model_name: str | None) -> Model:
+    """The catalogue model, which has a fal endpoint; InvalidParameter otherwise."""
     if not model_name:
         raise InvalidParameter(
             "model", None, "backend fal needs a model, e.g. kling-2.5-turbo-pro (i2v models list)"
@@ -118,7 +121,14 @@ def fal_manifest(settings: Settings, model_name: str | None) -> EndpointManifest
         raise InvalidParameter(
             "model", model_name, f"model {model.name} has no fal endpoint; it runs on: {runs}"
         )
-    return model.fal
+    return model
+
+
+def fal_manifest(settings: Settings, model_name: str | None) -> EndpointManifest:
+    """The model's fal endpoint; InvalidParameter when it has none."""
+    manifest = fal_model(settings, model_name).fal
+    assert manifest is not None
+    return manifest
 
 
 class FalBackend:
@@ -128,24 +138,25 @@ class FalBackend:
         self,
         settings: Settings,
         *,
+        db: Database | None = None,
         log: RequestLog | None = None,
         client: Callable[[], FalClient] | None = None,
-        clock: Callable[[], float] = time.monotonic,
         delivered: Callable[[str], bool] | None = None,
     ) -> None:
+        """`db` is the caller's app database, where the request log (and, with webhooks on,
+        fal's deliveries) are read; without one, each call opens it from the settings."""
         self._settings = settings
         if log is None:
             from i2v.backends.fal.request_log import DbRequestLog  # the database, when used
 
-            log = DbRequestLog(settings)
+            log = DbRequestLog(settings, db)
         self._log = log
         self._client = client or (lambda: FalClient.from_settings(settings))
-        self._clock = clock
         # Whether fal's webhook for a request id has come (POST /hooks/fal stores it).
         if delivered is None and settings.fal_webhook_url:
             from i2v.backends.fal.webhooks import DbDeliveries  # cryptography, only when used
 
-            delivered = DbDeliveries(settings)
+            delivered = DbDeliveries(settings, db)
         self._delivered = delivered
 
     def capabilities(self) -> Capabilities:
@@ -153,9 +164,10 @@ class FalBackend:
 
     def prepare(self, spec: RenderSpec) -> RenderSpec:
         """Refuse what the model's endpoint cannot honour, before anything is paid for."""
-        manifest = fal_manifest(self._settings, spec.model)
-        to_fal_input(manifest, spec_request(manifest, spec, _NO_IMAGE), target_fps=spec.fps)
-        return replace(spec, model=catalog_for(self._settings).get(manifest.model).name)
+        model = fal_model(self._settings, spec.model)
+        assert model.fal is not None
+        to_fal_input(model.fal, spec_request(model.fal, spec, _NO_IMAGE), target_fps=spec.fps)
+        return replace(spec, model=model.name)
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> EncodedClip:
         manifest = fal_manifest(self._settings, request.model)
