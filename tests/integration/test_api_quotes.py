@@ -91,6 +91,14 @@ def test_bad_values_are_422_with_the_field(api: Api) -> None:
         assert detail in response.json()["detail"], body
 
 
+def test_a_body_that_is_not_json_names_the_body(api: Api) -> None:
+    headers = {**api.alice, "Content-Type": "application/json"}
+    response = api.client.post("/v1/quotes", headers=headers, content=b'{"model": ')
+    assert response.status_code == 422
+    assert response.json()["field"] == "body"
+    assert response.json()["detail"] == "body: not valid JSON"
+
+
 def test_quotes_and_backends_need_a_key(api: Api) -> None:
     assert api.client.post("/v1/quotes", json=KLING).status_code == 401
     assert api.client.get("/v1/backends").status_code == 401

@@ -122,5 +122,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # its loc is a character offset, not a field
+            return problem(422, "invalid_request", "body: not valid JSON", field="body")
         field = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
         return problem(422, "invalid_request", f"{field}: {first['msg']}", field=field)
