@@ -38,6 +38,14 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "example.jpg"
 PICTURE = EXAMPLE.read_bytes()
 INPUT = f"inputs/{hashlib.sha256(PICTURE).hexdigest()}.jpg"
 QUICK = RenderSpec(Motion.ZOOM_IN, Intensity.SUBTLE, Size(360, 640), duration_s=3, fps=24)
+# A hosted model that takes an end image; its jobs are only stored here, never run.
+WITH_END = RenderSpec(
+    Motion.ZOOM_IN,
+    Intensity.SUBTLE,
+    duration_s=5,
+    prompt="a slow turn",
+    model="kling-2.5-turbo-pro",
+)
 RETENTION_DAYS = 30
 
 
@@ -51,6 +59,12 @@ class Service:
     def submit(self, image: bytes = PICTURE, blobs: BlobStore | None = None) -> str:
         store = blobs or self.blobs
         return jobs.submit(self.app, self.queue, store, self.user, image, QUICK).job.id
+
+    def submit_with_end(self, image: bytes, end_image: bytes) -> str:
+        submitted = jobs.submit(
+            self.app, self.queue, self.blobs, self.user, image, WITH_END, "fal", end_image=end_image
+        )
+        return submitted.job.id
 
     def cancel(self, job_id: str) -> None:
         jobs.cancel_job(self.app, self.queue, self.user, job_id)
@@ -68,6 +82,7 @@ def service(db: Database, store: BlobStore, tmp_path: Path) -> Iterator[Service]
         data_dir=tmp_path / "data",
         database_url=db.engine.url.render_as_string(hide_password=False),
         input_retention_days=RETENTION_DAYS,
+        fal_key="lifecycle-test-key",
     )
     app = open_app(settings)
     queue = JobQueue(settings)
@@ -101,6 +116,49 @@ def removal_events(app: App) -> list[str]:
     with app.db.session() as session:
         query = select(JobEvent.job_id).where(JobEvent.type == "input_removed")
         return sorted(session.scalars(query))
+
+
+def removed_keys(app: App, job_id: str) -> list[str]:
+    with app.db.session() as session:
+        query = select(JobEvent.data).where(
+            JobEvent.type == "input_removed", JobEvent.job_id == job_id
+        )
+        return sorted(data["key"] for data in session.scalars(query))
+
+
+def test_an_end_image_is_kept_deleted_and_expired_like_the_input(service: Service) -> None:
+    end_picture = io.BytesIO()
+    Image.open(io.BytesIO(PICTURE)).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(
+        end_picture, format="PNG"
+    )
+    end = end_picture.getvalue()
+    end_key = f"inputs/{hashlib.sha256(end).hexdigest()}.png"
+    both = service.submit_with_end(PICTURE, end)
+    spec = jobs.get_job(service.app, service.user, both).spec
+    assert (spec["input_key"], spec["end_input_key"]) == (INPUT, end_key)
+    assert spec["render"]["end_frame"] is True
+    assert service.blobs.exists(end_key)
+    alone = service.submit(end)  # the same picture as another job's input
+    service.delete(both)
+    assert not service.blobs.exists(INPUT)
+    assert service.blobs.exists(end_key)  # the other job still needs it
+    service.delete(alone)
+    assert not service.blobs.exists(end_key)
+
+    # Retention: each picture goes once no job needs it, and each job hears of each one.
+    ended = service.submit_with_end(PICTURE, end)
+    live = service.submit(end)
+    service.cancel(ended)
+    assert service.expire(RETENTION_DAYS + 1) == 1  # the input; the live job needs the end
+    assert service.blobs.exists(end_key)
+    assert not service.blobs.exists(INPUT)
+    assert removed_keys(service.app, ended) == [INPUT]
+    service.cancel(live)
+    assert service.expire(RETENTION_DAYS + 1) == 1
+    assert not service.blobs.exists(end_key)
+    assert removed_keys(service.app, ended) == sorted([INPUT, end_key])
+    assert removed_keys(service.app, live) == [end_key]
+    assert service.expire(RETENTION_DAYS + 1) == 0
 
 
 def test_delete_removes_the_picture_with_the_last_job_that_used_it(service: Service) -> None:

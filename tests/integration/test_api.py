@@ -289,6 +289,49 @@ def test_malformed_submissions_get_precise_errors(
         assert response.json()["code"] == code
 
 
+def test_an_end_image_is_checked_before_anything_is_fetched_or_stored(api: Api) -> None:
+    picture = ("photo.jpg", EXAMPLE.read_bytes(), "image/jpeg")
+    refusals = [
+        # The local renderer has no end frame: refused, naming the field.
+        (
+            {"files": {"image": picture, "end_image": picture}, "data": QUICK},
+            "end_image",
+            "the local renderer takes no end image",
+        ),
+        (
+            {
+                "files": {"image": picture, "end_image": picture},
+                "data": {**QUICK, "end_image_url": "https://x.test/end.jpg"},
+            },
+            "end_image_url",
+            "send end_image or end_image_url, not both",
+        ),
+        (
+            {"files": {"image": picture}, "data": {**QUICK, "end_image": "not a file"}},
+            "end_image",
+            "end_image: attach it as a file part",
+        ),
+        # Refused before either URL is fetched: no url_blocked for the loopback addresses.
+        (
+            {
+                "json": {
+                    "image_url": "http://127.0.0.1:9/a.jpg",
+                    "end_image_url": "http://127.0.0.1:9/b.jpg",
+                    **QUICK,
+                }
+            },
+            "end_image",
+            "the local renderer takes no end image",
+        ),
+    ]
+    for kwargs, field, message in refusals:
+        response = api.client.post("/v1/jobs", headers=api.alice, **kwargs)  # type: ignore[arg-type]
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert (problem["field"], problem["detail"]) == (field, message)
+    assert api.client.get("/v1/jobs", headers=api.alice).json()["jobs"] == []
+
+
 def test_cache_hit_miss_and_identical_submissions_render_once(api: Api) -> None:
     first = api.submit(api.alice, prompt="zoom in")
     api.wait(api.alice, first["id"])

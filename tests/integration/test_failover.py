@@ -3,14 +3,18 @@ fal, the job's events say where it ran and why it moved, and it is billed for wh
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from i2v.backends.base import Progress
 from i2v.config import Settings
@@ -35,6 +39,15 @@ EXAMPLE = ROOT / "examples" / "example.jpg"
 I2V = Path(sys.executable).parent / "i2v"
 MODEL = "wan-2.2-14b"  # a ComfyUI workflow and a fal endpoint
 WAN = "fal-ai/wan/v2.2-a14b/image-to-video"
+
+
+def _flipped(path: Path) -> bytes:
+    out = io.BytesIO()
+    Image.open(path).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(out, format="PNG")
+    return out.getvalue()
+
+
+END = _flipped(EXAMPLE)  # an end image: the start one, mirrored
 
 
 def _settings(tmp_path: Path, comfy: FakeComfyUI, fal: FakeFal) -> Settings:
@@ -135,17 +148,40 @@ def test_over_http_the_job_says_where_it_ran_and_why_it_moved(tmp_path: Path) ->
             assert job["model"] == MODEL
             assert job["spec"]["route"] == ["comfyui", "fal"]
             assert job["cost_estimate_usd"] == 0  # own servers first: not metered
-            deadline = time.monotonic() + 90
-            while job["state"] not in ("succeeded", "failed", "cancelled"):
-                assert time.monotonic() < deadline, job
-                time.sleep(0.2)
-                job = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=headers).json()
+            job = _finished(base, headers, job["id"])
             assert job["state"] == "succeeded", job
             assert job["backend"] == "fal"
             assert job["cost_usd"] == pytest.approx(0.40)
             events = httpx.get(f"{base}/v1/jobs/{job['id']}/events", headers=headers).text
+            # With an end image, only fal's endpoint can run it: ComfyUI's workflow takes none.
+            with_end = httpx.post(
+                f"{base}/v1/jobs",
+                headers=headers,
+                files={"image": ("lake.jpg", EXAMPLE.read_bytes()), "end_image": ("e.png", END)},
+                data={"model": MODEL, "size": "360x640", "fps": "24", "prompt": "waves"},
+            )
+            assert with_end.status_code == 201, with_end.text
+            assert with_end.json()["spec"]["route"] == ["fal"]
+            assert with_end.json()["spec"]["end_frame"] is True
+            ended = _finished(base, headers, with_end.json()["id"])
+            assert (ended["state"], ended["backend"]) == ("succeeded", "fal"), ended
+            submits = [s for s in fal.seen if s.method == "POST" and s.path.endswith(WAN)]
+            # The full-size picture goes through fal's storage upload, as the start one does.
+            sent = json.loads(submits[-1].body)
+            assert sent["end_image_url"].startswith(f"{fal.url}/cdn/")
+            assert sent["end_image_url"] != sent["image_url"]
         finally:
             server.terminate()
             server.wait(timeout=60)
     assert 'event: route\ndata: {"backend": "comfyui"' in events
     assert '"backend": "fal", "moved_from": "comfyui", "reason": "model_not_installed:' in events
+
+
+def _finished(base: str, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    while True:
+        job: dict[str, Any] = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()
+        if job["state"] in ("succeeded", "failed", "cancelled"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -463,6 +464,44 @@ def test_prepare_refuses_what_the_endpoint_cannot_honour(
     assert again.value.field == field_name
     assert not rig.fake.seen  # nothing reached fal
     assert not out.exists()
+
+
+def test_an_end_image_goes_to_the_models_end_frame_field_or_is_refused(
+    rig: Rig, picture: Path, tmp_path: Path
+) -> None:
+    with Image.open(picture) as img:
+        end = save_image(
+            np.asarray(img.transpose(Image.Transpose.ROTATE_180)), tmp_path / "end.png"
+        )
+    out = tmp_path / "out.mp4"
+    wanted = spec(KLING, size=Size(1280, 720), end_frame=True)
+    generate_video(picture, out, wanted, rig.settings, ignore, "fal", end_image_path=end)
+    sent = rig.sent()
+    images = [sent["image_url"], sent["tail_image_url"]]  # Kling's name for the end frame
+    first, last = (
+        np.asarray(Image.open(io.BytesIO(base64.b64decode(url.partition(",")[2]))))
+        for url in images
+    )
+    assert first.shape == last.shape == (400, 640, 3)
+    # The end frame is the end picture (the start one turned round), not the start again.
+    assert np.abs(last.astype(int) - first[::-1, ::-1].astype(int)).mean() < 4
+    assert np.abs(last.astype(int) - first.astype(int)).mean() > 20
+    assert end.exists()
+    assert picture.exists()
+
+    rig.fake.seen.clear()
+    for backend, model, message in (
+        ("fal", LTX, "ltx-2 does not support an end image"),
+        ("local", None, "the local renderer takes no end image"),
+    ):
+        refused = spec(model, end_frame=True, duration_s=6)
+        with pytest.raises(InvalidParameter) as caught:
+            generate_video(
+                picture, tmp_path / "no.mp4", refused, rig.settings, ignore, backend,
+                end_image_path=end,
+            )  # fmt: skip
+        assert (caught.value.field, caught.value.message) == ("end_image", message)
+    assert not rig.fake.seen
 
 
 def test_seed_zero_is_no_seed_where_an_endpoint_takes_none(rig: Rig) -> None:

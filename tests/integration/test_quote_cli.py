@@ -163,8 +163,22 @@ def test_the_local_renderer_is_free(env: Path, capsys: pytest.CaptureFixture[str
         (["--size", "720x1280", "--aspect", "9:16"], "give either size or aspect, not both"),
         (["--duration", "2"], "duration 2s is outside 3-90s"),
         (["--resolution", "720p"], "the local renderer takes no resolution"),
+        (
+            ["--model", "ltx-2", "--end-image", str(EXAMPLE)],
+            "ltx-2 does not support an end image",
+        ),
     ],
-    ids=["duration", "all-refuse", "model", "backend", "no-backend", "size", "range", "local"],
+    ids=[
+        "duration",
+        "all-refuse",
+        "model",
+        "backend",
+        "no-backend",
+        "size",
+        "range",
+        "local",
+        "end",
+    ],
 )
 def test_refusals_are_one_line_and_exit_2(
     env: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
@@ -188,10 +202,11 @@ def test_the_image_is_checked_as_generate_checks_it(
         (small, "small.png: image is 300x100; each side must be at least 256 px"),
         (huge, "huge.png: image is 20000x20000 (400.0 MP); the limit is 50.0 MP"),
     ):
-        code, out, err = i2v(capsys, "quote", str(path), "--model", "kling-2.5-turbo-pro")
-        assert (code, out) == (2, "")
-        assert err.startswith("i2v: error: "), err
-        assert err.rstrip().endswith(message), err
+        for args in ([str(path)], [str(EXAMPLE), "--end-image", str(path)]):
+            code, out, err = i2v(capsys, "quote", *args, "--model", "kling-2.5-turbo-pro")
+            assert (code, out) == (2, "")
+            assert err.startswith("i2v: error: "), err
+            assert err.rstrip().endswith(message), err
 
 
 def test_backends_shows_state_reason_breaker_and_models(

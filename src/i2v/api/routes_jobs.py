@@ -65,11 +65,12 @@ async def submit_job(
         negative_prompt=fields.negative_prompt,
         resolution=fields.resolution,
         audio=fields.audio,
+        end_frame=submission.has_end_image,
     )
     backend = fields.backend or (AUTO if fields.model else "local")
-    image = submission.image
-    if image is None:
-        assert fields.image_url is not None  # read_submission requires it with a JSON body
+    image, end_image = submission.image, submission.end_image
+    if image is None or (end_image is None and fields.end_image_url is not None):
+        # Every parameter is checked before anything is fetched on the user's behalf.
         await anyio.to_thread.run_sync(
             jobs.check_request,
             settings,
@@ -79,7 +80,11 @@ async def submit_job(
             fields.webhook_url,
             fields.prefer,
         )
-        image = await fetch_image(fields.image_url, settings)
+        if image is None:
+            assert fields.image_url is not None  # read_submission requires it with JSON
+            image = await fetch_image(fields.image_url, settings)
+        if fields.end_image_url is not None:
+            end_image = await fetch_image(fields.end_image_url, settings)
     # The service is blocking (database, storage, queue): keep it off the event loop.
     submitted = await anyio.to_thread.run_sync(
         partial(
@@ -95,6 +100,7 @@ async def submit_job(
             fields.webhook_url,
             fields.cache,
             fields.prefer,
+            end_image=end_image,
         )
     )
     job = submitted.job

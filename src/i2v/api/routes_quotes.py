@@ -35,6 +35,7 @@ async def quote(body: QuoteIn, services: Services, user: CurrentUser) -> Estimat
         aspect=body.aspect,
         resolution=body.resolution,
         audio=body.audio,
+        end_frame=body.end_image,
         negative_prompt=body.negative_prompt,
         prompt=body.prompt,
     )

@@ -48,6 +48,9 @@ class QuoteIn(RenderFields):
         description="What auto's choice puts first: price, or speed.",
         json_schema_extra={"enum": list(PREFERENCES)},
     )
+    end_image: bool = Field(
+        default=False, description="The job will give an end image (a last frame to reach)."
+    )
 
 
 class QuoteOut(BaseModel):

@@ -1,7 +1,8 @@
 """Read a job submission: multipart (an `image` file plus fields) or JSON with `image_url`.
 
-The gate has already capped the body; an `image_url` is fetched only after every other
-parameter has been checked (`fetch_image`).
+An end image (a last frame, for models that take one) comes as an `end_image` file part or
+an `end_image_url`. The gate has already capped the whole body, both pictures together; a
+URL is fetched only after every other parameter has been checked (`fetch_image`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ class JobFields(RenderFields):
     webhook_url: str | None = Field(default=None, max_length=2048)
     cache: bool = True  # False forces a new render
     image_url: str | None = Field(default=None, max_length=4096)
+    end_image_url: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="The last frame to reach, for models that take one (not with end_image).",
+    )
 
 
 def request_body_schema(settings: Settings) -> dict[str, object]:
@@ -97,13 +103,14 @@ def request_body_schema(settings: Settings) -> dict[str, object]:
     if settings.webhook_secret is None:
         del properties["webhook_url"]  # refused: webhooks are off here
     image = {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP."}
+    end_image = {**image, "description": "The last frame, for models that take one."}
     return {
         "required": True,
         "content": {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"image": image, **properties},
+                    "properties": {"image": image, "end_image": end_image, **properties},
                     "required": ["image"],
                 }
             },
@@ -124,6 +131,11 @@ def request_body_schema(settings: Settings) -> dict[str, object]:
 class Submission:
     image: bytes | None  # None: fetch fields.image_url once the parameters are checked
     fields: JobFields
+    end_image: bytes | None = None  # None: fields.end_image_url, if any, is fetched likewise
+
+    @property
+    def has_end_image(self) -> bool:
+        return self.end_image is not None or self.fields.end_image_url is not None
 
 
 def _fields(raw: dict[str, object]) -> JobFields:
@@ -138,17 +150,27 @@ def _fields(raw: dict[str, object]) -> JobFields:
 async def read_submission(request: Request, settings: Settings) -> Submission:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=32)
+        form = await request.form(max_files=2, max_fields=32)
         upload = form.get("image")
         if not isinstance(upload, StarletteUpload):
             raise InvalidParameter("image", None, "image: attach the picture as a file part")
-        data = await _read_capped(upload, settings.max_upload_mb * 1024 * 1024)
-        fields = _fields({k: v for k, v in form.items() if k != "image"})
+        cap = settings.max_upload_mb * 1024 * 1024
+        data = await _read_capped(upload, cap)
+        end_upload = form.get("end_image")
+        fields = _fields({k: v for k, v in form.items() if k not in ("image", "end_image")})
         if fields.image_url is not None:
             raise InvalidParameter(
                 "image_url", fields.image_url, "send image or image_url, not both"
             )
-        return Submission(data, fields)
+        if end_upload is None:
+            return Submission(data, fields)
+        if not isinstance(end_upload, StarletteUpload):
+            raise InvalidParameter("end_image", None, "end_image: attach it as a file part")
+        if fields.end_image_url is not None:
+            raise InvalidParameter(
+                "end_image_url", fields.end_image_url, "send end_image or end_image_url, not both"
+            )
+        return Submission(data, fields, await _read_capped(end_upload, cap))
     if kind == "application/json":
         try:
             body = await request.json()

@@ -59,6 +59,7 @@ class GenerationRequest:
     resolution: str | None = None  # the model's own, e.g. "720p"
     audio: bool = False
     duration_s: float | None = None  # as asked; frame_count / fps rounds it
+    end_image: NormalisedImage | None = None  # the last frame to reach, where one is given
 
 
 @dataclass(frozen=True, slots=True)

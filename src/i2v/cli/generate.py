@@ -15,6 +15,7 @@ from i2v.cli.options import (
     Aspect,
     Audio,
     Duration,
+    EndImage,
     Fps,
     NegativePrompt,
     OutputSize,
@@ -108,6 +109,7 @@ def generate(
     negative_prompt: NegativePrompt = None,
     resolution: Resolution = None,
     audio: Audio = False,
+    end_image: EndImage = None,
     workflow: Annotated[
         str | None,
         typer.Option(
@@ -142,6 +144,7 @@ def generate(
         negative_prompt=negative_prompt,
         resolution=resolution,
         audio=audio,
+        end_frame=end_image is not None,
     )
     chosen = backend or (AUTO if model else "local")
     check_prefer(prefer)
@@ -169,6 +172,7 @@ def generate(
             db=app.db if app is not None else None,
             # Where auto sent it, and why it moved: a pinned backend's user knows already.
             on_route=(lambda event: say(describe_route(event))) if chosen == AUTO else None,
+            end_image_path=end_image,
         )
     info = result.info
     what = result.motion.value  # the local renderer's camera move, else the model and where

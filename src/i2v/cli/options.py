@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -51,4 +52,13 @@ Audio = Annotated[
 NegativePrompt = Annotated[
     str | None,
     typer.Option(metavar="TEXT", help="What the model should avoid, where it takes one."),
+]
+EndImage = Annotated[
+    Path | None,
+    typer.Option(
+        "--end-image",
+        metavar="IMAGE",
+        help="The last frame to reach, for models that take one (`i2v models show MODEL`).",
+        show_default=False,
+    ),
 ]

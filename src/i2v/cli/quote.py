@@ -15,6 +15,7 @@ from i2v.cli.options import (
     Aspect,
     Audio,
     Duration,
+    EndImage,
     Fps,
     NegativePrompt,
     OutputSize,
@@ -48,6 +49,7 @@ def quote(
     size: OutputSize = None,
     fps: Fps = 30,
     audio: Audio = False,
+    end_image: EndImage = None,
     negative_prompt: NegativePrompt = None,
     prompt: Annotated[
         str,
@@ -86,9 +88,9 @@ def quote(
     from i2v.services.routing import check_prefer
 
     settings = load_settings()
-    check_image_file(
-        image, ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side)
-    )
+    limits = ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side)
+    for picture in (image,) if end_image is None else (image, end_image):
+        check_image_file(picture, limits)
     spec = quote_spec(
         model=model,
         duration_s=duration if duration is not None else default_duration(settings, model),
@@ -97,6 +99,7 @@ def quote(
         aspect=aspect,
         resolution=resolution,
         audio=audio,
+        end_frame=end_image is not None,
         negative_prompt=negative_prompt,
         prompt=prompt,
     )

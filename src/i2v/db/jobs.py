@@ -16,6 +16,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     or_,
     select,
     text,
@@ -224,9 +225,12 @@ def set_cost(session: Session, job_id: str, usd: Decimal) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(cost_usd=usd))
 
 
-def _input_key() -> ColumnElement[str]:
-    key: ColumnElement[str] = Job.spec["input_key"].as_string()
-    return key
+# Where a job's pictures are named in its spec: the input, and the end image if it has one.
+_INPUT_FIELDS = ("input_key", "end_input_key")
+
+
+def _uses_input(input_key: str, job: type[Job] = Job) -> ColumnElement[bool]:
+    return or_(*(job.spec[field].as_string() == input_key for field in _INPUT_FIELDS))
 
 
 def _ended() -> ColumnElement[datetime]:
@@ -253,34 +257,45 @@ def input_needed(
     that ended before `ended_before`), or a live job that may wait on a render one of its
     users started (identical pictures in other formats share a cache key, not an input)."""
     others = Job.id != excluding
-    users = and_(others, _input_key() == input_key)
+    users = and_(others, _uses_input(input_key))
     if ended_before is not None:
         users = and_(users, or_(Job.state.in_(_LIVE), _ended() >= ended_before))
     user = aliased(Job)  # not correlated with the outer query's jobs
     sharing = select(user.cache_key).where(
-        user.spec["input_key"].as_string() == input_key, user.cache_key.is_not(None)
+        _uses_input(input_key, user), user.cache_key.is_not(None)
     )
     waiting = and_(others, Job.state.in_(_LIVE), Job.cache_key.in_(sharing))
     return bool(session.scalar(select(exists().where(or_(users, waiting)))))
 
 
-def _input_removed() -> ColumnElement[bool]:
-    return exists().where(JobEvent.job_id == Job.id, JobEvent.type == INPUT_REMOVED)
+def _input_removed(input_key: ColumnElement[str]) -> ColumnElement[bool]:
+    """Whether retention removed this picture of the job (events from before end images
+    name no key: they were about the only picture)."""
+    named = JobEvent.data["key"].as_string()
+    return exists().where(
+        JobEvent.job_id == Job.id,
+        JobEvent.type == INPUT_REMOVED,
+        or_(named.is_(None), named == input_key),
+    )
 
 
 def expired_input_candidates(session: Session, ended_before: datetime) -> list[str]:
     """Inputs of terminal jobs that ended before `ended_before` and still hold their input."""
-    query = select(_input_key()).where(
-        Job.state.in_(_TERMINAL),
-        _ended() < ended_before,
-        ~_input_removed(),
-        _input_key().is_not(None),
-    )
-    return sorted(set(session.scalars(query.distinct())))
+    found: set[str] = set()
+    for field in _INPUT_FIELDS:
+        key = Job.spec[field].as_string()
+        query = select(key).where(
+            Job.state.in_(_TERMINAL),
+            _ended() < ended_before,
+            ~_input_removed(key),
+            key.is_not(None),
+        )
+        found.update(session.scalars(query.distinct()))
+    return sorted(found)
 
 
 def mark_input_removed(session: Session, input_key: str) -> None:
-    """An event on each job that used `input_key` (once): its picture is gone for good."""
-    query = select(Job.id).where(_input_key() == input_key, ~_input_removed())
+    """An event on each job that used `input_key` (once): that picture is gone for good."""
+    query = select(Job.id).where(_uses_input(input_key), ~_input_removed(literal(input_key)))
     for job_id in session.scalars(query):
-        add_event(session, job_id, INPUT_REMOVED, {"reason": "retention"})
+        add_event(session, job_id, INPUT_REMOVED, {"reason": "retention", "key": input_key})

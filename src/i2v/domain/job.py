@@ -38,15 +38,26 @@ class JobSpec:
     # The route decided at submission, tried in order (`backend` is what was asked: a
     # backend's name or "auto"); empty in specs stored before routing: just `backend`.
     candidates: tuple[str, ...] = ()
+    # The last frame to reach, stored like the input (render.end_frame says one is given).
+    end_input_key: str | None = None
+    end_input_sha256: str | None = None
 
     @property
     def route(self) -> tuple[str, ...]:
         return self.candidates or (self.backend,)
 
+    @property
+    def input_keys(self) -> tuple[str, ...]:
+        """Every picture of this job in the blob store, sorted: locks taken in this order
+        cannot deadlock."""
+        return tuple(sorted({self.input_key, self.end_input_key or self.input_key}))
+
     def to_json(self) -> dict[str, Any]:
         render = asdict(self.render)
         render["size"] = str(self.render.size)
-        return {
+        if not self.render.end_frame:
+            del render["end_frame"]  # specs without one hash as they did before it existed
+        data: dict[str, Any] = {
             "version": SPEC_VERSION,
             "render": render,
             "backend": self.backend,
@@ -55,6 +66,10 @@ class JobSpec:
             "use_cache": self.use_cache,
             "candidates": list(self.candidates),
         }
+        if self.end_input_key is not None:
+            data["end_input_key"] = self.end_input_key
+            data["end_input_sha256"] = self.end_input_sha256
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
@@ -74,10 +89,13 @@ class JobSpec:
                 negative_prompt=render.get("negative_prompt"),
                 resolution=render.get("resolution"),
                 audio=bool(render.get("audio", False)),
+                end_frame=bool(render.get("end_frame", False)),
             ),
             backend=str(data["backend"]),
             input_key=str(data["input_key"]),
             input_sha256=str(data["input_sha256"]),
             use_cache=bool(data.get("use_cache", True)),
             candidates=tuple(str(name) for name in data.get("candidates", ())),
+            end_input_key=data.get("end_input_key"),
+            end_input_sha256=data.get("end_input_sha256"),
         )

@@ -48,6 +48,7 @@ class RenderSpec:
     negative_prompt: str | None = None  # for models that take one
     resolution: str | None = None  # the model's own output resolution, e.g. "720p"
     audio: bool = False  # hosted models that can make sound; refused by those that cannot
+    end_frame: bool = False  # the job gives a last frame to reach (an end image)
 
     def __post_init__(self) -> None:
         if not MIN_DURATION_S <= self.duration_s <= MAX_DURATION_S:

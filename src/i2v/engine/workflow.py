@@ -31,6 +31,7 @@ from i2v.media.probe import probe_video
 from i2v.services.breaker import breakers_of
 from i2v.services.generate import generate_video
 from i2v.services.routing import RouteEvent
+from i2v.storage.base import BlobStore
 
 APP_NAME = "i2v"
 WORKFLOW_NAME = "i2v.run_job"
@@ -143,10 +144,10 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
                 repo.add_event(session, job_id, "route", data)
 
     with job_scratch(ctx.app.settings) as folder:
-        source = folder / f"input{Path(spec.input_key).suffix}"
-        with ctx.blobs.open(spec.input_key) as stream, source.open("wb") as fh:
-            for chunk in stream:
-                fh.write(chunk)
+        source = _fetch_input(ctx.blobs, spec.input_key, folder / "input")
+        end_source = None
+        if spec.end_input_key is not None:
+            end_source = _fetch_input(ctx.blobs, spec.end_input_key, folder / "end")
         result = generate_video(
             source,
             folder / "video.mp4",
@@ -159,6 +160,7 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
             breakers=breakers_of(ctx.app),
             on_route=on_route,
             db=ctx.app.db,
+            end_image_path=end_source,
         )
         stored: dict[str, Any] = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):
@@ -167,6 +169,15 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
         stored[COST] = str(result.cost_usd)
         stored[RAN_ON] = result.backend
     return stored
+
+
+def _fetch_input(blobs: BlobStore, key: str, stem: Path) -> Path:
+    """A stored picture copied into the render's scratch folder, keeping its suffix."""
+    path = stem.with_suffix(Path(key).suffix)
+    with blobs.open(key) as stream, path.open("wb") as fh:
+        for chunk in stream:
+            fh.write(chunk)
+    return path
 
 
 @DBOS.workflow(name=RENDER_NAME)

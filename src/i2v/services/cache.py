@@ -14,14 +14,21 @@ from i2v.domain.spec import RenderSpec
 BACKEND_VERSIONS: dict[str, str] = {"local": "local-renderer-2", "comfyui": "comfyui-publish-1"}
 
 
-def cache_key(pixels_sha256: str, render: RenderSpec, backend: str) -> str:
+def cache_key(
+    pixels_sha256: str, render: RenderSpec, backend: str, end_pixels_sha256: str | None = None
+) -> str:
+    """`end_pixels_sha256`: the end image's pixels, for a job that gives one."""
     parameters = asdict(render)
     parameters["size"] = str(render.size)
-    material = {
+    material: dict[str, object] = {
         "pixels": pixels_sha256,
         "backend": backend,
         "backend_version": BACKEND_VERSIONS.get(backend, backend),
         "render": parameters,  # prompt, seed, size, fps, duration, motion, fit, workflow
     }
+    if render.end_frame:
+        material["end_pixels"] = end_pixels_sha256
+    else:
+        del parameters["end_frame"]  # keys of jobs without one stay as they were
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -51,6 +51,7 @@ def quote_spec(
     aspect: str | None = None,
     resolution: str | None = None,
     audio: bool = False,
+    end_frame: bool = False,
     negative_prompt: str | None = None,
     prompt: str = "",
 ) -> RenderSpec:
@@ -67,6 +68,7 @@ def quote_spec(
         negative_prompt=negative_prompt,
         resolution=resolution,
         audio=audio,
+        end_frame=end_frame,
     )
 
 

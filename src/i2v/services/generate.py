@@ -128,6 +128,7 @@ def generate_video(
     breakers: Breakers | None = None,
     on_route: Callable[[RouteEvent], None] | None = None,
     db: Database | None = None,
+    end_image_path: Path | None = None,
 ) -> GenerateResult:
     """Render `spec` from the image at `image_path` into `output` (and its .cover.jpg).
 
@@ -137,7 +138,10 @@ def generate_video(
     `overwrite`; the input image never is. `decode_gate` is the process's pixel budget,
     shared with the API when they share one. `db` is the caller's app database, where
     remote backends keep their checkpoints (else they open one from the settings).
+    `end_image_path` is the last frame to reach, for models that take one (`spec.end_frame`).
     """
+    if spec.end_frame != (end_image_path is not None):
+        raise ValueError("spec.end_frame and end_image_path go together")
     started = time.perf_counter()
     if isinstance(backend_name, str):
         tripped = breakers.tripped() if breakers is not None and backend_name == AUTO else {}
@@ -151,15 +155,16 @@ def generate_video(
             "output", str(output), f"{output}: the output must be an .mp4 file (the cover is .jpg)"
         )
     cover = cover_path(output)
-    check_outputs((output, cover), (image_path,), replace=overwrite)
+    inputs = (image_path,) if end_image_path is None else (image_path, end_image_path)
+    check_outputs((output, cover), inputs, replace=overwrite)
     on_progress(Progress("load", 0, 1))
     zoom = max_zoom()
-    image = load_image(
-        image_path,
-        ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side),
-        min_decode_size=(math.ceil(spec.size.width * zoom), math.ceil(spec.size.height * zoom)),
-        gate=decode_gate,
-    )
+    limits = ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side)
+    needed = (math.ceil(spec.size.width * zoom), math.ceil(spec.size.height * zoom))
+    image = load_image(image_path, limits, min_decode_size=needed, gate=decode_gate)
+    end_image = None
+    if end_image_path is not None:
+        end_image = load_image(end_image_path, limits, min_decode_size=needed, gate=decode_gate)
     on_progress(Progress("load", 1, 1))
     with (
         _scratch(settings) as workdir,
@@ -183,6 +188,7 @@ def generate_video(
             resolution=spec.resolution,
             audio=spec.audio,
             duration_s=spec.duration_s,
+            end_image=end_image,
         )
         result, used = run_routed(
             settings,

@@ -82,6 +82,7 @@ def public_json(job: JobView) -> dict[str, Any]:
         "spec": {
             "backend": job.spec.get("backend"),
             "route": job.spec.get("candidates") or [job.spec.get("backend")],
+            "end_frame": False,  # stored only when an end image was given
             **job.spec.get("render", {}),
         },
         "created_at": job.created_at.isoformat(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
@@ -82,31 +82,37 @@ def submit(
     webhook_url: str | None = None,
     use_cache: bool = True,
     prefer: str = "cost",
+    *,
+    end_image: bytes | None = None,
 ) -> Submitted:
-    """Validate and store the input, record the job, and queue it.
+    """Validate and store the input (and any end image), record the job, and queue it.
 
     With `idempotency_key`, a repeat of the same request returns the first job, and the same
     key with a different request is a Conflict. A job that may run on a hosted backend is
     checked against its owner's daily budget in the transaction that records it.
     """
     settings = app.settings
+    render = replace(render, end_frame=end_image is not None)
     tripped = breakers_of(app).tripped() if backend == AUTO else {}
     route = check_request(settings, render, backend, idempotency_key, webhook_url, prefer, tripped)
     render = route.spec
-    limits = ImageLimits(settings.max_image_pixels, settings.min_image_side)
-    decoded = inspect_image(image, limits, name="image", gate=app.decode_gate)
-    digest = hashlib.sha256(image).hexdigest()
-    input_key = f"inputs/{digest}{_EXTENSIONS[decoded.source_format]}"
+    picture = _picture(app, image, "image")
+    end = _picture(app, end_image, "end_image") if end_image is not None else None
     spec = JobSpec(
         render=render,
         backend=backend,
-        input_key=input_key,
-        input_sha256=digest,
+        input_key=picture.key,
+        input_sha256=picture.sha256,
         use_cache=use_cache,
         candidates=route.backends,
+        end_input_key=end.key if end is not None else None,
+        end_input_sha256=end.sha256 if end is not None else None,
     )
+    pictures = [picture] if end is None else [picture, end]
     request_hash = _request_hash(spec)
-    key = cache_key(decoded.pixels_sha256, render, backend)
+    key = cache_key(
+        picture.pixels_sha256, render, backend, end.pixels_sha256 if end is not None else None
+    )
     if idempotency_key is not None:
         earlier = _replay(app, owner, idempotency_key, request_hash)
         if earlier is not None:
@@ -115,9 +121,8 @@ def submit(
         hit = _from_cache(app, owner, spec, key, request_hash, idempotency_key, webhook_url)
         if hit is not None:
             return Submitted(hit, created=True, cached=True)
-    content_type = _CONTENT_TYPES[decoded.source_format]
-    if not blobs.exists(input_key):
-        blobs.put(input_key, image, content_type)
+    for stored in pictures:
+        stored.keep(blobs)
     job = Job(
         id=new_id("job"),
         owner_id=owner.id,
@@ -138,14 +143,15 @@ def submit(
         with app.db.session() as session:
             if route.hosted:
                 check_budget(session, settings, owner.id, route.hosted_estimate, job.created_at)
-            repo.lock_input(session, input_key)
+            for input_key in spec.input_keys:
+                repo.lock_input(session, input_key)
             session.add(job)
             session.flush()
             repo.add_event(session, job.id, "state", {"state": JobState.QUEUED.value})
-            # Under the input's lock: a delete or a retention pass that removed this very
-            # picture since the check above has committed by now, so it is stored again.
-            if not blobs.exists(input_key):
-                blobs.put(input_key, image, content_type)
+            # Under the inputs' locks: a delete or a retention pass that removed one of these
+            # pictures since the check above has committed by now, so it is stored again.
+            for stored in pictures:
+                stored.keep(blobs)
     except IntegrityError:
         # The same key raced in from another request; the winner's job is the answer.
         assert idempotency_key is not None
@@ -156,6 +162,36 @@ def submit(
     # After the commit: a crash in between leaves a queued row, which the sweeper enqueues.
     queue.enqueue(job.id, owner.id)
     return Submitted(view_of(job, []), created=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Picture:
+    """An uploaded picture, checked: where it is stored, and what identifies its pixels."""
+
+    data: bytes
+    key: str
+    sha256: str  # of the file as uploaded
+    pixels_sha256: str  # of the decoded pixels: the same picture in another format matches
+    content_type: str
+
+    def keep(self, blobs: BlobStore) -> None:
+        if not blobs.exists(self.key):
+            blobs.put(self.key, self.data, self.content_type)
+
+
+def _picture(app: App, data: bytes, name: str) -> _Picture:
+    settings = app.settings
+    limits = ImageLimits(settings.max_image_pixels, settings.min_image_side)
+    decoded = inspect_image(data, limits, name=name, gate=app.decode_gate)
+    digest = hashlib.sha256(data).hexdigest()
+    kind = decoded.source_format
+    return _Picture(
+        data,
+        f"inputs/{digest}{_EXTENSIONS[kind]}",
+        digest,
+        decoded.pixels_sha256,
+        _CONTENT_TYPES[kind],
+    )
 
 
 def _from_cache(
@@ -304,14 +340,19 @@ def delete_job(app: App, queue: JobQueue, blobs: BlobStore, owner: UserInfo, job
         if job is None:
             return  # a concurrent delete won
         keys = [a.storage_key for a in repo.artifacts_of(session, job_id)]
-        input_key = JobSpec.from_json(job.spec).input_key
-        # Under the input's lock, so a submission of the same picture either sees this
+        input_keys = JobSpec.from_json(job.spec).input_keys
+        # Under the inputs' locks, so a submission of the same picture either sees this
         # delete's commit (and stores the picture again) or is seen by it (and keeps it).
-        repo.lock_input(session, input_key)
-        needed = repo.input_needed(session, input_key, ended_before=None, excluding=job_id)
+        for input_key in input_keys:
+            repo.lock_input(session, input_key)
+        unneeded = [
+            input_key
+            for input_key in input_keys
+            if not repo.input_needed(session, input_key, ended_before=None, excluding=job_id)
+        ]
         if not repo.delete_job(session, job_id):
             return  # a concurrent delete won while this one waited for the lock
-        if not needed:
+        for input_key in unneeded:
             blobs.delete(input_key)
         orphans = [key for key in keys if not repo.storage_key_in_use(session, key)]
     for key in orphans:

@@ -163,6 +163,7 @@ class ComfyBackend:
         for field, value, what in (
             ("resolution", spec.resolution, "a resolution (the workflow sets its own size)"),
             ("audio", spec.audio or None, "audio"),
+            ("end_image", spec.end_frame or None, "an end image"),
         ):
             if value is not None:
                 raise InvalidParameter(field, value, f"backend comfyui does not take {what}")

@@ -36,6 +36,7 @@ from i2v.config import Settings
 from i2v.domain.size import Size
 from i2v.domain.spec import RenderSpec
 from i2v.errors import BackendError, InvalidParameter
+from i2v.media.image import NormalisedImage
 from i2v.media.jpeg import encode_jpeg
 from i2v.models.catalog import Model, catalog_for
 from i2v.models.request import ModelRequest
@@ -76,6 +77,7 @@ def model_request(
     negative_prompt: str | None,
     resolution: str | None,
     audio: bool,
+    end_image_url: str | None = None,
 ) -> ModelRequest:
     """The unified request for an endpoint. The job's aspect goes to fal only where the
     endpoint offers it; elsewhere the model follows the image and publishing re-frames."""
@@ -92,6 +94,7 @@ def model_request(
         # mapping, which refuses it where the endpoint takes none, rather than being dropped.
         seed=seed if manifest.seed or seed else None,
         audio=audio,
+        end_image_url=end_image_url,
     )
 
 
@@ -106,6 +109,7 @@ def spec_request(manifest: EndpointManifest, spec: RenderSpec, image_url: str) -
         negative_prompt=spec.negative_prompt,
         resolution=spec.resolution,
         audio=spec.audio,
+        end_image_url=_NO_IMAGE if spec.end_frame else None,
     )
 
 
@@ -181,18 +185,18 @@ class FalBackend:
             negative_prompt=request.negative_prompt,
             resolution=request.resolution,
             audio=request.audio,
+            end_image_url=_NO_IMAGE if request.end_image is not None else None,
         )
         on_progress(Progress("generate", 0, PROGRESS_UNITS, "submitting to fal"))
         with self._client() as client:
             checkpoint = self._log.get(request.run_id)
             fal_request = checkpoint.request if checkpoint is not None else None
             if fal_request is None:
-                image_url = client.file_url(
-                    encode_jpeg(request.image.rgb), content_type="image/jpeg", file_name="in.jpg"
-                )
-                fal_input = to_fal_input(
-                    manifest, replace(unified, image_url=image_url), target_fps=request.fps
-                )
+                unified = replace(unified, image_url=_file_url(client, request.image, "in.jpg"))
+                if request.end_image is not None:
+                    end_url = _file_url(client, request.end_image, "end.jpg")
+                    unified = replace(unified, end_image_url=end_url)
+                fal_input = to_fal_input(manifest, unified, target_fps=request.fps)
                 self._log.intent(request.run_id, manifest.endpoint)
                 fal_request = client.submit(
                     fal_input.endpoint,
@@ -245,6 +249,10 @@ class FalBackend:
             raise
         on_progress(Progress("generate", PROGRESS_UNITS, PROGRESS_UNITS))
         return EncodedClip(dest)
+
+
+def _file_url(client: FalClient, image: NormalisedImage, name: str) -> str:
+    return client.file_url(encode_jpeg(image.rgb), content_type="image/jpeg", file_name=name)
 
 
 def _cancel(client: FalClient, fal_request: FalRequest) -> None:

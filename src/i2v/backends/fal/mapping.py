@@ -137,7 +137,7 @@ def to_fal_input(
         _refuse(manifest, "audio", True, "audio")
     if request.end_image_url is not None:
         if manifest.end_image_field is None:
-            _refuse(manifest, "end_image", request.end_image_url, "an end image")
+            _refuse(manifest, "end_image", True, "an end image")
         args[manifest.end_image_field] = request.end_image_url
     if manifest.interpolation is not None:
         frames = interpolated_frames(manifest, target_fps)

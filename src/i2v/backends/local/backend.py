@@ -48,9 +48,12 @@ class LocalBackend:
             ("negative_prompt", spec.negative_prompt),
             ("resolution", spec.resolution),
             ("audio", spec.audio or None),
+            ("end_image", spec.end_frame or None),
         ):
             if value is not None:
-                raise InvalidParameter(field, value, f"the local renderer takes no {field}")
+                raise InvalidParameter(
+                    field, value, f"the local renderer takes no {field.replace('_', ' ')}"
+                )
         return replace(spec, model=None)
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback) -> FrameStream:
