@@ -172,6 +172,23 @@ class Settings(BaseSettings):
     fleet_default_gpu_s: float = Field(
         default=240.0, gt=0, le=86_400, description="A run's GPU time quoted before any is seen."
     )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible API (Ollama, vLLM, OpenAI), e.g. http://127.0.0.1:11434/v1; "
+        "unset: the offline rules only.",
+    )
+    llm_model: str = Field(default="", max_length=200, description="The chat model to ask.")
+    llm_api_key: SecretStr | None = Field(default=None, description="Sent as a Bearer token.")
+    llm_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Per call, connect incl.")
+    llm_retries: int = Field(default=1, ge=0, le=1, description="At most one retry, then rules.")
+    llm_images: bool = Field(
+        default=False, description="Send the picture (as a data: URL) to a model that takes images."
+    )
+    caption_max_hashtags_instagram: int = Field(default=5, ge=0, le=30)
+    caption_max_hashtags_tiktok: int = Field(default=5, ge=0, le=30)
+    policy_output_frames: int = Field(
+        default=3, ge=0, le=16, description="Output frames the image classifier checks per job."
+    )
 
     @field_validator("comfyui_urls", mode="before")
     @classmethod

@@ -15,8 +15,10 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │   ├── BlockedUrl            a fetched URL is refused: scheme, userinfo, port, address
     │   ├── FetchTooLarge         a fetched body is over the size limit (url, limit, size)
     │   ├── FetchRefused          a fetched answer is refused as sent, e.g. compressed (url)
-    │   └── BodyTooLarge          a request body is over its size limit (limit)
-    │       └── UploadTooLarge    a multipart upload is over I2V_MAX_UPLOAD_MB
+    │   ├── BodyTooLarge          a request body is over its size limit (limit)
+    │   │   └── UploadTooLarge    a multipart upload is over I2V_MAX_UPLOAD_MB
+    │   └── PolicyRefused         the content policy refuses the job (field, category,
+    │                             rating); code content_refused, never the matched words
     ├── NotFound                  no such user, key or job (or not yours: never say which)
     ├── Conflict                  the request collides with existing state (e.g. a taken name)
     │   └── DailyBudgetExceeded   a hosted job would pass its owner's daily spend cap (limit,
@@ -25,6 +27,8 @@ Hierarchy (HTTP status codes, where any, are assigned only at the API edge)::
     │   └── WebhookRejected       a vendor's webhook whose signature or timestamp does not
     │                             verify (reason)
     ├── Forbidden                 authenticated, but not allowed (e.g. not an admin)
+    ├── LlmError                  the chat model failed: timeout, 5xx, 429 (retryable), or
+    │                             a refusal or unusable answer (status); callers fall back
     ├── ConfigError               a setting (I2V_* or .env) is invalid
     │   └── FleetOff              a fleet operation while I2V_FLEET_ENABLED is false
     ├── OutputError               the destination cannot be written (path)
@@ -116,6 +120,33 @@ class InvalidParameter(InvalidInput):
         super().__init__(message)
         self.field = field
         self.value = value
+
+
+class PolicyRefused(InvalidInput):
+    """The content policy refused a job before anything ran or was paid for.
+
+    `category` is an always-refused kind (minors, non_consent, real_person) or "mature" (rated
+    above what the job, its account or its backend allows); the message never quotes the
+    matched words.
+    """
+
+    code = "content_refused"
+
+    def __init__(self, message: str, *, field: str, category: str, rating: str) -> None:
+        super().__init__(message)
+        self.field = field  # prompt, image, rating or backend
+        self.category = category
+        self.rating = rating
+
+
+class LlmError(I2VError):
+    """The chat model gave no usable answer; the enhancer and captions fall back to rules."""
+
+    code = "llm_error"
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message, retryable=retryable)
+        self.status = status
 
 
 class UnknownMotion(InvalidParameter):
