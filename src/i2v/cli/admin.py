@@ -68,6 +68,7 @@ def users_list() -> None:
             typer.echo(
                 f"{user.id}  {user.name}  {role}  {user.created_at:%Y-%m-%d %H:%M}  "
                 f"budget {_budget_text(user, default)}"
+                + ("  mature" if user.mature_allowed else "")
             )
 
 
@@ -113,6 +114,27 @@ def users_budget(
         user = _accounts().set_daily_budget(app.db, name, amount)
         default = app.settings.user_daily_budget_usd
     typer.echo(f"{user.name}: daily budget {_budget_text(user, default)}")
+
+
+@users_app.command("grant-mature")
+def users_grant_mature(name: Annotated[str, typer.Argument(help="User name or id.")]) -> None:
+    """Allow the user mature content (R and X ratings, on self-hosted backends only).
+
+    Recorded with who granted it (this machine's user) and when; each job must still ask for
+    its rating, and the always-refused kinds stay refused."""
+    import getpass
+
+    with _app() as app:
+        user = _accounts().set_mature(app.db, name, allowed=True, by=f"cli:{getpass.getuser()}")
+    typer.echo(f"{user.name}: mature content allowed (granted by {user.mature_granted_by})")
+
+
+@users_app.command("revoke-mature")
+def users_revoke_mature(name: Annotated[str, typer.Argument(help="User name or id.")]) -> None:
+    """Take mature content away from the user; their later jobs are rated up to PG-13."""
+    with _app() as app:
+        user = _accounts().set_mature(app.db, name, allowed=False, by="")
+    typer.echo(f"{user.name}: mature content not allowed")
 
 
 def _parse_usd(text: str) -> Decimal:

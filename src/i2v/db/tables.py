@@ -72,6 +72,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     mature_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Mature content is an admin's grant: who gave it and when (kept when it is revoked).
+    mature_granted_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mature_granted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Hosted spend allowed per UTC day; None: the deployment's I2V_USER_DAILY_BUDGET_USD.
     daily_budget_usd: Mapped[Decimal | None] = mapped_column(Numeric(14, 6), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -112,10 +115,31 @@ class Job(Base):
     # The quote at submission; hosted estimates count against the owner's daily budget.
     cost_estimate_usd: Mapped[Decimal | None] = mapped_column(Numeric(14, 6), nullable=True)
     hosted: Mapped[bool] = mapped_column(Boolean, default=False)  # its estimate is hosted spend
+    rating: Mapped[str | None] = mapped_column(String(8), nullable=True)  # the policy's, so far
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+
+
+class PolicyAudit(Base):
+    """Every content-policy decision, kept when its job is deleted (no foreign keys)."""
+
+    __tablename__ = "policy_audit"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    stage: Mapped[str] = mapped_column(String(16))  # submission | output
+    decision: Mapped[str] = mapped_column(String(8))  # allow | refuse
+    rating: Mapped[str] = mapped_column(String(8))
+    requested: Mapped[str] = mapped_column(String(8))  # the job's own rating field
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    rules: Mapped[list[str]] = mapped_column(JsonType)  # rule ids, never the matched words
+    scores: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)  # classifier, nsfw, rating
+    backends: Mapped[list[str]] = mapped_column(JsonType)  # the route it was decided for
+    policy_version: Mapped[str] = mapped_column(String(32))
 
 
 class JobEvent(Base):

@@ -38,6 +38,8 @@ class UserInfo:
     mature_allowed: bool
     created_at: datetime
     daily_budget_usd: Decimal | None = None  # hosted spend per UTC day; None: the default
+    mature_granted_by: str | None = None  # the admin who last granted mature content
+    mature_granted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,8 @@ def _user_info(user: User) -> UserInfo:
         user.mature_allowed,
         user.created_at,
         user.daily_budget_usd,
+        user.mature_granted_by,
+        user.mature_granted_at,
     )
 
 
@@ -112,6 +116,22 @@ def set_daily_budget(db: Database, user: str, usd: Decimal | None) -> UserInfo:
         if row is None:  # deleted between the two reads
             raise NotFound(f"no user {user!r}")
         row.daily_budget_usd = usd
+        session.flush()
+        return _user_info(row)
+
+
+def set_mature(db: Database, user: str, *, allowed: bool, by: str) -> UserInfo:
+    """Grant (or revoke) mature content (R and X ratings, self-hosted backends only) to
+    `user`; `by` names the admin, recorded with the time of the grant."""
+    owner = find_user(db, user)
+    with db.session() as session:
+        row = repo.user_by_id(session, owner.id)
+        if row is None:  # deleted between the two reads
+            raise NotFound(f"no user {user!r}")
+        row.mature_allowed = allowed
+        if allowed:
+            row.mature_granted_by = by[:64]
+            row.mature_granted_at = utcnow()
         session.flush()
         return _user_info(row)
 
