@@ -52,8 +52,9 @@ class PolicyDecision:
 
 
 def decide(request: PolicyRequest) -> PolicyDecision:
-    """Refuse what is never allowed, then anything above the job's rating, the account's grant
-    or the backend; otherwise allow. The first rule that refuses gives the reason."""
+    """Refuse what is never allowed, then a mature rating the account has no grant for, then
+    anything rated above the job's rating, then mature on a hosted backend; otherwise allow.
+    The first rule that refuses gives the reason."""
     text, images = request.text, request.images
     image_rating = Rating.highest(*(score.rating for score in images))
     found = Rating.highest(text.rating, image_rating)
@@ -82,13 +83,12 @@ def decide(request: PolicyRequest) -> PolicyDecision:
     if found.rank > requested.rank:
         # Named after the check that rated it highest; the prompt where both agree.
         blamed: Field = "prompt" if text.rating.rank >= image_rating.rank else _image_field(request)
-        what = "the output" if blamed == "output" else f"the {blamed}"
         grant = " (needs an admin's mature grant)" if found.mature and not granted else ""
         hosted = " and choose a local or ComfyUI backend" if found.mature and request.hosted else ""
         return refused(
             MATURE,
             blamed,
-            f"rated {found}: {what} goes beyond what this job allows (up to {requested});"
+            f"rated {found}: the {blamed} goes beyond what this job allows (up to {requested});"
             f" set rating to {found}{grant}{hosted} to allow it",
         )
     # Found above requested is refused above, so a mature finding here means a mature request.
