@@ -77,19 +77,28 @@ def to_nv12(rgb: NDArray[np.uint8], size: Size) -> NV12Frame:
     return frame
 
 
-def decoded_rgb(path: Path, *, frame_threads: bool = True) -> Iterator[NDArray[np.uint8]]:
-    """Every frame of the video at `path` as RGB, in presentation order.
+def decoded_rgb(
+    path: Path, *, frame_threads: bool = True, only: frozenset[int] | None = None
+) -> Iterator[NDArray[np.uint8]]:
+    """Every frame of the video at `path` as RGB, in presentation order; with `only`, just the
+    frames at those 0-based indices.
 
     An untagged matrix is taken as BT.601, as FFmpeg's own RGB-to-YUV conversion (which most
     ComfyUI video nodes use) writes it. Frame threads decode frames ahead, in parallel: worth
-    it for a whole clip, twice the CPU for its first frame alone.
+    it for a whole clip, twice the CPU for its first frame alone. Frames left out are decoded
+    but never converted: the RGB conversion costs about four times the decode.
     """
+    stop = max(only, default=-1) if only is not None else math.inf
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             if frame_threads:
                 stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
+            for index, frame in enumerate(container.decode(stream)):
+                if index > stop:
+                    break
+                if only is not None and index not in only:
+                    continue
                 rgb = frame.to_ndarray(
                     format="rgb24",
                     src_colorspace="itu709" if frame.colorspace == _AVCOL_SPC_BT709 else "itu601",
