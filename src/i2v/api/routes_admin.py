@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from i2v.api.auth import AdminUser, Services
 from i2v.api.openapi import problems
-from i2v.services import accounts
+from i2v.services import accounts, policy
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problems(404))
 
@@ -28,6 +28,46 @@ def grant_mature(user: str, services: Services, admin: AdminUser) -> dict[str, A
 @router.delete("/users/{user}/mature", responses=problems(404))
 def revoke_mature(user: str, services: Services, admin: AdminUser) -> dict[str, Any]:
     return _user_json(accounts.set_mature(services.app.db, user, allowed=False, by=admin.name))
+
+
+@router.get("/policy/audit", responses=problems(404, 422))
+def policy_audit(
+    services: Services,
+    admin: AdminUser,
+    limit: Annotated[int, Query(ge=1, le=policy.AUDIT_PAGE_MAX)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    decision: Annotated[Literal["allow", "refuse"] | None, Query()] = None,
+    job_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Every content-policy decision, newest first: rules hit (never the matched words),
+    classifier scores, the rating found and asked for, and the policy version."""
+    page = policy.list_audit(
+        services.app.db, limit=limit, cursor=cursor, decision=decision, job_id=job_id
+    )
+    return {
+        "entries": [
+            {
+                "id": e.id,
+                "created_at": e.created_at.isoformat(),
+                "owner_id": e.owner_id,
+                "job_id": e.job_id,
+                "stage": e.stage,
+                "decision": e.decision,
+                "rating": e.rating,
+                "requested": e.requested,
+                "category": e.category,
+                "rules": list(e.rules),
+                "scores": [
+                    {"classifier": s.classifier, "nsfw": s.nsfw, "rating": s.rating.value}
+                    for s in e.scores
+                ],
+                "backends": list(e.backends),
+                "policy_version": e.policy_version,
+            }
+            for e in page.entries
+        ],
+        "next_cursor": page.next_cursor,
+    }
 
 
 def _user_json(u: accounts.UserInfo) -> dict[str, Any]:

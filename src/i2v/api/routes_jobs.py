@@ -19,6 +19,7 @@ from i2v.backends.registry import AUTO
 from i2v.domain.job import JobState
 from i2v.domain.size import output_size
 from i2v.domain.spec import Fit, RenderSpec
+from i2v.media.preview import blurred_jpeg
 from i2v.models.catalog import default_duration
 from i2v.services import jobs
 from i2v.services.generate import resolve_motion
@@ -204,5 +205,18 @@ def get_cover(
     services: Services,
     user: CurrentUser,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
+    reveal: Annotated[
+        bool, Query(description="A mature (R or X) job's cover is blurred unless true.")
+    ] = False,
 ) -> Response:
-    return _download(services, user, job_id, "cover", range_header)
+    job = jobs.get_job(services.app, user, job_id)
+    if not job.mature or reveal:
+        return _download(services, user, job_id, "cover", range_header)
+    artifact = jobs.find_artifact(services.app, user, job_id, "cover")
+    with services.blobs.open(artifact.storage_key) as stream:
+        data = b"".join(stream)
+    return Response(
+        blurred_jpeg(data),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, no-store", "X-I2V-Preview": "blurred"},
+    )

@@ -17,6 +17,7 @@ from i2v.cli.fleet import fleet_app
 from i2v.cli.generate import generate
 from i2v.cli.help import PlainGroup
 from i2v.cli.models import models_app
+from i2v.cli.policy import policy_app
 from i2v.cli.quote import quote
 from i2v.cli.serve import serve
 from i2v.cli.worker import worker
@@ -43,6 +44,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(models_app, name="models")
 app.add_typer(fleet_app, name="fleet")
+app.add_typer(policy_app, name="policy")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -41,6 +41,13 @@ class JobSpec:
     # The last frame to reach, stored like the input (render.end_frame says one is given).
     end_input_key: str | None = None
     end_input_sha256: str | None = None
+    # The words (render.prompt is what the model is sent): the prompt as typed, how it was
+    # enhanced ("rules", "llm" or "as_typed"; None in specs from before the enhancer), the
+    # rating the job asked for (None: the default), and its captions per platform.
+    original_prompt: str | None = None
+    enhanced_by: str | None = None
+    rating: str | None = None
+    captions: tuple[tuple[str, str], ...] = ()
 
     @property
     def route(self) -> tuple[str, ...]:
@@ -69,6 +76,12 @@ class JobSpec:
         if self.end_input_key is not None:
             data["end_input_key"] = self.end_input_key
             data["end_input_sha256"] = self.end_input_sha256
+        # Each only when set: specs without them hash as they did before they existed.
+        for name in ("original_prompt", "enhanced_by", "rating"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
+        if self.captions:
+            data["captions"] = dict(self.captions)
         return data
 
     @classmethod
@@ -98,4 +111,8 @@ class JobSpec:
             candidates=tuple(str(name) for name in data.get("candidates", ())),
             end_input_key=data.get("end_input_key"),
             end_input_sha256=data.get("end_input_sha256"),
+            original_prompt=data.get("original_prompt"),
+            enhanced_by=data.get("enhanced_by"),
+            rating=data.get("rating"),
+            captions=tuple((str(k), str(v)) for k, v in data.get("captions", {}).items()),
         )

@@ -39,6 +39,11 @@ class JobView:
     model: str | None = None
     cost_estimate_usd: Decimal | None = None
     has_webhook: bool = False  # not public: the URL may carry a receiver's token
+    rating: str | None = None  # the content policy's, once it has rated the job
+
+    @property
+    def mature(self) -> bool:
+        return self.rating in ("R", "X")
 
 
 def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
@@ -59,6 +64,7 @@ def view_of(job: Job, artifacts: list[Artifact]) -> JobView:
         model=job.model,
         cost_estimate_usd=job.cost_estimate_usd,
         has_webhook=bool(job.webhook_url),
+        rating=job.rating,
         artifacts=tuple(
             ArtifactView(a.kind, a.storage_key, a.size, a.content_type, a.sha256)
             for a in sorted(artifacts, key=lambda a: a.kind)
@@ -79,6 +85,14 @@ def public_json(job: JobView) -> dict[str, Any]:
             float(job.cost_estimate_usd) if job.cost_estimate_usd is not None else None
         ),
         "cost_usd": float(job.cost_usd),
+        "rating": job.rating,
+        "rating_requested": job.spec.get("rating") or "PG-13",
+        # What the model is sent, and what the user typed (the same unless enhanced).
+        "prompt": job.spec.get("render", {}).get("prompt", ""),
+        "prompt_original": job.spec.get("original_prompt")
+        or job.spec.get("render", {}).get("prompt", ""),
+        "enhanced_by": job.spec.get("enhanced_by"),
+        "captions": job.spec.get("captions") or {},
         "spec": {
             "backend": job.spec.get("backend"),
             "route": job.spec.get("candidates") or [job.spec.get("backend")],

@@ -38,6 +38,18 @@ class JobOut(BaseModel):
     cost_usd: float = Field(
         description="What this job paid for (GPU time or a hosted model), in US dollars."
     )
+    rating: str | None = Field(
+        description="The content policy's rating (PG, PG-13, R, X); null until rated."
+    )
+    rating_requested: str = Field(description="The highest rating this job allows.")
+    prompt: str = Field(description="What the model was sent: the enhanced prompt, if enhanced.")
+    prompt_original: str = Field(description="The prompt as typed.")
+    enhanced_by: str | None = Field(
+        description="rules, llm (a language model), or as_typed (enhance=false)."
+    )
+    captions: dict[str, str] = Field(
+        description="Ready-to-post captions per platform (instagram, tiktok), if asked for."
+    )
     spec: dict[str, Any]
     created_at: datetime
     started_at: datetime | None
