@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from i2v.domain.motion import DEFAULT_INTENSITY, DEFAULT_MOTION, Intensity, Motion
+from i2v.prompts.parse import CameraKind, parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,17 +15,14 @@ class MotionCue:
     matched: bool  # False when the prompt named no motion and the default was used
 
 
-# Order matters: diagonals and explicit zooms are tried before single directions.
-_ZOOM_IN = r"\b(zoom(s|ing)?\s+in(to)?|push(es|ing)?\s+in|dolly(ing)?\s+in|close\s+in)\b"
-_ZOOM_OUT = r"\b(zoom(s|ing)?\s+out|pull(s|ing)?\s+(back|out)|dolly(ing)?\s+out|reveal)\b"
-_DIRECTION = (
-    r"(pan(s|ning)?|tilt(s|ing)?|track(s|ing)?|mov(e|es|ing)|glid(e|es|ing)"
-    r"|drift(s|ing)?|sweep(s|ing)?)"
-)
-_HORIZONTAL = {"left": -1, "right": 1}
-_VERTICAL = {"up": -1, "upward": -1, "upwards": -1, "down": 1, "downward": 1, "downwards": 1}
-
-_DIAGONALS: dict[tuple[int, int], Motion] = {
+_ZOOMS = {CameraKind.PUSH_IN: Motion.ZOOM_IN, CameraKind.PULL_BACK: Motion.ZOOM_OUT}
+_SENSES = {
+    CameraKind.PAN_LEFT: (-1, 0),
+    CameraKind.PAN_RIGHT: (1, 0),
+    CameraKind.TILT_UP: (0, -1),
+    CameraKind.TILT_DOWN: (0, 1),
+}
+_PANS: dict[tuple[int, int], Motion] = {
     (-1, -1): Motion.PAN_UP_LEFT,
     (1, -1): Motion.PAN_UP_RIGHT,
     (-1, 1): Motion.PAN_DOWN_LEFT,
@@ -36,48 +33,30 @@ _DIAGONALS: dict[tuple[int, int], Motion] = {
     (0, 1): Motion.PAN_DOWN,
 }
 
-_SUBTLE = r"\b(slow(ly)?|gentle|gently|subtle|subtly|soft(ly)?|calm|slight(ly)?)\b"
-_STRONG = r"\b(fast|quick(ly)?|rapid(ly)?|dramatic(ally)?|dynamic|strong|intense|epic)\b"
-
-
-def _pan_direction(text: str) -> tuple[int, int] | None:
-    verb = re.search(rf"\b{_DIRECTION}\b", text)
-    if not verb:
-        return None
-    # Direction words may trail the verb: "pans slowly up and to the right".
-    clause = re.split(r"[.,;:!?]", text[verb.end() :], maxsplit=1)[0]
-    # "from left to right" names where the camera starts, not where it goes.
-    nearby = re.sub(r"\bfrom\s+(the\s+)?\w+", "", " ".join(clause.split()[:7]))
-    found = re.findall(r"\b(left|right|up|upwards?|down|downwards?)\b", nearby)
-    if not found:
-        return None
-    dx = next((_HORIZONTAL[w] for w in found if w in _HORIZONTAL), 0)
-    dy = next((_VERTICAL[w] for w in found if w in _VERTICAL), 0)
-    return dx, dy
-
-
-def _intensity(text: str) -> Intensity:
-    if re.search(_STRONG, text):
-        return Intensity.STRONG
-    if re.search(_SUBTLE, text):
-        return Intensity.SUBTLE
-    return Intensity.NORMAL
-
 
 def motion_from_prompt(prompt: str) -> MotionCue:
-    """Pick the camera motion a prompt describes; a gentle zoom in when it names none."""
-    text = prompt.lower()
-    if re.search(
-        r"\b(static|still (shot|camera|frame)|locked[- ]off|no camera (movement|motion))\b", text
-    ):
-        return MotionCue(Motion.STATIC, DEFAULT_INTENSITY, True)
-    if re.search(_ZOOM_OUT, text):
-        return MotionCue(Motion.ZOOM_OUT, _intensity(text), True)
-    if re.search(_ZOOM_IN, text):
-        return MotionCue(Motion.ZOOM_IN, _intensity(text), True)
-    direction = _pan_direction(text)
-    if direction is not None:
-        return MotionCue(_DIAGONALS[direction], _intensity(text), True)
-    if re.search(r"\bzoom", text):
-        return MotionCue(Motion.ZOOM_IN, _intensity(text), True)
+    """The first camera move the renderer can draw; a gentle zoom in when there is none.
+
+    Orbits, follows, handheld and pans with no direction cannot be drawn by a 2-D camera, so
+    they are skipped; a move made "up and to the right" at once becomes one diagonal pan.
+    """
+    parsed = parse(prompt)
+    moves = parsed.camera
+    for i, move in enumerate(moves):
+        if move.with_previous:
+            continue
+        if move.kind is CameraKind.STATIC:
+            return MotionCue(Motion.STATIC, DEFAULT_INTENSITY, True)
+        if move.kind in _ZOOMS:
+            return MotionCue(_ZOOMS[move.kind], parsed.intensity, True)
+        if move.kind in _SENSES:
+            together = [move]
+            for later in moves[i + 1 :]:
+                if not later.with_previous:
+                    break
+                together.append(later)
+            senses = [_SENSES[m.kind] for m in together if m.kind in _SENSES]
+            dx = next((x for x, _ in senses if x), 0)
+            dy = next((y for _, y in senses if y), 0)
+            return MotionCue(_PANS[(dx, dy)], parsed.intensity, True)
     return MotionCue(DEFAULT_MOTION, DEFAULT_INTENSITY, False)
