@@ -21,8 +21,9 @@ from i2v.domain.size import output_size
 from i2v.domain.spec import Fit, RenderSpec
 from i2v.media.preview import blurred_jpeg
 from i2v.models.catalog import default_duration
-from i2v.services import jobs
+from i2v.services import jobs, policy
 from i2v.services.generate import resolve_motion
+from i2v.services.words import parse_captions
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -69,6 +70,8 @@ async def submit_job(
         end_frame=submission.has_end_image,
     )
     backend = fields.backend or (AUTO if fields.model else "local")
+    rating = policy.parse_rating(fields.rating)
+    platforms = parse_captions(fields.caption)
     image, end_image = submission.image, submission.end_image
     if image is None or (end_image is None and fields.end_image_url is not None):
         # Every parameter is checked before anything is fetched on the user's behalf.
@@ -80,6 +83,8 @@ async def submit_job(
             idempotency_key,
             fields.webhook_url,
             fields.prefer,
+            (),
+            rating,
         )
         if image is None:
             assert fields.image_url is not None  # read_submission requires it with JSON
@@ -101,7 +106,7 @@ async def submit_job(
             fields.webhook_url,
             fields.cache,
             fields.prefer,
-            end_image=end_image,
+            jobs.Extras(end_image, fields.enhance, rating, platforms),
         )
     )
     job = submitted.job

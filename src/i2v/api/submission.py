@@ -79,6 +79,21 @@ class JobFields(RenderFields):
     workflow: str | None = Field(default=None, max_length=128)  # comfyui: e.g. wan2.2-ti2v-5b
     webhook_url: str | None = Field(default=None, max_length=2048)
     cache: bool = True  # False forces a new render
+    enhance: bool = Field(
+        default=True,
+        description="Write the prompt the way the model's family reads it; false: as typed.",
+    )
+    rating: str | None = Field(
+        default=None,
+        description="The highest rating the job allows (default PG-13); R and X need an "
+        "admin's mature grant and run on self-hosted backends only.",
+        json_schema_extra={"enum": ["PG", "PG-13", "R", "X", None]},
+    )
+    caption: str | None = Field(
+        default=None,
+        description="Write a ready-to-post caption for instagram, tiktok or both.",
+        json_schema_extra={"enum": ["instagram", "tiktok", "both", None]},
+    )
     image_url: str | None = Field(default=None, max_length=4096)
     end_image_url: str | None = Field(
         default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,11 +15,14 @@ from i2v.backends.registry import AUTO, BACKENDS
 from i2v.cli.options import (
     Aspect,
     Audio,
+    CaptionFor,
     Duration,
     EndImage,
+    Enhance,
     Fps,
     NegativePrompt,
     OutputSize,
+    RatingOption,
     Resolution,
 )
 from i2v.cli.progress import FrameProgress
@@ -26,6 +30,7 @@ from i2v.config import Settings, load_settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, output_size
 from i2v.domain.spec import Fit, RenderSpec
+from i2v.media.atomic import atomic_outputs, check_outputs
 from i2v.models.catalog import default_duration
 from i2v.services.generate import generate_video, resolve_motion
 from i2v.services.routing import RouteEvent, check_prefer
@@ -110,6 +115,9 @@ def generate(
     resolution: Resolution = None,
     audio: Audio = False,
     end_image: EndImage = None,
+    enhance: Enhance = True,
+    rating: RatingOption = "PG-13",
+    caption: CaptionFor = None,
     workflow: Annotated[
         str | None,
         typer.Option(
@@ -148,32 +156,61 @@ def generate(
     )
     chosen = backend or (AUTO if model else "local")
     check_prefer(prefer)
+    from i2v.services.policy import parse_rating  # the words and policy load only now
+    from i2v.services.screening import screen
+    from i2v.services.words import captions, parse_captions
+
+    allowed = parse_rating(rating)
+    platforms = parse_captions(caption)
+    caption_file = output.with_suffix(".caption.txt") if platforms else None
+    if caption_file is not None:
+        check_outputs((caption_file,), (image,), replace=force)
 
     def say(text: str) -> None:
         typer.echo(text, err=True)
 
     from i2v.services.fleet import gpus_launched_here  # the fleet's stack loads only when used
 
-    with (
-        _remote(settings, chosen) as app,
-        gpus_launched_here(settings, chosen, keep=keep_gpu, say=say),
-        FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress,
-    ):
-        result = generate_video(
-            image,
-            output,
-            spec,
-            settings,
-            on_progress,
-            chosen,
-            overwrite=force,
-            prefer=prefer,
-            breakers=app_breakers(app),
-            db=app.db if app is not None else None,
-            # Where auto sent it, and why it moved: a pinned backend's user knows already.
-            on_route=(lambda event: say(describe_route(event))) if chosen == AUTO else None,
-            end_image_path=end_image,
-        )
+    with _remote(settings, chosen) as app:
+        breakers = app_breakers(app)
+        tripped = breakers.tripped() if breakers is not None and chosen == AUTO else {}
+        pictures = (image,) if end_image is None else (image, end_image)
+        screened = screen(
+            settings, spec, pictures, chosen, prefer,
+            enhance_prompt=enhance, rating=allowed, tripped=tripped,
+        )  # fmt: skip
+        for note in screened.words.enhanced.notes:
+            say(f"note: {note}")
+        if screened.words.changed:
+            say(f"prompt ({screened.words.enhanced.source}): {screened.words.render.prompt}")
+        with (
+            gpus_launched_here(settings, chosen, keep=keep_gpu, say=say),
+            FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress,
+        ):
+            result = generate_video(
+                image,
+                output,
+                screened.route.spec,
+                settings,
+                on_progress,
+                screened.route.backends,
+                overwrite=force,
+                prefer=prefer,
+                breakers=breakers,
+                db=app.db if app is not None else None,
+                # Where auto sent it, and why it moved: a pinned backend's user knows already.
+                on_route=(lambda event: say(describe_route(event))) if chosen == AUTO else None,
+                end_image_path=end_image,
+                output_check=screened.output_check(settings),
+            )
+    written = f"{result.cover}"
+    if caption_file is not None:
+        seed = hashlib.sha256(image.read_bytes()).hexdigest()  # as the service's: the file's
+        texts = captions(settings, prompt, platforms, seed=seed)
+        body = "\n\n".join(f"[{c.platform.value}]\n{c.text}" for c in texts) + "\n"
+        with atomic_outputs(caption_file, replace=force) as (tmp,):
+            tmp.write_text(body, encoding="utf-8")
+        written += f" and {caption_file}"
     info = result.info
     what = result.motion.value  # the local renderer's camera move, else the model and where
     if result.backend != "local":
@@ -181,7 +218,7 @@ def generate(
     typer.echo(
         f"wrote {result.video} ({info.size_bytes / 1e6:.1f} MB, {info.duration_s:.2f} s, "
         f"{info.width}x{info.height} @ {float(info.fps):g} fps, {what}) "
-        f"and {result.cover} in {result.elapsed_s:.1f} s"
+        f"and {written} in {result.elapsed_s:.1f} s"
     )
 
 

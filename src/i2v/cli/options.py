@@ -62,3 +62,29 @@ EndImage = Annotated[
         show_default=False,
     ),
 ]
+Enhance = Annotated[
+    bool,
+    typer.Option(
+        "--enhance/--no-enhance",
+        help="Write the prompt the way the model's family reads it (and say what was added); "
+        "--no-enhance sends it as typed.",
+    ),
+]
+RatingOption = Annotated[
+    str,
+    typer.Option(
+        "--rating",
+        metavar="[PG|PG-13|R|X]",
+        help="The highest content rating this video may have; R and X run only on local or "
+        "ComfyUI backends.",
+    ),
+]
+CaptionFor = Annotated[
+    str | None,
+    typer.Option(
+        "--caption",
+        metavar="[instagram|tiktok|both]",
+        help="Also write a ready-to-post caption with hashtags to OUT.caption.txt.",
+        show_default=False,
+    ),
+]

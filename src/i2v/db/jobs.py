@@ -97,6 +97,10 @@ def set_backend(session: Session, job_id: str, backend: str) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(backend=backend))
 
 
+def set_rating(session: Session, job_id: str, rating: str) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(rating=rating))
+
+
 def page_of_jobs(
     session: Session, owner_id: str, *, state: JobState | None, after: Job | None, limit: int
 ) -> list[Job]:

@@ -30,6 +30,7 @@ from i2v.errors import BackendError, ExecutionFailed, I2VError, RenderError
 from i2v.media.probe import probe_video
 from i2v.services.breaker import breakers_of
 from i2v.services.generate import generate_video
+from i2v.services.policy import rate_output
 from i2v.services.routing import RouteEvent
 from i2v.storage.base import BlobStore
 
@@ -214,8 +215,12 @@ def publish(job_id: str, stored: dict[str, Any]) -> None:
             for chunk in stream:
                 fh.write(chunk)
         info = probe_video(path)
-    if info.codec != "h264" or info.pix_fmt != "yuv420p" or not info.faststart:
-        raise RenderError(f"job {job_id}: output is not publish-ready ({info})")
+        if info.codec != "h264" or info.pix_fmt != "yuv420p" or not info.faststart:
+            raise RenderError(f"job {job_id}: output is not publish-ready ({info})")
+        if stored.get(RAN_ON, "local") != "local":
+            # A model made these frames: rate a few before anyone is told the job is done.
+            # The local renderer's are crops of the input picture, rated at submission.
+            rate_output(ctx.app, job_id, path, stored[RAN_ON])
 
 
 def _finishing(job_id: str) -> AbstractContextManager[Slot]:

@@ -129,6 +129,7 @@ def generate_video(
     on_route: Callable[[RouteEvent], None] | None = None,
     db: Database | None = None,
     end_image_path: Path | None = None,
+    output_check: Callable[[Path], None] | None = None,
 ) -> GenerateResult:
     """Render `spec` from the image at `image_path` into `output` (and its .cover.jpg).
 
@@ -139,6 +140,7 @@ def generate_video(
     shared with the API when they share one. `db` is the caller's app database, where
     remote backends keep their checkpoints (else they open one from the settings).
     `end_image_path` is the last frame to reach, for models that take one (`spec.end_frame`).
+    `output_check` sees the finished video before it is put in place, and may refuse it.
     """
     if spec.end_frame != (end_image_path is not None):
         raise ValueError("spec.end_frame and end_image_path go together")
@@ -210,6 +212,8 @@ def generate_video(
             sound = result.path if isinstance(result, EncodedClip) and spec.audio else None
             _encode(stream, tmp_video, tmp_cover, encoder_settings(settings), on_progress, sound)
         info = probe_video(tmp_video)
+        if output_check is not None:
+            output_check(tmp_video)
     return GenerateResult(
         video=output,
         cover=cover,

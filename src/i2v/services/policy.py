@@ -17,6 +17,7 @@ from i2v.policy.base import ImageClassifier, ImageScore, Rating
 from i2v.policy.decide import PolicyDecision, PolicyRequest, Stage, decide
 
 if TYPE_CHECKING:  # the database loads only for callers that have one
+    from i2v.bootstrap import App
     from i2v.db.engine import Database
 
 DEFAULT_RATING = Rating.PG13
@@ -117,6 +118,36 @@ def check_output(
     return check(
         db, subject, (), sample_frames(video, frames), classifier, stage="output", job_id=job_id
     )
+
+
+def rate_output(app: App, job_id: str, video: Path, ran_on: str) -> None:
+    """Rate the job's finished video (PolicyRefused when it is rated above what the job, its
+    account or its backend allows) and keep the highest rating on the job."""
+    from i2v.backends.registry import HOSTED
+    from i2v.db import accounts as users
+    from i2v.db import jobs as repo
+    from i2v.domain.job import JobSpec
+    from i2v.services.pictures import classifier_of  # onnxruntime loads on first use
+
+    with app.db.session() as session:
+        job = repo.get_job(session, job_id)
+        if job is None:
+            return
+        owner = users.user_by_id(session, job.owner_id)
+        spec = JobSpec.from_json(job.spec)
+        subject = Subject(
+            job.owner_id,
+            owner is not None and owner.mature_allowed,
+            parse_rating(spec.rating),
+            (ran_on,),
+            ran_on in HOSTED,
+        )
+        earlier = Rating.parse(job.rating) if job.rating else Rating.PG
+    frames = app.settings.policy_output_frames
+    decision = check_output(app.db, subject, video, frames, classifier_of(app), job_id=job_id)
+    if decision is not None and decision.rating.rank > earlier.rank:
+        with app.db.session() as session:
+            repo.set_rating(session, job_id, decision.rating.value)
 
 
 def record(
