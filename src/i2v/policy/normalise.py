@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Deleted outright: they split a word on screen without showing anything ("n\u200bude").
 _INVISIBLE = "\u00ad\u034f\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
@@ -32,6 +33,8 @@ _SPELLED = re.compile(
 # "!" and "|" stand for i and l inside a word; at its edges "!" is punctuation.
 _TOKEN = re.compile(r"[a-z0-9@$|!]+(?:\.[0-9]+)?")
 _RUN = re.compile(r"(.)\1{2,}")
+# A plural written with z ("boobz"); "zz" words ("jazz", "pizzazz") keep theirs.
+_Z_PLURAL = re.compile(r"[a-y]{3}z$")
 
 # Leet, one character for one so positions stay put; 1 and | are ambiguous (i or l).
 _LEET_I = str.maketrans("013457@$!|89", "oieastasiibg")
@@ -85,16 +88,17 @@ def squeeze(token: str, keep: int = 2) -> str:
 
 
 def _forms(token: str) -> tuple[str, ...]:
+    elongated = _RUN.search(token) is not None
+    if token.isalpha() and not elongated:
+        return (token, token[:-1] + "s") if _Z_PLURAL.search(token) else (token,)  # most words
     found: list[str] = []
-    for stem in (squeeze(token), squeeze(token, 1)):
+    for stem in (squeeze(token), squeeze(token, 1)) if elongated else (token,):
         for one in ("i", "l"):
             form = deleet(stem, one)
             if form not in found:
                 found.append(form)
-    first = found[0]
-    # A plural written with z ("boobz"); "zz" words ("jazz", "pizzazz") keep theirs.
-    if len(first) > 3 and first.endswith("z") and not first.endswith("zz"):
-        found.append(first[:-1] + "s")
+    if _Z_PLURAL.search(found[0]):
+        found.append(found[0][:-1] + "s")
     return tuple(found)
 
 
@@ -122,11 +126,16 @@ def words(text: str) -> tuple[Word, ...]:
     found: list[Word] = []
     for match in _TOKEN.finditer(flat):
         token = match.group(0).strip("!")
-        if not token:
-            continue
-        spelled = any(a <= match.start() < b for a, b in spans)
-        found.append(Word(token, _forms(token), spelled))
+        if token:
+            spelled = bool(spans) and any(a <= match.start() < b for a, b in spans)
+            found.append(_word(token, spelled))
     return tuple(found)
+
+
+# Prompts reuse a small vocabulary, so most words are read once per process; bounded.
+@lru_cache(maxsize=32768)
+def _word(token: str, spelled: bool) -> Word:
+    return Word(token, _forms(token), spelled)
 
 
 def normalise(text: str) -> str:
