@@ -122,10 +122,12 @@ LEXICONS: dict[str, str] = {
         =rape, =rapes, =raped, =raping, rapist, =date rape, molest, =molests, =molested,
         =molesting, molestation, molester, =noncon, =non con, =non consensual,
         =nonconsensual, =non consent, =without consent, =without her consent,
-        =without his consent, =without their consent, =sexual assault, =sexually assaulted,
+        =without his consent, =without their consent, =no consent, =sexual assault,
+        =sexually assaulted,
         =sexual abuse, =sexually abused, =sexually abusing, upskirt, =upskirts, downblouse,
         creepshot, voyeur, =voyeurism, =voyeuristic, =revenge porn, =forced sex,
-        =rape fantasy, =sex slave, =sex slavery, =sex trafficking, =raper, =rapey
+        =rape fantasy, =sex slave, =sex slavery, =sex trafficking, =raper, =rapey,
+        =being groped, =groped her, =gropes her, =groping her, =groping women, =groping a woman
     """,
     # Young people: refused beside sexual words (text.py), fine alone.
     "young": """
@@ -141,7 +143,8 @@ LEXICONS: dict[str, str] = {
         child like, =childish body, =child body, daughter, stepdaughter, step daughter, niece,
         =son, =sons, stepson, nephew, lolita, ~cub, puberty, prepubescent, pubescent,
         =barely legal, girl scout, boy scout, cub scout, =diaper, =diapers, =just a kid,
-        =not yet 18, =loli style, =little sister, =little brother, =baby face, =babyface
+        =not yet 18, =loli style, =little sister, =little brother, =baby face, =babyface,
+        youngster, lil girl, lil boy, =lil sis, =little sis, =lil bro
     """,
     # Coercion and incapacity: refused beside sexual words.
     "coercion": """
@@ -153,7 +156,9 @@ LEXICONS: dict[str, str] = {
         =kidnapped, =abducted, =captive, =coerced, =coercion, =blackmailed, =blackmail,
         =unwilling, =unwanted, =reluctant, =groped, =groping, =grope, =gropes, =incapacitated,
         =trafficked, =enslaved, =without knowing, =she says no, =he says no, =says no,
-        =begs him to stop, =tries to escape
+        =begs him to stop, =tries to escape,
+        =doesn t want, =doesnt want, =does not want, =did not consent, =didn t consent,
+        =chloroform, =chloroformed, =while she sleeps, =while he sleeps, =too drunk, =blackout
     """,
     # Filming someone unaware: refused beside sexual words or a private place.
     "voyeur": """
@@ -165,6 +170,11 @@ LEXICONS: dict[str, str] = {
         =shower, =showers, =showering, changing room, locker room, =bathroom, =toilet,
         restroom, dressing room, fitting room, =bedroom window, =changing clothes,
         =getting changed, =undressing
+    """,
+    # Changing clothes: refused beside a child or a real person, unrated alone.
+    "clothing.changing": """
+        =changing clothes, =changes clothes, =changing her clothes, =changing his clothes,
+        =getting changed, =gets changed, =getting undressed, =gets undressed, =changing room
     """,
     # Someone real and identifiable, short of a name (text.py adds "my ...", "this woman").
     "person.marker": """
@@ -178,7 +188,8 @@ LEXICONS: dict[str, str] = {
         statue, sculpture, =sculpted, painting, =painted, =marble, =renaissance,
         =classical, fresco, =museum, =oil painting, =life drawing, =figure drawing,
         =charcoal sketch, =sketch, =bronze, =greek statue, =roman statue, =art history,
-        =baroque, =gallery, =canvas, =venus, =michelangelo, =botticelli, =rodin, =rubens
+        =baroque, =gallery, =canvas, =venus, =michelangelo, =botticelli, =rodin, =rubens,
+        =art, =artistic, =artwork, =fine art
     """,
     # Beside an ambiguous "~" word, these make it the animal.
     "animal": """
@@ -208,7 +219,8 @@ LEXICONS: dict[str, str] = {
         =great tit, =great tits, =blue tit, =blue tits, =coal tit, =coal tits, =footed booby,
         =footed boobies, =brown booby, =masked booby, =water gun, =water guns, =glue gun,
         =nail gun, =heat gun, =spray gun, =nerf gun, =squirt gun, =toy gun, =top gun,
-        =pillow fight, =snowball fight, =food fight, =water fight, =bath bomb, =bath bombs,
+        =pillow fight, =snowball fight, =water gun fight, =nerf gun fight, =food fight,
+        =water fight, =bath bomb, =bath bombs,
         =photo bomb, =star wars, =al gore, =gore tex, =oilseed rape, =rape seed,
         =rape field, =rape fields, =field of rape, =fields of rape, =rape flowers,
         =minor key, =minor chord, =minor scale, =in a minor, =a minor key, =c minor, =d minor,

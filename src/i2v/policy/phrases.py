@@ -33,7 +33,7 @@ _REMOVE = (
     r"unzip|unzips|unzipping|unzipped|unhook|unhooks|unhooking|unhooked|cut|cuts|cutting|open|opens|opening|opened|raise|raises|raising|raised|yank|"
     r"yanks|yanking|yanked|erase|erases|erasing|erased|delete|deletes|deleting|deleted)"
 )
-_BARE = r"(?:naked|nude|nudes|topless|bottomless|undressed|unclothed|nekkid)"
+_BARE = r"(?:naked|nude|nudes|topless|bottomless|undressed|unclothed|nekkid|nsfw)"
 _OBJECT = (
     r"(?:her|him|them|me|us|everyone|everybody|it|the \w+|this \w+|that \w+|these \w+|"
     r"those \w+|my \w+|our \w+|his \w+|her \w+)"
@@ -53,6 +53,11 @@ _UNDRESS = "|".join(
         r"\b(?:naked|nude|topless|undressed) (?:version|edit|filter|mode|variant)\b",
         rf"\b(?:without|with no) (?:her|his|their|your|my|any) {_GARMENT}\b",
         r"\bstrip(?:s|ping)? (?:naked|nude|down|off|bare|to (?:her|his|their) \w+)\b",
+        r"\bstrip(?:s|ping|ped)? (?:her|him|them|me)\b(?! of)",
+        r"\b(?:her|him|them) (?:with no|without|without any) (?:clothes|clothing|garments)\b",
+        r"\b(?:her|him|them) with nothing on\b",
+        # not "stripped down", the acoustic version
+        r"\bstripped (?:naked|nude|bare|off|of (?:her|his|their) \w+|to (?:her|his|their) \w+)\b",
         # "takes off her shirt", "pulls down his shorts", "unbuttons her wet blouse"
         rf"\b{_REMOVE}(?: (?:off|away|down|open|apart))? {_WHOSE}(?: \w+){{0,2}}? "
         rf"{_GARMENT}\b{_NOT_WORN}",
@@ -146,6 +151,18 @@ _TENS = frozenset(
 )
 _GLUED = re.compile(r"(\d{1,2}(?:\.\d+)?)(yo|yos|yr|yrs|yrsold|yrold|yearold|yearsold|yro)")
 _AGE_BEFORE = frozenset({"age", "aged", "ages"})
+# A bare number after these is an age too ("she is 15", "turned 14", "a girl, 15, ...");
+# after a person word only from 10, so "girl 2 of 3" is not one.
+_IS = frozenset({"is", "was", "turned", "turns", "turning", "im", "m"})
+_WHO = frozenset({"she", "he", "girl", "boy", "kid", "child", "daughter", "son", "sister"})
+# ...unless a measure follows: "she is 15 minutes late".
+_MEASURES = frozenset(
+    {"minute", "minutes", "min", "mins", "second", "seconds", "sec", "secs", "hour", "hours",
+     "day", "days", "week", "weeks", "feet", "foot", "ft", "inch", "inches", "meter", "meters",
+     "metre", "metres", "m", "cm", "km", "kg", "pounds", "lbs", "lb", "percent", "times",
+     "miles", "mph", "kmh", "degrees", "points", "goals", "laps", "floors", "kilos", "stone",
+     "by", "x"}
+)  # fmt: skip
 # What may follow a number to make it an age; "years" alone does not ("15 years of war").
 _AGE_AFTER: tuple[tuple[str, ...], ...] = (
     ("yo",), ("yos",), ("y", "o"), ("yr",), ("yrs",), ("yro",), ("yrsold",), ("yrold",),
@@ -181,6 +198,10 @@ def minor_ages(words: Sequence[Word]) -> list[tuple[int, int]]:
             found.append((i - 2, i + 1))
             continue
         after = tuple(w.forms[0] for w in words[i + 1 : i + 4])
+        bare = before in _IS or (before in _WHO and age >= 10)
+        if bare and (not after or after[0] not in _MEASURES):
+            found.append((i - 1, i + 1))
+            continue
         for unit in _AGE_AFTER:
             if after[: len(unit)] == unit:
                 found.append((i, i + 1 + len(unit)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -56,9 +57,11 @@ RULE_IDS: tuple[str, ...] = (*RATINGS, *(r for r in PROHIBITED if r not in RATIN
 
 _SEXUAL = frozenset(
     {"sexual.explicit", "nudity.full", "nudity.art", "nudity.partial", "sexual.suggestive"}
-    | {"clothing.underwear", "undress.photo"}
+    | {"clothing.underwear", "undress.photo", "nonconsent.sexual"}
 )
-_MINOR_CONTEXT = _SEXUAL | {"clothing.revealing"}  # a child in "skimpy" clothes is refused
+# A child in "skimpy" clothes or changing clothes is refused; a real person changing, too.
+_MINOR_CONTEXT = _SEXUAL | {"clothing.revealing", "clothing.changing"}
+_PERSON_CONTEXT = _SEXUAL | {"clothing.changing"}
 _PERSON = frozenset({"person.name", "person.marker", "person.photo"})
 
 
@@ -107,6 +110,7 @@ def _index() -> _Index:
             add(lexicon, raw)
     for raw in _entries(NAMES):
         add("person.name", "=" + raw)
+        add("person.name", "=" + raw.replace(" ", ""))  # a handle or hashtag: "taylorswift"
     for raw in _entries(RELATIONS):
         add("person.marker", "=my " + raw)
         add("person.marker", "=our " + raw)
@@ -147,7 +151,19 @@ def _gap(a: _Hit, b: _Hit) -> int:
 
 
 def _near(hits: Iterable[_Hit], others: Sequence[_Hit], limit: int = NEAR_WORDS) -> bool:
-    return any(_gap(a, b) < limit for a in hits for b in others)
+    """Whether any hit is within `limit` words of any other; sorted, so long texts stay linear."""
+    if not others:
+        return False
+    ordered = sorted(others, key=lambda b: b.start)
+    starts = [b.start for b in ordered]
+    widest = max(b.end - b.start for b in ordered)
+    for a in hits:
+        for b in ordered[bisect_left(starts, a.start - limit - widest) :]:
+            if b.start - a.end >= limit:
+                break
+            if _gap(a, b) < limit:
+                return True
+    return False
 
 
 def _kept(hits: set[_Hit]) -> list[_Hit]:
@@ -198,7 +214,7 @@ def rate_text(*texts: str) -> TextVerdict:
         fired.add("nonconsent.coerced")
     if _near(found.get("voyeur", ()), sexual + found.get("private.place", [])):
         fired.add("nonconsent.voyeur")
-    if _near(among(_PERSON), sexual):
+    if _near(among(_PERSON), among(_PERSON_CONTEXT)):
         fired.add("real_person.sexual")
     rules = tuple(rule for rule in RULE_IDS if rule in fired)
     refused = {PROHIBITED[rule] for rule in rules if rule in PROHIBITED}
