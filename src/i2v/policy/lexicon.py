@@ -30,7 +30,10 @@ LEXICONS: dict[str, str] = {
         =nude, =nudes, =naked, =nudity, =fully nude, =completely naked, =stark naked,
         =butt naked, =birthday suit, =in the nude, =full frontal, frontal nudity, =no clothes,
         =without clothes, =without clothing, =wearing nothing, =with nothing on, unclothed,
-        nudist, naturist, =bottomless, =au naturel, =nakey, =nekkid, =naked body, =nude body
+        nudist, naturist, =bottomless, =au naturel, =nakey, =nekkid, =naked body, =nude body,
+        =nood, =noods,
+        =nekked, =in the buff, =without a stitch, =not a stitch, =wearing only a smile,
+        =nothing but a smile
     """,
     # R: partial nudity.
     "nudity.partial": """
@@ -127,7 +130,9 @@ LEXICONS: dict[str, str] = {
         =sexual abuse, =sexually abused, =sexually abusing, upskirt, =upskirts, downblouse,
         creepshot, voyeur, =voyeurism, =voyeuristic, =revenge porn, =forced sex,
         =rape fantasy, =sex slave, =sex slavery, =sex trafficking, =raper, =rapey,
-        =being groped, =groped her, =gropes her, =groping her, =groping women, =groping a woman
+        =being groped, =groped her, =gropes her, =groping her, =groping women, =groping a woman,
+        =forced himself on, =forces himself on, =forcing himself on, =forced herself on,
+        =gangrape, =gang rape, =stealthing, =dubcon, =dub con, =somnophilia
     """,
     # Young people: refused beside sexual words (text.py), fine alone.
     "young": """
@@ -144,7 +149,12 @@ LEXICONS: dict[str, str] = {
         =son, =sons, stepson, nephew, lolita, ~cub, puberty, prepubescent, pubescent,
         =barely legal, girl scout, boy scout, cub scout, =diaper, =diapers, =just a kid,
         =not yet 18, =loli style, =little sister, =little brother, =baby face, =babyface,
-        youngster, lil girl, lil boy, =lil sis, =little sis, =lil bro
+        youngster, lil girl, lil boy, =lil sis, =little sis, =lil bro, =junior high,
+        =jr high, =sweet sixteen, =sweet 16, quinceanera, =bar mitzvah, =bat mitzvah,
+        =first communion, =1st grade, =2nd grade, =3rd grade, =4th grade, =5th grade,
+        =6th grade, =7th grade, =8th grade, =9th grade, =10th grade, =11th grade,
+        =first grade, =second grade, =third grade, =fourth grade, =fifth grade,
+        =sixth grade, =seventh grade, =eighth grade, =ninth grade, =tenth grade
     """,
     # Coercion and incapacity: refused beside sexual words.
     "coercion": """
@@ -158,7 +168,8 @@ LEXICONS: dict[str, str] = {
         =trafficked, =enslaved, =without knowing, =she says no, =he says no, =says no,
         =begs him to stop, =tries to escape,
         =doesn t want, =doesnt want, =does not want, =did not consent, =didn t consent,
-        =chloroform, =chloroformed, =while she sleeps, =while he sleeps, =too drunk, =blackout
+        =chloroform, =chloroformed, =while she sleeps, =while he sleeps, =too drunk, =blackout,
+        =took advantage of her, =takes advantage of her, =taking advantage of her
     """,
     # Filming someone unaware: refused beside sexual words or a private place.
     "voyeur": """

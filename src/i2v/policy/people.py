@@ -58,7 +58,8 @@ NAMES = """
 # "my <relation>" and "our <relation>": someone the user knows, so real and identifiable.
 RELATIONS = """
     ex, ex girlfriend, ex boyfriend, ex wife, ex husband, ex partner, girlfriend, boyfriend,
-    wife, husband, partner, fiance, fiancee, crush, date, boss, manager, coworker, co worker,
+    wife, husband, partner, gf, bf, ex gf, ex bf, fiance, fiancee, crush, date, boss, manager,
+    coworker, co worker,
     colleague, classmate, teacher, professor, tutor, student, neighbor, neighbour, neighbors,
     neighbours, roommate, flatmate, housemate, friend, best friend, friends, girl friend,
     sister, brother, mom, mother, mum, dad, father, aunt, uncle, cousin, stepsister,

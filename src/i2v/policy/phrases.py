@@ -153,7 +153,14 @@ _GLUED = re.compile(r"(\d{1,2}(?:\.\d+)?)(yo|yos|yr|yrs|yrsold|yrold|yearold|yea
 _AGE_BEFORE = frozenset({"age", "aged", "ages"})
 # A bare number after these is an age too ("she is 15", "turned 14", "a girl, 15, ...");
 # after a person word only from 10, so "girl 2 of 3" is not one.
-_IS = frozenset({"is", "was", "turned", "turns", "turning", "im", "m"})
+_IS = frozenset(
+    {"is", "was", "turned", "turns", "turning", "im", "m", "looks", "looking", "appears"}
+)
+# ...and with one hedge between: "canonically 14", "is only 15", "looks about 12".
+_HEDGES = frozenset(
+    {"canonically", "officially", "only", "just", "barely", "actually", "really", "about",
+     "around", "like", "supposedly", "maybe", "probably", "approximately", "roughly"}
+)  # fmt: skip
 _WHO = frozenset({"she", "he", "girl", "boy", "kid", "child", "daughter", "son", "sister"})
 # ...unless a measure follows: "she is 15 minutes late".
 _MEASURES = frozenset(
@@ -198,7 +205,8 @@ def minor_ages(words: Sequence[Word]) -> list[tuple[int, int]]:
             found.append((i - 2, i + 1))
             continue
         after = tuple(w.forms[0] for w in words[i + 1 : i + 4])
-        bare = before in _IS or (before in _WHO and age >= 10)
+        hedged = before in _HEDGES and i > 1 and words[i - 2].forms[0] in _IS
+        bare = before in _IS or hedged or (before in _WHO and age >= 10)
         if bare and (not after or after[0] not in _MEASURES):
             found.append((i - 1, i + 1))
             continue
