@@ -13,6 +13,7 @@ import typer
 from i2v import __version__
 from i2v.cli.admin import db_app, keys_app, users_app
 from i2v.cli.backends import backends
+from i2v.cli.caption import caption
 from i2v.cli.fleet import fleet_app
 from i2v.cli.generate import generate
 from i2v.cli.help import PlainGroup
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 app.command(no_args_is_help=True)(generate)
 app.command(no_args_is_help=True)(quote)
+app.command(no_args_is_help=True)(caption)
 app.command()(backends)
 app.command()(serve)
 app.command()(worker)

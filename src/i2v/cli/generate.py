@@ -205,8 +205,8 @@ def generate(
             )
     written = f"{result.cover}"
     if caption_file is not None:
-        seed = hashlib.sha256(image.read_bytes()).hexdigest()  # as the service's: the file's
-        texts = captions(settings, prompt, platforms, seed=seed)
+        picture_sha = hashlib.sha256(image.read_bytes()).hexdigest()  # as the service: the file
+        texts = captions(settings, prompt, platforms, seed=picture_sha)
         body = "\n\n".join(f"[{c.platform.value}]\n{c.text}" for c in texts) + "\n"
         with atomic_outputs(caption_file, replace=force) as (tmp,):
             tmp.write_text(body, encoding="utf-8")

@@ -73,7 +73,7 @@ def check(
     subject: Subject,
     texts: Sequence[str],
     pictures: Sequence[NDArray[np.uint8]],
-    classifier: ImageClassifier,
+    classifier: ImageClassifier | None,
     *,
     stage: Stage = "submission",
     job_id: str | None = None,
@@ -83,10 +83,12 @@ def check(
     PolicyRefused (422 content_refused) when it refuses."""
     from i2v.policy.text import rate_text  # its lexicons compile on first use
 
+    if pictures and classifier is None:
+        raise ValueError("pictures to rate need a classifier")
     decision = decide(
         PolicyRequest(
             text=rate_text(*texts),
-            images=tuple(classifier.score(rgb) for rgb in pictures),
+            images=tuple(classifier.score(rgb) for rgb in pictures) if classifier else (),
             requested=subject.requested,
             mature_granted=subject.mature_granted,
             hosted=subject.hosted,
