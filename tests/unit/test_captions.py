@@ -189,6 +189,7 @@ def test_lengths_are_counted_as_each_platform_counts() -> None:
     assert caption_length("a😀", IG) == 2
     assert caption_length("a😀", TT) == 3
     assert caption_length("é", TT) == 1
+    assert caption_length("\ud800", TT) == 1  # a lone surrogate from JSON does not crash it
 
 
 @pytest.mark.parametrize("platform", [IG, TT])

@@ -1,5 +1,7 @@
-"""Social captions for a generated video: hook, searchable lines, a call to action, hashtags and
-an AI disclosure, within each platform's limits; offline, optionally rewritten by a chat model.
+"""Social captions for a generated video, within each platform's limits; offline or rewritten.
+
+Each caption has a hook, one or two searchable lines, a call to action, an AI disclosure and
+hashtags on its last line; a chat model, when given, may only rewrite it within the same checks.
 
 Instagram counts a caption's length in characters (code points), TikTok in UTF-16 code units,
 so an emoji counts two there. The hook is held to what shows before "more" (125 on Instagram,

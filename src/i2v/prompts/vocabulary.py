@@ -1,5 +1,4 @@
-"""The word lists captions read prompts with: topics (words, tags, mood, emoji), moods,
-stop-words, camera talk."""
+"""The word lists captions read prompts with: topics, moods, stop-words, camera talk."""
 
 from __future__ import annotations
 
