@@ -84,6 +84,19 @@ def test_the_packages_shared_instance_is_left_alone() -> None:
     assert shared.contains_profanity("god")  # our allowed words are ours alone
 
 
+def test_the_word_index_answers_as_the_plain_word_list_does() -> None:
+    from better_profanity import Profanity
+
+    from i2v.prompts.profanity import _ALLOWED, _filter
+
+    plain = Profanity()
+    plain.load_censor_words(whitelist_words=list(_ALLOWED))
+    texts = ["f*ck the sh1t", "@ss and a$$hole", "B1TCH please", "hand job", "Scunthorpe",
+             "god paddy slope", "5h1t l0l wank3r", "p0rn pu55y c0ck", "FuCk YoU"]  # fmt: skip
+    for text in texts:
+        assert _filter().censor(text, "*") == plain.censor(text, "*")
+
+
 # -- hashtags -----------------------------------------------------------------------------
 
 
