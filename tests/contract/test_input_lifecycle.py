@@ -62,7 +62,14 @@ class Service:
 
     def submit_with_end(self, image: bytes, end_image: bytes) -> str:
         submitted = jobs.submit(
-            self.app, self.queue, self.blobs, self.user, image, WITH_END, "fal", end_image=end_image
+            self.app,
+            self.queue,
+            self.blobs,
+            self.user,
+            image,
+            WITH_END,
+            "fal",
+            extras=jobs.Extras(end_image=end_image),
         )
         return submitted.job.id
 

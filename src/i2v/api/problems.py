@@ -75,6 +75,10 @@ def error_response(exc: errors.I2VError) -> JSONResponse:
     extra: dict[str, object] = {}
     if isinstance(exc, errors.InvalidParameter):
         extra["field"] = exc.field
+    if isinstance(exc, errors.PolicyRefused):
+        extra.update(field=exc.field, category=exc.category, rating=exc.rating)
+    if isinstance(exc, errors.ContentRefused):  # a hosted model's own check
+        extra.update(field=exc.field, categories=list(exc.categories))
     if isinstance(exc, errors.RangeNotSatisfiable) and exc.size is not None:
         response = problem(416, exc.code, exc.message)
         response.headers["Content-Range"] = f"bytes */{exc.size}"

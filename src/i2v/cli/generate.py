@@ -30,9 +30,9 @@ from i2v.config import Settings, load_settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, output_size
 from i2v.domain.spec import Fit, RenderSpec
-from i2v.media.atomic import atomic_outputs, check_outputs
+from i2v.media.atomic import atomic_outputs
 from i2v.models.catalog import default_duration
-from i2v.services.generate import generate_video, resolve_motion
+from i2v.services.generate import check_destination, generate_video, resolve_motion
 from i2v.services.routing import RouteEvent, check_prefer
 
 if TYPE_CHECKING:
@@ -163,8 +163,10 @@ def generate(
     allowed = parse_rating(rating)
     platforms = parse_captions(caption)
     caption_file = output.with_suffix(".caption.txt") if platforms else None
-    if caption_file is not None:
-        check_outputs((caption_file,), (image,), replace=force)
+    # Before anything is said or rated: a run that cannot write its outputs stops here.
+    pictures = (image,) if end_image is None else (image, end_image)
+    also = [caption_file] if caption_file is not None else []
+    check_destination(output, pictures, overwrite=force, also=also)
 
     def say(text: str) -> None:
         typer.echo(text, err=True)
@@ -174,7 +176,6 @@ def generate(
     with _remote(settings, chosen) as app:
         breakers = app_breakers(app)
         tripped = breakers.tripped() if breakers is not None and chosen == AUTO else {}
-        pictures = (image,) if end_image is None else (image, end_image)
         screened = screen(
             settings, spec, pictures, chosen, prefer,
             enhance_prompt=enhance, rating=allowed, tripped=tripped,

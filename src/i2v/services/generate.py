@@ -81,6 +81,19 @@ def cover_path(video: Path) -> Path:
     return video.with_suffix(".cover.jpg")
 
 
+def check_destination(
+    output: Path, inputs: Sequence[Path], *, overwrite: bool, also: Sequence[Path] = ()
+) -> None:
+    """Refuse, before any work, an output that is not an .mp4, cannot be written, is an input,
+    or (without `overwrite`) exists, as does its cover or any of `also`."""
+    check_writable(output)
+    if output.suffix.lower() != ".mp4":
+        raise InvalidParameter(
+            "output", str(output), f"{output}: the output must be an .mp4 file (the cover is .jpg)"
+        )
+    check_outputs((output, cover_path(output), *also), inputs, replace=overwrite)
+
+
 def encoder_settings(settings: Settings) -> EncoderSettings:
     return EncoderSettings(
         preset=settings.x264_preset,
@@ -151,14 +164,9 @@ def generate_video(
         spec, backends = route.spec, route.backends
     else:
         backends = tuple(backend_name)
-    check_writable(output)
-    if output.suffix.lower() != ".mp4":
-        raise InvalidParameter(
-            "output", str(output), f"{output}: the output must be an .mp4 file (the cover is .jpg)"
-        )
-    cover = cover_path(output)
     inputs = (image_path,) if end_image_path is None else (image_path, end_image_path)
-    check_outputs((output, cover), inputs, replace=overwrite)
+    check_destination(output, inputs, overwrite=overwrite)
+    cover = cover_path(output)
     on_progress(Progress("load", 0, 1))
     zoom = max_zoom()
     limits = ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side)

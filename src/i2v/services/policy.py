@@ -96,7 +96,9 @@ def check(
         )
     )
     if db is not None:
-        record(db, decision, subject, stage=stage, job_id=job_id)
+        # A job refused at submission never exists: its entry names none.
+        job = job_id if decision.allowed or stage == "output" else None
+        record(db, decision, subject, stage=stage, job_id=job)
     if not decision.allowed:
         raise decision.error()
     return decision
