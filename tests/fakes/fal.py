@@ -114,8 +114,13 @@ class Script:
     run_polls: int = 2  # polls answered IN_PROGRESS, one more log line each
     fault: str | None = None
     webhook: str | None = None  # a delivery fault: bad_signature, stale, duplicate, lost
+    # "adult": the clip shows a figure the content policy's classifier rates X, as a model
+    # whose own checker let something through would answer.
+    output: str | None = None
 
     def __post_init__(self) -> None:
+        if self.output not in (None, "adult"):
+            raise ValueError(f"unknown output {self.output!r}")
         if self.fault is not None and self.fault not in FAULTS:
             raise ValueError(f"unknown fault {self.fault!r}")
         if self.webhook is not None and self.webhook not in WEBHOOK_FAULTS:
@@ -187,9 +192,17 @@ def _type(error_type: str) -> dict[str, str]:
 SOUND_RATE = 44_100  # not the platforms' 48 kHz: publishing must resample it
 
 
-def make_mp4(width: int, height: int, fps: int, frames: int = FRAMES, sound: bool = False) -> bytes:
+def make_mp4(
+    width: int,
+    height: int,
+    fps: int,
+    frames: int = FRAMES,
+    sound: bool = False,
+    adult: bool = False,
+) -> bytes:
     """A real, tiny H.264 MP4: a gradient that moves, `frames` frames at `fps`; with `sound`,
-    a mono AAC tone as long as the video, as a model that makes audio answers."""
+    a mono AAC tone as long as the video, as a model that makes audio answers; with `adult`,
+    every frame shows tests/support/flagged.py's figure instead."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
         audio = container.add_stream("aac", rate=SOUND_RATE) if sound else None
@@ -199,9 +212,12 @@ def make_mp4(width: int, height: int, fps: int, frames: int = FRAMES, sound: boo
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
         ramp = np.linspace(0, 255, width, dtype=np.uint8)
+        flagged = _flagged(width, height) if adult else None
         for index in range(frames):
             row = np.roll(ramp, index * 8)
             rgb = np.repeat(np.repeat(row[None, :, None], height, 0), 3, 2)
+            if flagged is not None:
+                rgb = flagged
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
@@ -216,6 +232,19 @@ def make_mp4(width: int, height: int, fps: int, frames: int = FRAMES, sound: boo
             for packet in audio.encode():
                 container.mux(packet)
     return buffer.getvalue()
+
+
+def _flagged(width: int, height: int) -> np.ndarray:
+    from PIL import Image
+
+    from tests.support.flagged import figure
+
+    side = min(width, height)
+    canvas = np.full((height, width, 3), (120, 120, 126), np.uint8)
+    picture = np.asarray(Image.fromarray(figure(512)).resize((side, side)))
+    top, left = (height - side) // 2, (width - side) // 2
+    canvas[top : top + side, left : left + side] = picture
+    return canvas
 
 
 class FakeFal:
@@ -239,7 +268,7 @@ class FakeFal:
         self.sent: list[Sent] = []  # webhook POSTs made, in order
         self._sent_changed = threading.Condition()
         self._tokens: set[str] = set()
-        self._videos: dict[tuple[int, int, int, bool], bytes] = {}
+        self._videos: dict[tuple[int, int, int, bool, bool], bytes] = {}
         self._lock = threading.Lock()
         self._uvicorn: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -284,13 +313,14 @@ class FakeFal:
             self._thread.join(10)
         self._uvicorn = self._thread = None
 
-    def video(self, endpoint_id: str, sound: bool = False) -> bytes:
+    def video(self, endpoint_id: str, sound: bool = False, adult: bool = False) -> bytes:
         owner_app = "/".join(endpoint_id.split("/")[:2])
         size = NATIVE.get(endpoint_id) or NATIVE.get(owner_app) or DEFAULT_NATIVE
+        key = (*size, sound, adult)
         with self._lock:
-            if (*size, sound) not in self._videos:
-                self._videos[(*size, sound)] = make_mp4(*size, sound=sound)
-            return self._videos[(*size, sound)]
+            if key not in self._videos:
+                self._videos[key] = make_mp4(*size, sound=sound, adult=adult)
+            return self._videos[key]
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -433,7 +463,11 @@ class FakeFal:
     def _output(self, entry: _Request) -> Json:
         """The result body of a request that succeeded; its video is stored on first use."""
         # Endpoints that make sound take it as generate_audio (Veo 3.1, Kling 2.6, LTX-2).
-        data = self.video(entry.endpoint_id, sound=entry.arguments.get("generate_audio") is True)
+        data = self.video(
+            entry.endpoint_id,
+            sound=entry.arguments.get("generate_audio") is True,
+            adult=entry.script.output == "adult",
+        )
         width, height, fps = (
             NATIVE.get(entry.endpoint_id) or NATIVE.get(entry.owner_app) or DEFAULT_NATIVE
         )

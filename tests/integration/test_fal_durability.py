@@ -26,7 +26,7 @@ from sqlalchemy import select
 from i2v.bootstrap import App, open_app, open_blobs
 from i2v.config import load_settings
 from i2v.db.engine import Database
-from i2v.db.tables import FalRequest, Job, JobEvent
+from i2v.db.tables import FalRequest, Job, JobEvent, PolicyAudit
 from i2v.domain.job import JobState
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
@@ -107,10 +107,10 @@ def worker() -> Iterator[Worker]:
         running.stop()
 
 
-def _submit(app: App, seed: int = 0) -> str:
+def _submit(app: App, seed: int = 0, prompt: str = "the lake ripples") -> str:
     queue = JobQueue(app.settings)
     try:
-        user = accounts.create_user(app.db, f"creator{seed}")
+        user = accounts.create_user(app.db, f"creator{seed}{len(prompt)}")
         spec = RenderSpec(
             Motion.ZOOM_IN,
             Intensity.SUBTLE,
@@ -118,7 +118,7 @@ def _submit(app: App, seed: int = 0) -> str:
             5,
             24,
             seed=seed,
-            prompt="the lake ripples",
+            prompt=prompt,
             model=MODEL,
         )
         submitted = jobs.submit(
@@ -237,6 +237,22 @@ def test_a_kill_before_fals_answer_is_the_one_window_for_a_second_submit(
     row = _checkpoint(app)
     assert row is not None
     assert row.attempts == 2
+    assert _job(app, job_id).rating == "PG"  # its output frames were rated too
+
+    # A model's clip rated above what the job allows fails the job before anyone sees it.
+    fake.next_scripts.append(Script(output="adult"))
+    flagged = _submit(app, prompt="the lake ripples at dusk")
+    _wait_for(lambda: _state(app, flagged).terminal, timeout=90)
+    job = _job(app, flagged)
+    assert (job.state, job.error_code) == ("failed", "content_refused"), _events(app, flagged)
+    assert job.error_message is not None
+    assert "rated X: the output goes beyond what this job allows (up to PG-13)" in job.error_message
+    assert job.cost_usd == Decimal("0.35")  # fal ran it: paid for, though refused
+    with app.db.session() as session:
+        (entry,) = session.scalars(
+            select(PolicyAudit).where(PolicyAudit.stage == "output", PolicyAudit.job_id == flagged)
+        )
+        assert (entry.decision, entry.rating, entry.category) == ("refuse", "X", "mature")
 
 
 def test_cancel_reaches_fal(app: App, fake: FakeFal, worker: Worker) -> None:
@@ -249,7 +265,7 @@ def test_cancel_reaches_fal(app: App, fake: FakeFal, worker: Worker) -> None:
     )
     queue = JobQueue(app.settings)
     try:
-        user = accounts.find_user(app.db, "creator0")
+        user = accounts.find_user(app.db, f"creator0{len('the lake ripples')}")
         jobs.cancel_job(app, queue, user, job_id)
     finally:
         queue.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
+from sqlalchemy.orm import Session
 
 from i2v.backends.base import Progress
 from i2v.db import jobs as repo
@@ -26,7 +27,7 @@ from i2v.engine import rows
 from i2v.engine.context import current
 from i2v.engine.housekeeping import job_scratch
 from i2v.engine.slots import EngineStopping, Slot
-from i2v.errors import BackendError, ExecutionFailed, I2VError, RenderError
+from i2v.errors import BackendError, ExecutionFailed, I2VError, PolicyRefused, RenderError
 from i2v.media.probe import probe_video
 from i2v.services.breaker import breakers_of
 from i2v.services.generate import generate_video
@@ -245,15 +246,11 @@ def _finishing(job_id: str) -> AbstractContextManager[Slot]:
 @DBOS.step(name="i2v.store")
 def store(job_id: str, stored: dict[str, Any]) -> None:
     ctx = current()
-    cost = Decimal(stored.get(COST, "0"))
     with ctx.app.db.session() as session:
         existing = {a.kind for a in repo.artifacts_of(session, job_id)}
         files = {kind: blob for kind, blob in stored.items() if kind in CONTENT_TYPES}
-        # A render shared by identical jobs is billed once: to the first job that stores it.
-        # A free render (every local one) leaves the column at its default of 0.
-        video_key = files[VIDEO]["key"]
-        if cost and not existing and not repo.result_has_owner(session, video_key, job_id):
-            repo.set_cost(session, job_id, cost)
+        if not existing:
+            _bill(session, job_id, stored)
         if RAN_ON in stored:  # renders from before routing say nothing: the row is right
             repo.set_backend(session, job_id, stored[RAN_ON])
         for kind, blob in files.items():
@@ -273,6 +270,21 @@ def store(job_id: str, stored: dict[str, Any]) -> None:
         repo.transition(
             session, job_id, JobState.SUCCEEDED, only_from=[JobState.RUNNING], progress=1.0
         )
+
+
+def _bill(session: Session, job_id: str, stored: dict[str, Any]) -> None:
+    """A render shared by identical jobs is billed once: to the first job that stores it. A
+    free render (every local one) leaves the column at its default of 0."""
+    cost = Decimal(stored.get(COST, "0"))
+    if cost and not repo.result_has_owner(session, stored[VIDEO]["key"], job_id):
+        repo.set_cost(session, job_id, cost)
+
+
+@DBOS.step(name="i2v.bill_refused")
+def bill_refused(job_id: str, stored: dict[str, Any]) -> None:
+    """A result the policy refused was still made, and paid for: the job says what it cost."""
+    with current().app.db.session() as session:
+        _bill(session, job_id, stored)
 
 
 @DBOS.step(name="i2v.fail")
@@ -330,7 +342,11 @@ def _run(job_id: str) -> tuple[str, bool]:
         stored = _await_render(handle)
         # Workflow code, not a step: a recovered run takes a slot again before its steps.
         with _finishing(job_id):
-            publish(job_id, stored)
+            try:
+                publish(job_id, stored)
+            except PolicyRefused:
+                bill_refused(job_id, stored)
+                raise
             store(job_id, stored)
     except JobCancelled:
         return JobState.CANCELLED.value, webhook
