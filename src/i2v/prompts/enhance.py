@@ -45,8 +45,10 @@ def enhance(request: EnhanceRequest, *, chat: ChatModel | None = None) -> Enhanc
 
 
 def enhance_off(prompt: str, family: Family) -> Enhanced:
-    """The job option enhance=false: the prompt exactly as typed, with the family's negative."""
-    return Enhanced(prompt, prompt, style_of(family).negative_prompt, family, "as_typed")
+    """The job option enhance=false: the prompt exactly as typed, with the family's negative.
+    The local renderer still says when it found no camera move it can draw."""
+    notes = _local_notes(prompt) if family is Family.LOCAL else ()
+    return Enhanced(prompt, prompt, style_of(family).negative_prompt, family, "as_typed", notes)
 
 
 def is_enhanced(prompt: str) -> bool:
