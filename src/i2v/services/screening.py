@@ -8,13 +8,12 @@ from pathlib import Path
 
 from i2v.config import Settings
 from i2v.domain.spec import RenderSpec
-from i2v.errors import InvalidParameter
 from i2v.media.image import ImageLimits, load_image
 from i2v.policy.base import Rating
 from i2v.policy.decide import PolicyDecision
 from i2v.services import policy
-from i2v.services.routing import Route, plan_route
-from i2v.services.words import Words, enhanced_render
+from i2v.services.routing import Route
+from i2v.services.words import Words, enhanced_render, routed
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +56,7 @@ def screen(
     from i2v.services.pictures import POLICY_SIDE, default_classifier, policy_thumbnail
 
     words = enhanced_render(settings, render, enhance_prompt=enhance_prompt)
-    mature = rating.mature
-    try:
-        route = plan_route(settings, words.render, backend, prefer, tripped=tripped, mature=mature)
-    except InvalidParameter as exc:
-        if not words.default_negative or exc.field != "negative_prompt":
-            raise
-        words = words.without_default_negative()
-        route = plan_route(settings, words.render, backend, prefer, tripped=tripped, mature=mature)
+    words, route = routed(settings, words, backend, prefer, tripped, rating)
     subject = policy.Subject(None, True, rating, route.backends, route.hosted)
     limits = ImageLimits(settings.max_image_pixels, settings.min_image_side)
     thumbnails = [

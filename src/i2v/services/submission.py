@@ -31,7 +31,7 @@ from i2v.services.cache import cache_key
 from i2v.services.job_view import JobView, view_of
 from i2v.services.pictures import Picture, checked_picture, classifier_of
 from i2v.services.routing import Route, plan_route
-from i2v.services.words import Words, captions, enhanced_render
+from i2v.services.words import Words, captions, enhanced_render, routed
 from i2v.storage.base import BlobStore
 
 
@@ -108,8 +108,9 @@ def submit(
     settings = app.settings
     render = replace(render, end_frame=extras.end_image is not None)
     tripped = breakers_of(app).tripped() if backend == AUTO else {}
-    check = (idempotency_key, webhook_url, prefer, tripped, extras.rating)
-    route = check_request(settings, render, backend, *check)
+    route = check_request(
+        settings, render, backend, idempotency_key, webhook_url, prefer, tripped, extras.rating
+    )
     picture = checked_picture(app, image, "image")
     end = checked_picture(app, extras.end_image, "end_image") if extras.end_image else None
     pictures = [picture] if end is None else [picture, end]
@@ -235,19 +236,7 @@ def _words(
         image_sha256=picture.pixels_sha256,
         image_jpeg=picture.jpeg_for_model(app) if settings.llm_images else None,
     )
-    plan = (prefer,)
-    try:
-        route = plan_route(
-            settings, words.render, backend, *plan, tripped=tripped, mature=extras.rating.mature
-        )
-    except InvalidParameter as exc:
-        if not words.default_negative or exc.field != "negative_prompt":
-            raise
-        words = words.without_default_negative()
-        route = plan_route(
-            settings, words.render, backend, *plan, tripped=tripped, mature=extras.rating.mature
-        )
-    return words, route
+    return routed(settings, words, backend, prefer, tripped, extras.rating)
 
 
 def _prompt_event(words: Words) -> dict[str, object]:

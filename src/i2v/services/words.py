@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from i2v.config import Settings
 from i2v.domain.spec import RenderSpec
 from i2v.errors import InvalidParameter
+from i2v.policy.base import Rating
 from i2v.prompts.base import Caption, Enhanced, EnhanceRequest, Platform
 from i2v.prompts.enhance import enhance, enhance_off
 from i2v.prompts.families import family_of
 from i2v.prompts.llm import chat_from_settings
+from i2v.services.routing import Route, plan_route
 
 CAPTION_CHOICES = {
     "instagram": (Platform.INSTAGRAM,),
@@ -80,6 +82,28 @@ def enhanced_render(
     return Words(
         replace(render, prompt=enhanced.prompt, negative_prompt=negative), enhanced, default
     )
+
+
+def routed(
+    settings: Settings,
+    words: Words,
+    backend: str,
+    prefer: str,
+    tripped: Collection[str],
+    rating: Rating,
+) -> tuple[Words, Route]:
+    """The route for the enhanced render (mature ratings: self-hosted backends only). The
+    family's default negative prompt is dropped where the route takes none; the user's own
+    is refused, as at the check before enhancement."""
+    mature = rating.mature
+    try:
+        route = plan_route(settings, words.render, backend, prefer, tripped=tripped, mature=mature)
+    except InvalidParameter as exc:
+        if not words.default_negative or exc.field != "negative_prompt":
+            raise
+        words = words.without_default_negative()
+        route = plan_route(settings, words.render, backend, prefer, tripped=tripped, mature=mature)
+    return words, route
 
 
 def captions(
