@@ -28,8 +28,10 @@ def caption(
     ] = "both",
     as_json: Annotated[bool, typer.Option("--json", help="Print the parts as JSON.")] = False,
 ) -> None:
-    """Write a caption for Instagram Reels or TikTok: a hook, searchable lines, a call to
-    action, 3-5 specific hashtags and an AI disclosure, within each platform's limits."""
+    """Write a ready-to-post caption for Instagram Reels or TikTok, with no video.
+
+    A hook, searchable lines, a call to action, 3-5 specific hashtags and an AI disclosure,
+    within each platform's limits."""
     from i2v.config import load_settings
     from i2v.media.image import ImageLimits, check_image_file
     from i2v.policy.base import Rating

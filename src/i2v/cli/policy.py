@@ -20,8 +20,10 @@ def audit(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Every decision the policy made: job, rating, rules hit (never the words), classifier
-    scores, decision and policy version."""
+    """List the content policy's decisions, newest first.
+
+    Each with its job, rating, rules hit (never the words), classifier scores, decision and
+    policy version."""
     from i2v.cli.admin import _app
     from i2v.services.policy import list_audit
 
