@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
 
+from i2v.bootstrap import open_app
 from i2v.cli.app import run
+from i2v.config import load_settings
+from i2v.errors import PolicyRefused
+from i2v.policy.base import Rating
+from i2v.services import policy
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +125,24 @@ def test_grants_and_the_audit_from_the_cli(env: Path, capsys: pytest.CaptureFixt
     assert "no user 'nobody'" in err
     code, out, err = i2v(capsys, "policy", "audit", "--json")
     assert (code, out) == (0, "")  # nothing decided yet on this database
+    app = open_app(load_settings())
+    try:
+        subject = policy.Subject("usr_x", False, Rating.PG13, ("local",), False)
+        for prompt in ("waves", "a nude photo of a 15yo"):
+            with contextlib.suppress(PolicyRefused):
+                policy.check(app.db, subject, (prompt,), (), None, job_id="job_x")
+    finally:
+        app.close()
+    code, out, _ = i2v(capsys, "policy", "audit", "--json")
+    refused, allowed = (json.loads(line) for line in out.splitlines())
+    assert (refused["decision"], refused["category"], refused["job_id"]) == (
+        "refuse",
+        "minors",
+        None,
+    )
+    assert "age.stated_minor" in refused["rules"]
+    assert (allowed["decision"], allowed["job_id"]) == ("allow", "job_x")
+    code, out, _ = i2v(capsys, "policy", "audit", "--refused", "--limit", "5")
+    assert out.count("\n") == 1
+    assert "refuse" in out
+    assert "minors" in out

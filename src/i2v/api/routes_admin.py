@@ -45,27 +45,7 @@ def policy_audit(
         services.app.db, limit=limit, cursor=cursor, decision=decision, job_id=job_id
     )
     return {
-        "entries": [
-            {
-                "id": e.id,
-                "created_at": e.created_at.isoformat(),
-                "owner_id": e.owner_id,
-                "job_id": e.job_id,
-                "stage": e.stage,
-                "decision": e.decision,
-                "rating": e.rating,
-                "requested": e.requested,
-                "category": e.category,
-                "rules": list(e.rules),
-                "scores": [
-                    {"classifier": s.classifier, "nsfw": s.nsfw, "rating": s.rating.value}
-                    for s in e.scores
-                ],
-                "backends": list(e.backends),
-                "policy_version": e.policy_version,
-            }
-            for e in page.entries
-        ],
+        "entries": [e.public_json() for e in page.entries],
         "next_cursor": page.next_cursor,
     }
 

@@ -38,21 +38,7 @@ def audit(
     for entry in page.entries:
         scores = [f"{s.nsfw:.3f}" for s in entry.scores]
         if as_json:
-            row = {
-                "id": entry.id,
-                "created_at": entry.created_at.isoformat(),
-                "owner_id": entry.owner_id,
-                "job_id": entry.job_id,
-                "stage": entry.stage,
-                "decision": entry.decision,
-                "rating": entry.rating,
-                "requested": entry.requested,
-                "category": entry.category,
-                "rules": list(entry.rules),
-                "nsfw_scores": [round(s.nsfw, 6) for s in entry.scores],
-                "backends": list(entry.backends),
-                "policy_version": entry.policy_version,
-            }
+            row = entry.public_json()
             typer.echo(json.dumps(row))
             continue
         typer.echo(

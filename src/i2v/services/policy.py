@@ -51,6 +51,27 @@ class AuditEntry:
     backends: tuple[str, ...]
     policy_version: str
 
+    def public_json(self) -> dict[str, object]:
+        """The entry as `GET /v1/admin/policy/audit` and `i2v policy audit --json` show it."""
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat(),
+            "owner_id": self.owner_id,
+            "job_id": self.job_id,
+            "stage": self.stage,
+            "decision": self.decision,
+            "rating": self.rating,
+            "requested": self.requested,
+            "category": self.category,
+            "rules": list(self.rules),
+            "scores": [
+                {"classifier": s.classifier, "nsfw": s.nsfw, "rating": s.rating.value}
+                for s in self.scores
+            ],
+            "backends": list(self.backends),
+            "policy_version": self.policy_version,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
