@@ -132,10 +132,10 @@ def test_a_model_the_servers_lack_is_named_before_any_run(tmp_path: Path) -> Non
         done = i2v(env, "generate", PHOTO, "--backend", "comfyui", "--workflow", "mine",
                    "--size", "360x640", "--duration", "3", "-o", tmp_path / "x.mp4")  # fmt: skip
         assert done.returncode == 1
-        assert (
-            done.stderr
-            == f"i2v: error: model mine_fp8.safetensors is not installed on {fake.url}\n"
-        )
+        *said, error = done.stderr.splitlines()
+        assert error == f"i2v: error: model mine_fp8.safetensors is not installed on {fake.url}"
+        # Before it: what the enhancer added to the empty prompt, and the prompt it sent.
+        assert all(line.startswith(("note: ", "prompt (rules): ")) for line in said), said
         # A custom node the server lacks: skipped with the reason, as for a shipped workflow.
         combine = {"class_type": "VHS_VideoCombine", "inputs": {"images": ["3", 0]}}
         file.write_text(json.dumps(still_graph(**{"5": combine, "4": None})))

@@ -74,6 +74,9 @@ class InspectedImage:
     width: int  # upright
     height: int
     pixels_sha256: str  # the same picture in another file format has the same hash
+    # Every step-th row and column, no longer than `thumbnail_side` (when asked for): the
+    # content policy's classifier looks at 224 px, so a second decode would only cost memory.
+    thumbnail: NDArray[np.uint8] | None = None
 
 
 def load_image(
@@ -127,21 +130,35 @@ def decode_image(
 
 
 def inspect_image(
-    data: bytes, limits: ImageLimits, *, name: str = "image", gate: DecodeGate | None = None
+    data: bytes,
+    limits: ImageLimits,
+    *,
+    name: str = "image",
+    gate: DecodeGate | None = None,
+    thumbnail_side: int | None = None,
 ) -> InspectedImage:
     """Check `data` and hash the pixels `decode_image` would return, without keeping them.
 
     The pixels are hashed a strip at a time straight from the decoder's store, so checking an
-    upload costs the decoded image once, inside `gate`, and nothing after.
+    upload costs the decoded image once, inside `gate`, and nothing after. With
+    `thumbnail_side`, a small copy is kept from the same strips (every step-th pixel).
     """
     with _opened(data, limits, name) as img, _admitted(gate, img):
         source_format, source_size = str(img.format), img.size
         pixels = _upright_srgb(img, data, None, name)
         height, width = _shape(pixels)
+        step = -(-max(height, width) // thumbnail_side) if thumbnail_side else 0
+        kept: list[NDArray[np.uint8]] = []
         digest = hashlib.sha256(f"{(height, width, 3)}".encode())
+        top = 0
         for strip in _strips(pixels):
             digest.update(strip.data)
-    return InspectedImage(source_format, source_size, width, height, digest.hexdigest())
+            if step:
+                # Rows of the whole picture at multiples of `step`, wherever the strip starts.
+                kept.append(strip[(-top) % step :: step, ::step].copy())
+            top += strip.shape[0]
+    thumbnail = np.concatenate(kept) if kept else None
+    return InspectedImage(source_format, source_size, width, height, digest.hexdigest(), thumbnail)
 
 
 @contextmanager

@@ -33,6 +33,7 @@ class Picture:
     sha256: str  # of the file as uploaded
     pixels_sha256: str  # of the decoded pixels: the same picture in another format matches
     content_type: str
+    small: NDArray[np.uint8] | None = None  # kept from the check's decode, for the policy
 
     def keep(self, blobs: BlobStore) -> None:
         if not blobs.exists(self.key):
@@ -40,6 +41,8 @@ class Picture:
 
     def thumbnail(self, app: App, side: int = POLICY_SIDE) -> NDArray[np.uint8]:
         """Upright RGB no longer than `side` on either side, for the image classifier."""
+        if side == POLICY_SIDE and self.small is not None:
+            return self.small
         limits = ImageLimits(app.settings.max_image_pixels, app.settings.min_image_side)
         rgb = decode_image(
             self.data, limits, (side, side), name=self.name, gate=app.decode_gate
@@ -54,7 +57,9 @@ def checked_picture(app: App, data: bytes, name: str) -> Picture:
     """`data` checked as an image (refused from its header when too large), and named."""
     settings = app.settings
     limits = ImageLimits(settings.max_image_pixels, settings.min_image_side)
-    decoded = inspect_image(data, limits, name=name, gate=app.decode_gate)
+    decoded = inspect_image(
+        data, limits, name=name, gate=app.decode_gate, thumbnail_side=POLICY_SIDE
+    )
     digest = hashlib.sha256(data).hexdigest()
     kind = decoded.source_format
     return Picture(
@@ -64,6 +69,7 @@ def checked_picture(app: App, data: bytes, name: str) -> Picture:
         digest,
         decoded.pixels_sha256,
         _CONTENT_TYPES[kind],
+        decoded.thumbnail,
     )
 
 

@@ -55,7 +55,7 @@ def screen(
     refused."""
     from i2v.services.pictures import POLICY_SIDE, default_classifier, policy_thumbnail
 
-    words = enhanced_render(settings, render, enhance_prompt=enhance_prompt)
+    words = enhanced_render(settings, render, backend, enhance_prompt=enhance_prompt)
     words, route = routed(settings, words, backend, prefer, tripped, rating)
     subject = policy.Subject(None, True, rating, route.backends, route.hosted)
     limits = ImageLimits(settings.max_image_pixels, settings.min_image_side)

@@ -232,6 +232,7 @@ def _words(
     words = enhanced_render(
         settings,
         render,
+        backend,
         enhance_prompt=extras.enhance,
         image_sha256=picture.pixels_sha256,
         image_jpeg=picture.jpeg_for_model(app) if settings.llm_images else None,

@@ -9,7 +9,7 @@ from i2v.config import Settings
 from i2v.domain.spec import RenderSpec
 from i2v.errors import InvalidParameter
 from i2v.policy.base import Rating
-from i2v.prompts.base import Caption, Enhanced, EnhanceRequest, Platform
+from i2v.prompts.base import Caption, Enhanced, EnhanceRequest, Family, Platform
 from i2v.prompts.enhance import enhance, enhance_off
 from i2v.prompts.families import family_of
 from i2v.prompts.llm import chat_from_settings
@@ -53,9 +53,20 @@ def parse_captions(text: str | None) -> tuple[Platform, ...]:
     return found
 
 
+def family_for(settings: Settings, render: RenderSpec, backend: str) -> Family:
+    """Who reads the prompt: the catalogue model's family, else the ComfyUI workflow's (the
+    job's, or the server's default when it pins comfyui), else the local renderer."""
+    if render.model:
+        return family_of(render.model)
+    if render.workflow or backend == "comfyui":
+        return family_of(render.workflow or settings.comfyui_workflow)
+    return Family.LOCAL
+
+
 def enhanced_render(
     settings: Settings,
     render: RenderSpec,
+    backend: str,
     *,
     enhance_prompt: bool = True,
     image_sha256: str = "",
@@ -67,7 +78,7 @@ def enhanced_render(
     A configured language model (I2V_LLM_BASE_URL) writes it when it answers well; the rules
     do otherwise. `image_jpeg` goes to the model only with I2V_LLM_IMAGES.
     """
-    family = family_of(render.model)
+    family = family_for(settings, render, backend)
     if enhance_prompt:
         chat = chat_from_settings(settings)
         picture = image_jpeg if settings.llm_images else None
