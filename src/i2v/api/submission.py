@@ -187,7 +187,7 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
         if not isinstance(upload, StarletteUpload):
             raise InvalidParameter("image", None, "image: attach the picture as a file part")
         cap = settings.max_upload_mb * 1024 * 1024
-        data = await _read_capped(upload, cap)
+        data = await read_capped(upload, cap)
         end_upload = form.get("end_image")
         fields = job_fields({k: v for k, v in form.items() if k not in ("image", "end_image")})
         if fields.image_url is not None:
@@ -202,7 +202,7 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
             raise InvalidParameter(
                 "end_image_url", fields.end_image_url, "send end_image or end_image_url, not both"
             )
-        return Submission(data, fields, await _read_capped(end_upload, cap))
+        return Submission(data, fields, await read_capped(end_upload, cap))
     if kind == "application/json":
         try:
             body = await request.json()
@@ -289,7 +289,7 @@ async def fetch_image(url: str, settings: Settings) -> bytes:
     return fetched.data
 
 
-async def _read_capped(upload: StarletteUpload, cap: int) -> bytes:
+async def read_capped(upload: StarletteUpload, cap: int) -> bytes:
     data = await upload.read(cap + READ_SLACK)
     if len(data) > cap:
         raise UploadTooLarge(cap)
