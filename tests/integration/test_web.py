@@ -183,6 +183,12 @@ def test_the_session_is_checked_before_the_body_and_the_api_is_unchanged(web: Ap
         check_page(refused)
     assert anonymous.post("/create/enhance", data={"prompt": "x"}).status_code == 401
     assert anonymous.post("/signout").status_code == 401
+    # The open forms take no upload from someone signed out: refused before the body too.
+    upload = anonymous.post("/signin", content=big, headers=headers)
+    assert upload.status_code == 415
+    assert upload.headers["connection"] == "close"
+    tab = anonymous.post("/signin", data={"api_key": key_of(web.alice), "next": "/\t/evil.test"})
+    assert tab.url.path == "/"  # browsers drop the tab: "//evil.test" would leave the site
 
     browser = _client(web)
     token = sign_in(browser, key_of(web.alice))

@@ -3,7 +3,8 @@
 For every path the dashboard owns (everything outside the API, the hooks, health, metrics and
 the API docs) it looks the session cookie up from the headers alone. Without a live session
 a page (GET) is redirected to /signin, and anything else is refused (401) before a byte of
-its body is read; only /signin, /invite/* and /static are open. A state-changing request
+its body is read; only /signin, /invite/* and /static are open, and there a body without a
+session must be a small urlencoded form (415 otherwise). A state-changing request
 whose Origin is another site is refused (403) too. Every dashboard answer gets the strict
 Content-Security-Policy and its companion headers. The gate behind it caps bodies.
 """
@@ -41,6 +42,11 @@ SECURITY_HEADERS = (
 
 def _has_body(headers: Headers) -> bool:
     return "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
+
+
+def _form_encoded(headers: Headers) -> bool:
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind == "application/x-www-form-urlencoded" or not _has_body(headers)
 
 
 def _cross_site(headers: Headers) -> bool:
@@ -107,8 +113,14 @@ class WebGuard:
         pages: Pages = scope["app"].state.web_pages
         if method not in SAFE_METHODS and _cross_site(headers):
             return error_page(pages, 403, "Refused", "This form was sent from another site.")
-        if session is not None or is_open(path):
+        if session is not None:
             return None
+        if is_open(path):
+            if method in SAFE_METHODS or _form_encoded(headers):
+                return None
+            # Without a session only small forms come in (sign-in, invites): never an upload,
+            # whose cap (I2V_MAX_UPLOAD_MB) is for signed-in users.
+            return error_page(pages, 415, "Not a form", "Send the sign-in form as it is.")
         if method in SAFE_METHODS:
             query = scope.get("query_string", b"").decode("latin-1")
             target = path + (f"?{query}" if query else "")

@@ -24,4 +24,6 @@ def safe_next(target: str | None) -> str:
     """A local path to return to after sign-in; anything else (another site) is "/"."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in target):
+        return "/"  # browsers drop tabs and newlines: "/\t/host" would become "//host"
     return target

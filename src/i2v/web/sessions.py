@@ -4,11 +4,11 @@ cleared at sign-out. The sessions themselves live in `services.web_sessions`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from http.cookies import CookieError, SimpleCookie
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 
 from i2v.errors import Unauthenticated
 from i2v.services.web_sessions import SessionInfo, StartedSession
@@ -22,13 +22,9 @@ def cookie_token(headers: Headers) -> str | None:
     raw = headers.get("cookie")
     if not raw:
         return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except CookieError:
-        return None
-    morsel = jar.get(COOKIE)
-    return morsel.value if morsel is not None and morsel.value else None
+    # Starlette's parser, as browsers do: one malformed cookie of another app on this host
+    # does not hide ours (http.cookies stops at it).
+    return cookie_parser(raw).get(COOKIE) or None
 
 
 def session_of(request: Request) -> SessionInfo | None:
