@@ -203,6 +203,12 @@ def test_the_session_is_checked_before_the_body_and_the_api_is_unchanged(web: Ap
         headers={"Origin": "https://evil.example"},
     )
     assert cross.status_code == 403
+    proxied = browser.post(  # behind a proxy that sends its upstream's Host: I2V_PUBLIC_URL
+        "/jobs/x/cancel",
+        data={"csrf_token": token},
+        headers={"Origin": "http://127.0.0.1:8000", "Host": "upstream:8000"},
+    )
+    assert proxied.status_code == 404  # let through, to find no such job
     # The API still wants its key: a dashboard cookie is not one.
     api = browser.get("/v1/jobs")
     assert api.status_code == 401

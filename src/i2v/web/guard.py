@@ -49,14 +49,18 @@ def _form_encoded(headers: Headers) -> bool:
     return kind == "application/x-www-form-urlencoded" or not _has_body(headers)
 
 
-def _cross_site(headers: Headers) -> bool:
-    """A browser said the request comes from another site (Origin, or Sec-Fetch-Site)."""
+def _cross_site(headers: Headers, public_url: str) -> bool:
+    """A browser said the request comes from another site (Origin, or Sec-Fetch-Site).
+
+    Our own origin is the Host the request names, or I2V_PUBLIC_URL's (a proxy in front may
+    send its upstream's Host)."""
     if headers.get("sec-fetch-site") == "cross-site":
         return True
     origin = headers.get("origin")
     if origin is None:
         return False
-    return origin == "null" or urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+    ours = {headers.get("host", "").lower(), urlsplit(public_url).netloc.lower()}
+    return origin == "null" or urlsplit(origin).netloc.lower() not in ours
 
 
 class WebGuard:
@@ -111,7 +115,8 @@ class WebGuard:
     ) -> Response | None:
         method: str = scope["method"]
         pages: Pages = scope["app"].state.web_pages
-        if method not in SAFE_METHODS and _cross_site(headers):
+        services: ServiceState = scope["app"].state.services
+        if method not in SAFE_METHODS and _cross_site(headers, services.app.settings.public_url):
             return error_page(pages, 403, "Refused", "This form was sent from another site.")
         if session is not None:
             return None
