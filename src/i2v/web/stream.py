@@ -1,8 +1,8 @@
 """The job page's live status as Server-Sent Events of rendered HTML (htmx's SSE extension
 swaps each `status` event in), ending with `done` when the job ends.
 
-It follows the job's events the way GET /v1/jobs/{id}/events does: woken at once by commits
-in this process (`db.feed`), polling with back-off for workers elsewhere, with keep-alives.
+It follows the job's events the way GET /v1/jobs/{id}/events does (`routes_events.Pacer`):
+woken at once by commits in this process, polling with back-off for workers elsewhere.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 import anyio.to_thread
 
-from i2v.api.routes_events import KEEPALIVE_S, POLL_MAX_S, POLL_S
+from i2v.api.routes_events import KEEPALIVE, Pacer
 from i2v.api.state import ServiceState
 from i2v.services import jobs
 from i2v.services.accounts import UserInfo
@@ -48,15 +48,16 @@ async def status_stream(
     """The status panel now, again at each change, and `done` once the job has ended."""
     app = services.app
     changed = app.db.feed.subscribe(job_id)  # before the first read: no commit falls between
-    cursor, idle, poll, first = 0, 0.0, POLL_S, True
+    cursor, first, pacer = 0, True, Pacer(changed)
     note: str | None = None
     try:
         yield "retry: 2000\n\n"
         while True:
+            changed.clear()  # before the read: a commit during it wakes the next wait
             batch = await anyio.to_thread.run_sync(jobs.job_events, app, user, job_id, cursor)
-            changed.clear()
             if batch or first:
-                first, idle, poll = False, 0.0, POLL_S
+                first = False
+                pacer.news()
                 cursor = batch[-1].id if batch else cursor
                 note = latest_note(batch, note)
                 job = await anyio.to_thread.run_sync(jobs.get_job, app, user, job_id)
@@ -65,11 +66,7 @@ async def status_stream(
                     yield frame(DONE, job.state.value)
                     return
                 continue
-            woke = await changed.wait(poll)
-            idle = 0.0 if woke else idle + poll
-            poll = POLL_S if woke else min(POLL_MAX_S, poll * 1.5)
-            if idle >= KEEPALIVE_S:
-                idle = 0.0
-                yield ": keep-alive\n\n"  # proxies close idle connections
+            if await pacer.wait():
+                yield KEEPALIVE
     finally:
         changed.close()
