@@ -394,6 +394,7 @@ def test_serve_prints_the_dashboard_and_how_to_make_the_first_user(
     settings = load_settings()
     lines = welcome(settings, "127.0.0.1", 8123)
     assert lines[0].startswith("i2v dashboard: http://127.0.0.1:8123/ ")
+    assert lines[1].startswith("invite links start with I2V_PUBLIC_URL=https://video.example;")
     assert lines[-2:] == ["  i2v users create NAME --admin", "  i2v users invite NAME"]
     assert dashboard_url(settings, "0.0.0.0", 8000) == "https://video.example/"
     assert dashboard_url(settings, "::1", 8000) == "http://[::1]:8000/"
@@ -402,4 +403,6 @@ def test_serve_prints_the_dashboard_and_how_to_make_the_first_user(
         accounts.create_user(app.db, "first", admin=True)
     finally:
         app.close()
-    assert len(welcome(settings, "127.0.0.1", 8123)) == 1  # nothing to make: just the address
+    assert welcome(settings, "0.0.0.0", 8123) == [  # nothing to make: just the address
+        "i2v dashboard: https://video.example/  (REST API: /v1, /docs)"
+    ]

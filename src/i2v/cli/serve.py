@@ -51,7 +51,13 @@ def welcome(settings: Settings, host: str, port: int) -> list[str]:
     from i2v.bootstrap import open_app
     from i2v.services.accounts import list_users
 
-    lines = [f"i2v dashboard: {dashboard_url(settings, host, port)}  (REST API: /v1, /docs)"]
+    here = dashboard_url(settings, host, port)
+    lines = [f"i2v dashboard: {here}  (REST API: /v1, /docs)"]
+    if here.rstrip("/") != settings.public_url:
+        lines.append(
+            f"invite links start with I2V_PUBLIC_URL={settings.public_url}; "
+            "set it to the address users reach this server at"
+        )
     app = open_app(settings)  # upgrades the schema, as the server's start-up does next
     try:
         has_users = bool(list_users(app.db))
