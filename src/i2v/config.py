@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     max_json_kb: int = Field(
         default=64, ge=1, le=10_240, description="Largest JSON (or other non-multipart) body."
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where users reach this server; invite links start with it.",
+    )
+    web_session_hours: float = Field(
+        default=168.0, gt=0, le=8760, description="A dashboard sign-in lasts this long."
+    )
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token for /metrics; without it, open on loopback only."
     )
@@ -199,6 +206,13 @@ class Settings(BaseSettings):
             if not str(url).startswith(("http://", "https://")):
                 raise ValueError(f"{url!r} is not an http(s) URL")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("fleet_providers", "fleet_gpus", "fleet_regions", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_migrations_reach_head_and_match_the_models(db: Database) -> None:
-    assert current_revision(db) == head_revision(db) == "0008"
+    assert current_revision(db) == head_revision(db) == "0009"
     upgrade(db)  # idempotent
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -272,7 +272,9 @@ def test_a_wrong_method_is_a_problem_with_every_allowed_method(api: Api) -> None
 
 
 def test_unknown_routes_are_problems(api: Api) -> None:
-    _problem(api.client.get("/nothing"), 404, "not_found")
+    # Outside /v1 (and /hooks, health, metrics, docs) paths are the dashboard's: test_web.
+    _problem(api.client.get("/v1/nothing", headers=api.alice), 404, "not_found")
+    _problem(api.client.get("/hooks/nothing"), 404, "not_found")
     _problem(api.client.get("/v1/jobs/job_0/nothing", headers=api.alice), 404, "not_found")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "i2v"
-INTERFACES = ("i2v.api", "i2v.cli")
+INTERFACES = ("i2v.api", "i2v.cli", "i2v.web")
 BELOW = ("engine", "services", "db", "storage", "domain", "media", "backends", "fleet", "net")
 
 

@@ -27,3 +27,18 @@ def test_every_vendored_file_has_a_notice() -> None:
     for path in vendored:
         pattern = "*.v1.json" if path.name.endswith(".v1.json") else "object_info.*.json*"
         assert f"workflows/{pattern}" in notices, path.name
+
+
+def test_every_vendored_browser_file_is_noticed_with_its_hash() -> None:
+    import hashlib
+
+    notices = (ROOT / "THIRD_PARTY_NOTICES.md").read_text()
+    vendor = ROOT / "src/i2v/web/static/vendor"
+    record = (vendor / "VENDORED.md").read_text()
+    scripts = sorted(vendor.glob("*.js"))
+    assert scripts
+    for path in scripts:
+        assert f"src/i2v/web/static/vendor/{path.name}" in notices, path.name
+        assert f"`{hashlib.sha256(path.read_bytes()).hexdigest()}`" in record, path.name
+    for licence in ("LICENSE.htmx", "LICENSE.htmx-ext-sse"):
+        assert "Zero" in (vendor / licence).read_text() or "0BSD" in (vendor / licence).read_text()

@@ -1,4 +1,5 @@
-"""`create_app(settings)`: the FastAPI application, its lifespan, routes and error mapping."""
+"""`create_app(settings)`: the FastAPI application, its lifespan, routes and error mapping,
+and the web dashboard at /."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from i2v.bootstrap import open_app, open_blobs
 from i2v.config import Settings
 from i2v.engine.queue import JobQueue
 from i2v.engine.runtime import start_engine
+from i2v.web import errors as web_errors
+from i2v.web import mount as web
 
 
 def _is_loopback(host: str) -> bool:
@@ -80,7 +83,9 @@ def create_app(settings: Settings, *, run_worker: bool = True, host: str = "127.
         api, settings, metrics_open=settings.metrics_token is None and _is_loopback(host)
     )
     api.add_middleware(
-        gate.Gate, admin_prefixes=(routes_admin.router.prefix, routes_fleet.router.prefix)
+        gate.Gate,
+        admin_prefixes=(routes_admin.router.prefix, routes_fleet.router.prefix),
+        render=web_errors.refusal_page,
     )
     api.include_router(routes_health.router)
     api.include_router(routes_jobs.router)
@@ -92,4 +97,5 @@ def create_app(settings: Settings, *, run_worker: bool = True, host: str = "127.
     api.include_router(routes_fleet.router)
     if settings.fal_webhook_url:  # else /hooks/fal is missing, as any unknown route is
         api.include_router(routes_hooks.router)
+    web.install(api)  # the dashboard at /; its guard goes in front of the gate
     return api

@@ -8,8 +8,11 @@ arrives, with or without a Content-Length, and answers 413 the moment it passes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio.to_thread
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from i2v.api.auth import authenticate_header
@@ -24,6 +27,9 @@ MULTIPART_SLACK = 64 * 1024  # the boundaries and small form fields around the i
 # fal's error deliveries echo the input, an inline image among it, so I2V_MAX_JSON_KB could
 # refuse them; whatever the content type says, a hook's body gets this cap and no bigger.
 HOOK_BODY_BYTES = 1024 * 1024
+# The answer for a refusal on a path that is not the API's (the dashboard's HTML page), or
+# None to answer problem+json as the API does.
+Render = Callable[[I2VError, Scope], Response | None]
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -47,9 +53,12 @@ def _has_body(headers: Headers) -> bool:
 class Gate:
     """Pure ASGI (not BaseHTTPMiddleware), so nothing buffers the body on the way through."""
 
-    def __init__(self, app: ASGIApp, *, admin_prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, admin_prefixes: tuple[str, ...], render: Render | None = None
+    ) -> None:
         self.app = app
         self.admin_prefixes = admin_prefixes
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,15 +80,23 @@ class Gate:
             if declared.isdigit() and int(declared) > refusal.limit:
                 raise refusal
         except I2VError as exc:
-            await _refuse(exc, headers, scope, receive, send)
+            await _refuse(exc, headers, scope, receive, send, self.render)
             return
-        await _CappedBody(self.app, refusal, unread=_has_body(headers))(scope, receive, send)
+        capped = _CappedBody(self.app, refusal, unread=_has_body(headers), render=self.render)
+        await capped(scope, receive, send)
 
 
 async def _refuse(
-    exc: I2VError, headers: Headers, scope: Scope, receive: Receive, send: Send
+    exc: I2VError,
+    headers: Headers,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    render: Render | None = None,
 ) -> None:
-    response = error_response(exc)
+    response = render(exc, scope) if render is not None else None
+    if response is None:
+        response = error_response(exc)
     if _has_body(headers):
         response.headers["Connection"] = "close"  # see _CappedBody: the body stays unread
     await response(scope, receive, send)
@@ -93,8 +110,11 @@ class _CappedBody:
     also tell an early refusal from a late one.
     """
 
-    def __init__(self, app: ASGIApp, refusal: BodyTooLarge, *, unread: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, refusal: BodyTooLarge, *, unread: bool, render: Render | None
+    ) -> None:
         self.app = app
+        self.render = render
         self.refusal = refusal
         self.unread = unread
         self.received = 0
@@ -131,4 +151,4 @@ class _CappedBody:
             if not self.over or self.started:
                 raise
         if self.over and not self.started:
-            await _refuse(self.refusal, Headers(scope=scope), scope, receive, send)
+            await _refuse(self.refusal, Headers(scope=scope), scope, receive, send, self.render)

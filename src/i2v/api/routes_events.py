@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from i2v.api.auth import CurrentUser, Services
 from i2v.api.openapi import problems
+from i2v.db.feed import Subscription
 from i2v.errors import InvalidParameter
 from i2v.services import job_stream, jobs
 
@@ -25,6 +26,33 @@ POLL_S = 0.25
 POLL_MAX_S = 2.0
 KEEPALIVE_S = 15.0
 MAX_EVENT_ID = 2**63 - 1  # event ids are 64-bit signed in both databases
+
+
+KEEPALIVE = ": keep-alive\n\n"  # proxies close idle connections
+
+
+class Pacer:
+    """How a stream waits for a job's next events: woken at once by commits in this process,
+    polling with back-off (POLL_S up to POLL_MAX_S) for workers elsewhere, and due a
+    keep-alive after KEEPALIVE_S of quiet. The dashboard's live status waits the same way."""
+
+    def __init__(self, changed: Subscription) -> None:
+        self.changed = changed
+        self.idle, self.poll = 0.0, POLL_S
+
+    async def wait(self) -> bool:
+        """Until a commit or the next poll; True when a keep-alive is due."""
+        woke = await self.changed.wait(self.poll)
+        self.idle = 0.0 if woke else self.idle + self.poll
+        self.poll = POLL_S if woke else min(POLL_MAX_S, self.poll * 1.5)
+        if self.idle >= KEEPALIVE_S:
+            self.idle = 0.0
+            return True
+        return False
+
+    def news(self) -> None:
+        """Events came: poll quickly again."""
+        self.idle, self.poll = 0.0, POLL_S
 
 
 def _frame(event: jobs.EventView) -> str:
@@ -78,7 +106,7 @@ async def job_events(
         raise
 
     async def stream() -> AsyncIterator[str]:
-        batch, cursor, idle, poll = first, start, 0.0, POLL_S
+        batch, cursor, pacer = first, start, Pacer(changed)
         # The webhook's outcome, or for a job already over anything at all, is awaited until then.
         outcome_by = None if end.settled_in is None else time.monotonic() + end.settled_in
         try:
@@ -95,14 +123,10 @@ async def job_events(
                 if outcome_by is not None and time.monotonic() >= outcome_by:
                     return
                 if not batch:
-                    woke = await changed.wait(poll)
-                    idle = 0.0 if woke else idle + poll
-                    poll = POLL_S if woke else min(POLL_MAX_S, poll * 1.5)
-                    if idle >= KEEPALIVE_S:
-                        idle = 0.0
-                        yield ": keep-alive\n\n"  # proxies close idle connections
+                    if await pacer.wait():
+                        yield KEEPALIVE
                 else:
-                    idle, poll = 0.0, POLL_S
+                    pacer.news()
                 changed.clear()
                 batch = await anyio.to_thread.run_sync(
                     jobs.job_events, services.app, user, job_id, cursor

@@ -7,23 +7,15 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
+from i2v.api import downloads
 from i2v.api.auth import CurrentUser, Services
 from i2v.api.openapi import binary, problems
-from i2v.api.problems import problem
-from i2v.api.ranges import UnsatisfiableRange, parse_range
 from i2v.api.schemas import JobListOut, JobOut
-from i2v.api.submission import fetch_image, read_submission
-from i2v.backends.registry import AUTO
+from i2v.api.submission import fetch_image, plan, read_submission, submit_planned
 from i2v.domain.job import JobState
-from i2v.domain.size import output_size
-from i2v.domain.spec import Fit, RenderSpec
-from i2v.media.preview import blurred_jpeg
-from i2v.models.catalog import default_duration
-from i2v.services import jobs, policy
-from i2v.services.generate import resolve_motion
-from i2v.services.words import parse_captions
+from i2v.services import jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -48,43 +40,20 @@ async def submit_job(
     settings = services.app.settings
     submission = await read_submission(request, settings)
     fields = submission.fields
-    chosen_motion, intensity = resolve_motion(fields.prompt, fields.motion)
-    render = RenderSpec(
-        motion=chosen_motion,
-        intensity=intensity,
-        size=output_size(fields.size, fields.aspect),
-        duration_s=(
-            fields.duration
-            if fields.duration is not None
-            else default_duration(settings, fields.model)
-        ),
-        fps=fields.fps,
-        fit=Fit.parse(fields.fit),
-        seed=fields.seed,
-        prompt=fields.prompt,
-        workflow=fields.workflow,
-        model=fields.model,
-        negative_prompt=fields.negative_prompt,
-        resolution=fields.resolution,
-        audio=fields.audio,
-        end_frame=submission.has_end_image,
-    )
-    backend = fields.backend or (AUTO if fields.model else "local")
-    rating = policy.parse_rating(fields.rating)
-    platforms = parse_captions(fields.caption)
+    planned = plan(fields, settings, end_frame=submission.has_end_image)
     image, end_image = submission.image, submission.end_image
     if image is None or (end_image is None and fields.end_image_url is not None):
         # Every parameter is checked before anything is fetched on the user's behalf.
         await anyio.to_thread.run_sync(
             jobs.check_request,
             settings,
-            render,
-            backend,
+            planned.render,
+            planned.backend,
             idempotency_key,
             fields.webhook_url,
             fields.prefer,
             (),
-            rating,
+            planned.rating,
         )
         if image is None:
             assert fields.image_url is not None  # read_submission requires it with JSON
@@ -93,21 +62,7 @@ async def submit_job(
             end_image = await fetch_image(fields.end_image_url, settings)
     # The service is blocking (database, storage, queue): keep it off the event loop.
     submitted = await anyio.to_thread.run_sync(
-        partial(
-            jobs.submit,
-            services.app,
-            services.queue,
-            services.blobs,
-            user,
-            image,
-            render,
-            backend,
-            idempotency_key,
-            fields.webhook_url,
-            fields.cache,
-            fields.prefer,
-            jobs.Extras(end_image, fields.enhance, rating, platforms),
-        )
+        partial(submit_planned, services, user, fields, planned, image, end_image, idempotency_key)
     )
     job = submitted.job
     headers = {"Location": f"/v1/jobs/{job.id}"}
@@ -152,40 +107,6 @@ def delete_job(job_id: str, services: Services, user: CurrentUser) -> Response:
     return Response(status_code=204)
 
 
-def _download(
-    services: Services, user: CurrentUser, job_id: str, kind: str, range_header: str | None
-) -> Response:
-    artifact = jobs.find_artifact(services.app, user, job_id, kind)
-    try:
-        byte_range = parse_range(range_header, artifact.size)
-    except UnsatisfiableRange:
-        response = problem(416, "range_not_satisfiable", f"{range_header!r} misses the file")
-        response.headers["Content-Range"] = f"bytes */{artifact.size}"
-        return response
-    stream = services.blobs.open(artifact.storage_key, byte_range)  # one read, already ranged
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(stream.length),
-        "ETag": f'"{artifact.sha256}"',
-        "Cache-Control": "private, max-age=3600",
-    }
-    status = 200
-    if byte_range is not None:
-        status = 206
-        headers["Content-Range"] = f"bytes {stream.start}-{stream.end}/{artifact.size}"
-
-    def body() -> object:
-        with stream:
-            yield from stream
-
-    return StreamingResponse(
-        body(),  # type: ignore[arg-type]
-        status_code=status,
-        media_type=artifact.content_type,
-        headers=headers,
-    )
-
-
 def _file_responses(media_type: str) -> dict[int | str, dict[str, object]]:
     return {
         200: {"description": "The whole file.", "content": binary(media_type)},
@@ -201,7 +122,7 @@ def get_video(
     user: CurrentUser,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
-    return _download(services, user, job_id, "video", range_header)
+    return downloads.download(services, user, job_id, "video", range_header)
 
 
 @router.get("/{job_id}/cover", response_class=Response, responses=_file_responses("image/jpeg"))
@@ -214,14 +135,4 @@ def get_cover(
         bool, Query(description="A mature (R or X) job's cover is blurred unless true.")
     ] = False,
 ) -> Response:
-    job = jobs.get_job(services.app, user, job_id)
-    if not job.mature or reveal:
-        return _download(services, user, job_id, "cover", range_header)
-    artifact = jobs.find_artifact(services.app, user, job_id, "cover")
-    with services.blobs.open(artifact.storage_key) as stream:
-        data = b"".join(stream)
-    return Response(
-        blurred_jpeg(data),
-        media_type="image/jpeg",
-        headers={"Cache-Control": "private, no-store", "X-I2V-Preview": "blurred"},
-    )
+    return downloads.cover(services, user, job_id, range_header, reveal=reveal)

@@ -13,14 +13,30 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from i2v.api.state import ServiceState
 from i2v.backends.registry import AUTO, BACKENDS, available_backends
 from i2v.config import Settings
 from i2v.domain.motion import Motion
-from i2v.domain.size import ASPECT_PRESETS
-from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, MAX_SEED, MIN_DURATION_S, MIN_FPS, Fit
+from i2v.domain.size import ASPECT_PRESETS, output_size
+from i2v.domain.spec import (
+    MAX_DURATION_S,
+    MAX_FPS,
+    MAX_SEED,
+    MIN_DURATION_S,
+    MIN_FPS,
+    Fit,
+    RenderSpec,
+)
 from i2v.errors import InvalidParameter, NotAnImage, UploadTooLarge
+from i2v.models.catalog import default_duration
 from i2v.net.fetch import SafeFetcher, policy_from_settings
+from i2v.policy.base import Rating
+from i2v.prompts.base import Platform
+from i2v.services import jobs, policy
+from i2v.services.accounts import UserInfo
+from i2v.services.generate import resolve_motion
 from i2v.services.routing import PREFERENCES
+from i2v.services.words import parse_captions
 
 READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
 
@@ -153,7 +169,8 @@ class Submission:
         return self.end_image is not None or self.fields.end_image_url is not None
 
 
-def _fields(raw: dict[str, object]) -> JobFields:
+def job_fields(raw: dict[str, object]) -> JobFields:
+    """The fields of a submission (empty values dropped); InvalidParameter names the field."""
     try:
         return JobFields.model_validate({k: v for k, v in raw.items() if v not in ("", None)})
     except ValidationError as exc:
@@ -170,9 +187,9 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
         if not isinstance(upload, StarletteUpload):
             raise InvalidParameter("image", None, "image: attach the picture as a file part")
         cap = settings.max_upload_mb * 1024 * 1024
-        data = await _read_capped(upload, cap)
+        data = await read_capped(upload, cap)
         end_upload = form.get("end_image")
-        fields = _fields({k: v for k, v in form.items() if k not in ("image", "end_image")})
+        fields = job_fields({k: v for k, v in form.items() if k not in ("image", "end_image")})
         if fields.image_url is not None:
             raise InvalidParameter(
                 "image_url", fields.image_url, "send image or image_url, not both"
@@ -185,7 +202,7 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
             raise InvalidParameter(
                 "end_image_url", fields.end_image_url, "send end_image or end_image_url, not both"
             )
-        return Submission(data, fields, await _read_capped(end_upload, cap))
+        return Submission(data, fields, await read_capped(end_upload, cap))
     if kind == "application/json":
         try:
             body = await request.json()
@@ -193,11 +210,77 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
             raise InvalidParameter("body", None, "body: not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidParameter("body", None, "body: expected a JSON object")
-        fields = _fields(body)
+        fields = job_fields(body)
         if fields.image_url is None:
             raise InvalidParameter("image_url", None, "image_url: required with a JSON body")
         return Submission(None, fields)
     raise NotAnImage("body", "send multipart/form-data with an image, or JSON with image_url")
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A submission's fields as the services take them."""
+
+    render: RenderSpec
+    backend: str
+    rating: Rating
+    platforms: tuple[Platform, ...]
+
+
+def plan(fields: JobFields, settings: Settings, *, end_frame: bool) -> Planned:
+    """The render, backend, rating and caption platforms the fields ask for (each value
+    checked by the domain, InvalidParameter naming the field)."""
+    chosen_motion, intensity = resolve_motion(fields.prompt, fields.motion)
+    render = RenderSpec(
+        motion=chosen_motion,
+        intensity=intensity,
+        size=output_size(fields.size, fields.aspect),
+        duration_s=(
+            fields.duration
+            if fields.duration is not None
+            else default_duration(settings, fields.model)
+        ),
+        fps=fields.fps,
+        fit=Fit.parse(fields.fit),
+        seed=fields.seed,
+        prompt=fields.prompt,
+        workflow=fields.workflow,
+        model=fields.model,
+        negative_prompt=fields.negative_prompt,
+        resolution=fields.resolution,
+        audio=fields.audio,
+        end_frame=end_frame,
+    )
+    backend = fields.backend or (AUTO if fields.model else "local")
+    return Planned(
+        render, backend, policy.parse_rating(fields.rating), parse_captions(fields.caption)
+    )
+
+
+def submit_planned(
+    services: ServiceState,
+    user: UserInfo,
+    fields: JobFields,
+    planned: Planned,
+    image: bytes,
+    end_image: bytes | None = None,
+    idempotency_key: str | None = None,
+) -> jobs.Submitted:
+    """Submit the job (blocking: database, storage, queue; run it off the event loop)."""
+    return jobs.submit(
+        services.app,
+        services.queue,
+        services.blobs,
+        user,
+        image,
+        planned.render,
+        planned.backend,
+        idempotency_key,
+        fields.webhook_url,
+        fields.cache,
+        fields.prefer,
+        jobs.Extras(end_image, fields.enhance, planned.rating, planned.platforms),
+    )
 
 
 async def fetch_image(url: str, settings: Settings) -> bytes:
@@ -206,7 +289,7 @@ async def fetch_image(url: str, settings: Settings) -> bytes:
     return fetched.data
 
 
-async def _read_capped(upload: StarletteUpload, cap: int) -> bytes:
+async def read_capped(upload: StarletteUpload, cap: int) -> bytes:
     data = await upload.read(cap + READ_SLACK)
     if len(data) > cap:
         raise UploadTooLarge(cap)

@@ -116,6 +116,36 @@ def users_budget(
     typer.echo(f"{user.name}: daily budget {_budget_text(user, default)}")
 
 
+@users_app.command("invite")
+def users_invite(
+    name: Annotated[str, typer.Argument(help="User name or id.")],
+    hours: Annotated[
+        float, typer.Option(min=0.1, max=8760, help="How long the link works, in hours.")
+    ] = 72.0,
+) -> None:
+    """Print a one-time dashboard sign-in link for the user (no API key to hand over).
+
+    The link starts with I2V_PUBLIC_URL. Opening it shows a confirm button; confirming it
+    signs the browser in and uses the link up."""
+    import getpass
+
+    from i2v.services.invites import create_invite
+
+    with _app() as app:
+        created = create_invite(app.db, name, by=f"cli:{getpass.getuser()}", hours=hours)
+        url = invite_url(app.settings.public_url, created.token)
+    typer.echo(url)
+    typer.echo(
+        f"a sign-in link for {created.user_name}, usable once until "
+        f"{created.expires_at:%Y-%m-%d %H:%M} UTC; send it privately",
+        err=True,
+    )
+
+
+def invite_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/invite/{token}"
+
+
 @users_app.command("grant-mature")
 def users_grant_mature(name: Annotated[str, typer.Argument(help="User name or id.")]) -> None:
     """Allow the user mature content (R and X ratings, on self-hosted backends only).

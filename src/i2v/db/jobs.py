@@ -102,12 +102,24 @@ def set_rating(session: Session, job_id: str, rating: str) -> None:
 
 
 def page_of_jobs(
-    session: Session, owner_id: str, *, state: JobState | None, after: Job | None, limit: int
+    session: Session,
+    owner_id: str,
+    *,
+    state: JobState | None,
+    after: Job | None,
+    limit: int,
+    model: str | None = None,
+    local: bool = False,
 ) -> list[Job]:
-    """Newest first; keyset pagination on (created_at, id), stable under concurrent inserts."""
+    """Newest first; keyset pagination on (created_at, id), stable under concurrent inserts.
+    `model` keeps one model's jobs, `local` the local renderer's (they name no model)."""
     query = select(Job).where(Job.owner_id == owner_id)
     if state is not None:
         query = query.where(Job.state == state.value)
+    if local:
+        query = query.where(Job.model.is_(None))
+    elif model is not None:
+        query = query.where(Job.model == model)
     if after is not None:
         query = query.where(
             or_(

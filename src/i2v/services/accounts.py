@@ -57,7 +57,8 @@ class CreatedKey:
     token: str  # shown once; never stored
 
 
-def _user_info(user: User) -> UserInfo:
+def user_info(user: User) -> UserInfo:
+    """The public view of a user row (for the services that read users with other rows)."""
     return UserInfo(
         user.id,
         user.name,
@@ -88,7 +89,7 @@ def create_user(db: Database, name: str, *, admin: bool = False) -> UserInfo:
             user = User(id=new_id("usr"), name=name, is_admin=admin, created_at=utcnow())
             session.add(user)
             session.flush()
-            return _user_info(user)
+            return user_info(user)
     except IntegrityError:
         raise Conflict(f"user {name!r} already exists") from None
 
@@ -98,12 +99,12 @@ def find_user(db: Database, name_or_id: str) -> UserInfo:
         user = repo.user_by_name(session, name_or_id) or repo.user_by_id(session, name_or_id)
         if user is None:
             raise NotFound(f"no user {name_or_id!r}")
-        return _user_info(user)
+        return user_info(user)
 
 
 def list_users(db: Database) -> list[UserInfo]:
     with db.session() as session:
-        return [_user_info(u) for u in repo.all_users(session)]
+        return [user_info(u) for u in repo.all_users(session)]
 
 
 def set_daily_budget(db: Database, user: str, usd: Decimal | None) -> UserInfo:
@@ -117,7 +118,7 @@ def set_daily_budget(db: Database, user: str, usd: Decimal | None) -> UserInfo:
             raise NotFound(f"no user {user!r}")
         row.daily_budget_usd = usd
         session.flush()
-        return _user_info(row)
+        return user_info(row)
 
 
 def set_mature(db: Database, user: str, *, allowed: bool, by: str) -> UserInfo:
@@ -133,7 +134,7 @@ def set_mature(db: Database, user: str, *, allowed: bool, by: str) -> UserInfo:
             row.mature_granted_by = by[:64]
             row.mature_granted_at = utcnow()
         session.flush()
-        return _user_info(row)
+        return user_info(row)
 
 
 def _budget(usd: Decimal) -> Decimal:
@@ -197,4 +198,4 @@ def authenticate(db: Database, token: str) -> UserInfo:
         now = utcnow()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             repo.touch_key(session, key.id, now)  # a write per request would serialise them
-        return _user_info(user)
+        return user_info(user)

@@ -10,6 +10,7 @@ from i2v.db import jobs as repo
 from i2v.domain.job import JobSpec, JobState
 from i2v.engine.queue import JobQueue
 from i2v.errors import InvalidParameter, NotFound
+from i2v.models.catalog import catalog_for
 from i2v.services.accounts import UserInfo
 from i2v.services.job_view import ArtifactView, JobView, view_of
 from i2v.services.submission import Extras, Submitted, check_request, submit
@@ -64,11 +65,20 @@ class JobPage:
 
 
 def list_jobs(
-    app: App, owner: UserInfo, *, state: JobState | None, cursor: str | None, limit: int
+    app: App,
+    owner: UserInfo,
+    *,
+    state: JobState | None,
+    cursor: str | None,
+    limit: int,
+    model: str | None = None,
 ) -> JobPage:
-    """The owner's jobs, newest first; `cursor` is the last id of the previous page."""
+    """The owner's jobs, newest first; `cursor` is the last id of the previous page.
+    `model` (any spelling the catalogue knows; "local": the local renderer) keeps that
+    model's jobs only."""
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidParameter("limit", limit, f"limit {limit} is outside 1-{PAGE_MAX}")
+    known = catalog_for(app.settings).get(model) if model is not None else None
     with app.db.session() as session:
         after = None
         if cursor is not None:
@@ -77,7 +87,15 @@ def list_jobs(
                 raise InvalidParameter(
                     "cursor", cursor, f"cursor {cursor!r} is not one of your jobs"
                 )
-        rows = repo.page_of_jobs(session, owner.id, state=state, after=after, limit=limit + 1)
+        rows = repo.page_of_jobs(
+            session,
+            owner.id,
+            state=state,
+            after=after,
+            limit=limit + 1,
+            model=known.name if known is not None else None,
+            local=known is not None and known.local,
+        )
         views = tuple(view_of(job, repo.artifacts_of(session, job.id)) for job in rows[:limit])
     return JobPage(views, views[-1].id if len(rows) > limit else None)
 
