@@ -14,6 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from i2v.api.problems import status_for
 from i2v.api.state import service_state
 from i2v.api.submission import job_fields, plan, read_capped, submit_planned
+from i2v.backends.registry import AUTO
 from i2v.errors import I2VError, InvalidParameter
 from i2v.services.estimates import quote_spec
 from i2v.services.words import enhanced_render
@@ -83,7 +84,8 @@ async def enhance_fragment(request: Request, session: Signed) -> Response:
     context: dict[str, Any] = {"error": None, "text": "", "checked": True, "notes": ()}
     try:
         spec = quote_spec(model=form.model or None, prompt=form.prompt)
-        words = await anyio.to_thread.run_sync(partial(enhanced_render, settings, spec))
+        backend = form.backend or (AUTO if form.model else "local")
+        words = await anyio.to_thread.run_sync(partial(enhanced_render, settings, spec, backend))
     except InvalidParameter as exc:
         context["error"] = exc.message
     else:
