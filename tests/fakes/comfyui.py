@@ -21,7 +21,6 @@ import itertools
 import json
 import mimetypes
 import os
-import socket
 import sys
 import threading
 import time
@@ -33,7 +32,6 @@ from typing import Any
 from urllib.parse import urlparse, urlsplit
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -51,6 +49,7 @@ from tests.fakes.comfyui_validate import (
     model_files,
     validate_prompt,
 )
+from tests.fakes.serving import Served, free_port
 
 GIB = 1 << 30
 SERVER_ERROR = "500 Internal Server Error\n\nServer got itself in trouble"  # aiohttp's 500 body
@@ -566,34 +565,6 @@ class _Server:
         return _empty()
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn, woken at once to stop instead of polling every 0.1 s: fast test teardown."""
-
-    stopping: asyncio.Event | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-
-    async def main_loop(self) -> None:
-        self.stopping, self.loop = asyncio.Event(), asyncio.get_running_loop()
-        counter = 0
-        while not await self.on_tick(counter):  # on_tick refreshes the Date header
-            counter += 10
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), 1.0)
-
-    def stop(self) -> None:
-        self.should_exit = True
-        if self.loop is not None and self.stopping is not None:
-            with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self.stopping.set)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class FakeComfyUI:
     """A fake ComfyUI on 127.0.0.1, served by uvicorn in a background thread."""
 
@@ -620,12 +591,11 @@ class FakeComfyUI:
         self.uploads: dict[str, bytes] = {}
         self.executed_prompts: list[str] = []  # ids whose execution started: "ran once"
         self.origin_headers_seen: list[str] = []
-        self.port = _free_port()
+        self.port = free_port()
         self._unpaused = threading.Event()
         self._unpaused.set()
         self._server: _Server | None = None
-        self._uvicorn: _Uvicorn | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
         self._coming_back: threading.Timer | None = None
 
     @property
@@ -646,18 +616,11 @@ class FakeComfyUI:
 
     def start(self) -> None:
         server = _Server(self)
-        config = uvicorn.Config(
-            server.app, host="127.0.0.1", port=self.port, log_level="warning",
+        self._served = Served(
+            server.app, self.port, "fake ComfyUI",
             ws="websockets-sansio", lifespan="on", timeout_graceful_shutdown=1,
         )  # fmt: skip
-        self._uvicorn = _Uvicorn(config)
-        self._thread = threading.Thread(target=self._uvicorn.run, daemon=True, name="fake-comfyui")
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake ComfyUI did not start on port {self.port}")
-            time.sleep(0.005)
+        self._served.start()
         self._server = server
         server.worker.start()
 
@@ -668,12 +631,11 @@ class FakeComfyUI:
             self._coming_back = None
         if self._server is not None:
             self._server.kill()
-        if self._uvicorn is not None and self._thread is not None:
-            self._uvicorn.stop()
-            self._thread.join(10)
+        if self._served is not None:
+            self._served.stop()
         if self._server is not None:
             self._server.worker.join(5)
-        self._server = self._uvicorn = self._thread = None
+        self._server = self._served = None
 
     def restart(self, down_s: float = 0.0) -> None:
         """A server restart: queue, history, cache and running prompt lost, sockets closed.

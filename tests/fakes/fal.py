@@ -42,14 +42,13 @@ import anyio
 import av
 import numpy as np
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.comfyui import _free_port, _Uvicorn
 from tests.fakes.fal_webhooks import WEBHOOK_FAULTS, Sent, Signer, deliver, delivery_body
+from tests.fakes.serving import Served, free_port
 
 Json = dict[str, Any]
 # Native output (width, height, fps) per endpoint family: Wan 832x480 at 16 fps, Kling 24 fps,
@@ -252,7 +251,7 @@ class FakeFal:
 
     def __init__(self, *, key: str = "fake-key-id:fake-key-secret") -> None:
         self.key = key
-        self.port = _free_port()
+        self.port = free_port()
         self.scripts: dict[str, Script] = {}  # per endpoint id
         self.next_scripts: list[Script] = []  # per request, in submit order; before the above
         self.seen: list[Seen] = []
@@ -270,8 +269,7 @@ class FakeFal:
         self._tokens: set[str] = set()
         self._videos: dict[tuple[int, int, int, bool, bool], bytes] = {}
         self._lock = threading.Lock()
-        self._uvicorn: _Uvicorn | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
 
     @property
     def url(self) -> str:
@@ -297,21 +295,13 @@ class FakeFal:
                 Route("/{endpoint:path}", self._submit, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._uvicorn = _Uvicorn(config)
-        self._thread = threading.Thread(target=self._uvicorn.run, daemon=True, name="fake-fal")
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake fal did not start on port {self.port}")
-            time.sleep(0.005)
+        self._served = Served(app, self.port, "fake fal")
+        self._served.start()
 
     def stop(self) -> None:
-        if self._uvicorn is not None and self._thread is not None:
-            self._uvicorn.stop()
-            self._thread.join(10)
-        self._uvicorn = self._thread = None
+        if self._served is not None:
+            self._served.stop()
+        self._served = None
 
     def video(self, endpoint_id: str, sound: bool = False, adult: bool = False) -> bytes:
         owner_app = "/".join(endpoint_id.split("/")[:2])

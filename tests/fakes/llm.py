@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.comfyui import _free_port, _Uvicorn
+from tests.fakes.serving import Served, free_port
 
 Json = dict[str, Any]
 FAULTS = frozenset(
@@ -129,13 +128,12 @@ class FakeLlm:
         self.model = model
         self.slow_s = slow_s
         self.answer = answer
-        self.port = _free_port()
+        self.port = free_port()
         self.replies: list[Reply] = []  # one per request, in order; then `default`
         self.default = Reply()
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._uvicorn: _Uvicorn | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
 
     @property
     def base_url(self) -> str:
@@ -159,21 +157,13 @@ class FakeLlm:
                 Route("/{path:path}", self._unknown, methods=["GET", "POST"]),
             ]
         )
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._uvicorn = _Uvicorn(config)
-        self._thread = threading.Thread(target=self._uvicorn.run, daemon=True, name="fake-llm")
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake LLM did not start on port {self.port}")
-            time.sleep(0.005)
+        self._served = Served(app, self.port, "fake LLM")
+        self._served.start()
 
     def stop(self) -> None:
-        if self._uvicorn is not None and self._thread is not None:
-            self._uvicorn.stop()
-            self._thread.join(10)
-        self._uvicorn = self._thread = None
+        if self._served is not None:
+            self._served.stop()
+        self._served = None
 
     # -- routes ---------------------------------------------------------------------------
 

@@ -52,13 +52,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.comfyui import FakeComfyUI, _free_port, _Uvicorn
+from tests.fakes.comfyui import FakeComfyUI
+from tests.fakes.serving import Served, free_port
 
 Json = dict[str, Any]
 
@@ -356,14 +356,13 @@ class FakeRunPod:
         self.comfyuis: dict[str, FakeComfyUI] = {}
         self.clock = clock  # epoch seconds: timestamps and billing (a test may move it ahead)
         self.bills: dict[str, Bill] = {}  # every pod ever created, terminated ones too
-        self.port = _free_port()
+        self.port = free_port()
         self._root = root
         self._tmp: str | None = None
         self._lock = threading.RLock()
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
-        self._uvicorn: _Uvicorn | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
         routes = [
             Route("/v1/pods", self._guard(self.create_pod), methods=["POST"]),
             Route("/v1/pods", self._guard(self.list_pods), methods=["GET"]),
@@ -398,22 +397,10 @@ class FakeRunPod:
         if self._root is None:
             self._tmp = tempfile.mkdtemp(prefix="fake-runpod-")
             self._root = Path(self._tmp)
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
+        self._served = Served(
+            self.app, self.port, "fake RunPod", lifespan="off", timeout_graceful_shutdown=1
         )
-        self._uvicorn = _Uvicorn(config)
-        self._thread = threading.Thread(target=self._uvicorn.run, daemon=True, name="fake-runpod")
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake RunPod did not start on port {self.port}")
-            time.sleep(0.005)
+        self._served.start()
 
     def stop(self) -> None:
         with self._lock:
@@ -424,10 +411,9 @@ class FakeRunPod:
             timer.cancel()
         for comfy in comfyuis:
             comfy.stop()
-        if self._uvicorn is not None and self._thread is not None:
-            self._uvicorn.stop()
-            self._thread.join(10)
-        self._uvicorn = self._thread = None
+        if self._served is not None:
+            self._served.stop()
+        self._served = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -532,7 +518,7 @@ class FakeRunPod:
                     number, _, kind = spec.partition("/")
                     if kind == "tcp":
                         mappings[number] = (
-                            comfy.port if int(number) == self.comfy_port else _free_port()
+                            comfy.port if int(number) == self.comfy_port else free_port()
                         )
                 pod.update(
                     portMappings=mappings,

@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.comfyui import FakeComfyUI, _free_port, _Uvicorn
+from tests.fakes.comfyui import FakeComfyUI
+from tests.fakes.serving import Served, free_port
 
 Json = dict[str, Any]
 TEMPLATE_COMFY_ROOT = "/workspace/ComfyUI"  # where the template image keeps ComfyUI
@@ -224,12 +224,11 @@ class FakeVast:
         self.requests: list[Recorded] = []
         self.bills: dict[int, Bill] = {}  # every instance ever created, destroyed ones too
         self.lock = threading.RLock()
-        self.port = _free_port()
+        self.port = free_port()
         self._next_id = 31_000_001
         self._stops: dict[int, threading.Event] = {}
         self._threads: list[threading.Thread] = []
-        self._uvicorn: _Uvicorn | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
 
     @property
     def url(self) -> str:
@@ -261,18 +260,10 @@ class FakeVast:
         self.stop()
 
     def start(self) -> None:
-        config = uvicorn.Config(
-            self._app(), host="127.0.0.1", port=self.port, log_level="warning",
-            lifespan="off", timeout_graceful_shutdown=1,
-        )  # fmt: skip
-        self._uvicorn = _Uvicorn(config)
-        self._thread = threading.Thread(target=self._uvicorn.run, daemon=True, name="fake-vast")
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake Vast did not start on port {self.port}")
-            time.sleep(0.005)
+        self._served = Served(
+            self._app(), self.port, "fake Vast", lifespan="off", timeout_graceful_shutdown=1
+        )
+        self._served.start()
 
     def stop(self) -> None:
         with self.lock:
@@ -282,10 +273,9 @@ class FakeVast:
             thread.join(10)
         for iid in list(self.comfy):
             self._stop_comfy(iid)
-        if self._uvicorn is not None and self._thread is not None:
-            self._uvicorn.stop()
-            self._thread.join(10)
-        self._uvicorn = self._thread = None
+        if self._served is not None:
+            self._served.stop()
+        self._served = None
         if self._tmp is not None:
             self._tmp.cleanup()
 

@@ -33,9 +33,9 @@ from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
 from i2v.domain.spec import Fit
 from i2v.media.image import NormalisedImage
-from tests.fakes.comfyui import _Uvicorn
 from tests.fakes.fal import FakeFal, Script, fake_fal_fixture  # noqa: F401
 from tests.fakes.fal_webhooks import Signer, delivery_body
+from tests.fakes.serving import _Uvicorn
 from tests.support.serve import free_port
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,8 @@ import pytest
 from i2v.errors import ProviderError, ProviderUnavailable
 from i2v.fleet.base import LaunchSpec, ModelDownload, Offer, Requirements
 from i2v.fleet.runpod import RunPodProvider
-from tests.fakes.comfyui import _free_port
 from tests.fakes.runpod import FakeRunPod
+from tests.fakes.serving import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -131,7 +131,7 @@ async def test_a_slow_read_times_out_and_is_retried(fake: FakeRunPod) -> None:
 
 async def test_nothing_listening_is_unavailable_after_retries() -> None:
     sleeps = Sleeps()
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     async with RunPodProvider(
         "k", rest_url=f"{dead}/v1", graphql_url=f"{dead}/graphql", sleep=sleeps, max_retries=2
     ) as rp:
