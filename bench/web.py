@@ -322,7 +322,12 @@ def _admin_paths(app: Any) -> list[str]:
 
 def run(label: str, database_url: str | None, args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory(prefix="i2v-webbench-") as data:
-        overrides: dict[str, object] = {"data_dir": Path(data)}
+        # A key and a server, never called (nothing runs), so the picker prices every backend.
+        overrides: dict[str, object] = {
+            "data_dir": Path(data),
+            "fal_key": "bench-not-a-key",
+            "comfyui_urls": ["http://127.0.0.1:9"],
+        }
         if database_url:
             overrides["database_url"] = database_url
         settings = load_settings(**overrides)
