@@ -41,7 +41,7 @@ from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from fastapi.testclient import TestClient
 from starlette.routing import Route
@@ -198,7 +198,7 @@ class Page:
     times: list[float] = field(default_factory=list)
     reported: list[float] = field(default_factory=list)  # its Server-Timing app;dur
 
-    def load(self, timed: Timed) -> int:
+    def load(self, timed: Timed) -> None:
         response = self.client.get(self.url, headers=self.headers, follow_redirects=False)
         if response.status_code != 200:
             raise RuntimeError(f"{self.url} answered {response.status_code}: {response.text}")
@@ -206,7 +206,6 @@ class Page:
         found = SERVER_TIMING.search(response.headers.get("server-timing", ""))
         if found:
             self.reported.append(float(found.group(1)))
-        return len(response.content)
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.times)
@@ -242,12 +241,14 @@ def page_weight(client: TestClient, headers: dict[str, str]) -> tuple[int, list[
         if link in seen:
             continue
         seen.add(link)
-        body = client.get(link, headers={"Accept-Encoding": "identity"}).content
-        files.append((link, len(body)))
+        response = client.get(link, headers={"Accept-Encoding": "identity"})
+        if response.status_code != 200:
+            raise RuntimeError(f"the create page links {link}: {response.status_code}")
+        files.append((link, len(response.content)))
         if link.split("?")[0].endswith(".css"):
-            for ref in re.findall(rb"url\(['\"]?([^'\")]+)", body):
+            for ref in re.findall(rb"url\(['\"]?([^'\")]+)", response.content):
                 if not ref.startswith(b"data:"):
-                    queue.append(str(ref.decode()))
+                    queue.append(urljoin(link, ref.decode()))
     return len(html), files
 
 
