@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from i2v.web.guard import CSP
 
 CSRF = re.compile(r'name="csrf-token" content="([0-9a-f]{64})"')
+SERVER_TIMING = re.compile(r"app;dur=[0-9]+\.[0-9]")
 
 
 def key_of(headers: dict[str, str]) -> str:
@@ -67,6 +68,7 @@ def check_page(response: Any) -> Markup:
     assert headers["content-security-policy"] == CSP, response.url
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "same-origin"
+    assert SERVER_TIMING.fullmatch(headers["server-timing"]), headers["server-timing"]
     markup = Markup()
     if headers.get("content-type", "").startswith("text/html"):
         markup.feed(response.text)

@@ -15,8 +15,9 @@ from i2v.backends.fal.library import load_manifests, shipped_manifests
 from i2v.backends.fal.manifest import EndpointManifest
 from i2v.backends.fal.mapping import to_fal_input
 from i2v.backends.fal.pricing import price, price_from
+from i2v.config import Settings
 from i2v.errors import ConfigError, InvalidParameter
-from i2v.models.catalog import ModelCatalog
+from i2v.models.catalog import ModelCatalog, catalog_for
 from i2v.models.request import ModelRequest
 
 IMAGE = "https://example.com/in.png"
@@ -203,6 +204,31 @@ def test_a_user_manifest_adds_a_model_without_code(tmp_path: Path) -> None:
     quote = price(model.fal, ModelRequest(image_url=IMAGE, prompt="p", duration_s=10))
     assert quote is not None
     assert quote.usd == Decimal("2.80")
+
+
+def test_the_catalogue_is_built_once_until_the_user_s_manifests_change(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, fal_manifests_dir=tmp_path / "fal")
+    first = catalog_for(settings)
+    assert catalog_for(settings) is first  # built once, not per call
+    with pytest.raises(InvalidParameter):
+        first.get("kling-2.1-master")
+    path = write(tmp_path / "fal", "master.json", user_manifest())
+    added = catalog_for(settings)
+    assert added.get("kling-2.1-master").title == user_manifest()["title"]
+    assert catalog_for(settings) is added
+    path.write_text(json.dumps(user_manifest(title="Kling 2.1 Master, renamed")))  # in place
+    assert catalog_for(settings).get("kling-2.1-master").title == "Kling 2.1 Master, renamed"
+    path.write_text("{not json")
+    for _ in range(2):  # a refusal is not remembered: the file is read again each time
+        with pytest.raises(ConfigError, match=r"master\.json: not JSON"):
+            catalog_for(settings)
+    path.unlink()
+    with pytest.raises(InvalidParameter):
+        catalog_for(settings).get("kling-2.1-master")
+    (tmp_path / "fal").rmdir()
+    write(tmp_path, "fal", "x")  # a file where the directory was
+    with pytest.raises(ConfigError, match="is not a directory"):
+        catalog_for(settings)
 
 
 def test_a_missing_user_directory_adds_nothing(tmp_path: Path) -> None:

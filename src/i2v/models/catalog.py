@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 from i2v.backends.fal.library import load_manifests
 from i2v.backends.fal.manifest import EndpointManifest
@@ -87,8 +89,39 @@ class ModelCatalog:
 
 
 def catalog_for(settings: Settings) -> ModelCatalog:
-    """The catalogue this deployment knows: the shipped endpoints and the user's own."""
-    return ModelCatalog(load_manifests(resolved_fal_manifests_dir(settings)))
+    """The catalogue this deployment knows: the shipped endpoints and the user's own.
+
+    Built once per state of the user's manifests directory (a page asks for it a dozen
+    times): a file added, removed or rewritten there is read at the next call."""
+    folder = resolved_fal_manifests_dir(settings)
+    return _catalog(folder, _fingerprint(folder))
+
+
+# Whether the directory is there (or is not a directory), and which file (by name) holds
+# what (inode, size, mtime): an edit in place changes its mtime, a save by rename its inode.
+Fingerprint = tuple[str, tuple[tuple[str, int, int, int], ...]]
+
+
+def _fingerprint(folder: Path) -> Fingerprint:
+    """The user's manifests as load_manifests reads them."""
+    if not folder.is_dir():
+        return ("not a directory" if folder.exists() else "absent"), ()
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            stat = path.stat()
+        except OSError:  # gone since, or a dangling link: load_manifests says which
+            found.append((path.name, -1, -1, -1))
+            continue
+        found.append((path.name, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return "directory", tuple(found)
+
+
+@functools.lru_cache(maxsize=16)
+def _catalog(folder: Path, fingerprint: Fingerprint) -> ModelCatalog:
+    """Errors (a bad manifest) are not cached: the next call reads the files again."""
+    del fingerprint  # the cache's key only
+    return ModelCatalog(load_manifests(folder))
 
 
 def default_duration(settings: Settings, model: str | None) -> float:

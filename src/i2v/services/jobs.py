@@ -96,7 +96,9 @@ def list_jobs(
             model=known.name if known is not None else None,
             local=known is not None and known.local,
         )
-        views = tuple(view_of(job, repo.artifacts_of(session, job.id)) for job in rows[:limit])
+        shown = rows[:limit]
+        artifacts = repo.artifacts_of_jobs(session, [job.id for job in shown])
+        views = tuple(view_of(job, artifacts[job.id]) for job in shown)
     return JobPage(views, views[-1].id if len(rows) > limit else None)
 
 

@@ -6,11 +6,13 @@ a page (GET) is redirected to /signin, and anything else is refused (401) before
 its body is read; only /signin, /invite/* and /static are open, and there a body without a
 session must be a small urlencoded form (415 otherwise). A state-changing request
 whose Origin is another site is refused (403) too. Every dashboard answer gets the strict
-Content-Security-Policy and its companion headers. The gate behind it caps bodies.
+Content-Security-Policy and its companion headers, and Server-Timing (`app;dur=` ms, from
+here to the answer's headers). The gate behind it caps bodies.
 """
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
@@ -75,6 +77,8 @@ class WebGuard:
             await self.app(scope, receive, send)
             return
 
+        started = time.perf_counter()
+
         async def headed(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -82,6 +86,10 @@ class WebGuard:
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in names]
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))  # pages are private
+                # The time to the answer's headers (a page's whole render), for the browser's
+                # developer tools and bench/web.py.
+                spent_ms = (time.perf_counter() - started) * 1000
+                headers.append((b"server-timing", f"app;dur={spent_ms:.1f}".encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

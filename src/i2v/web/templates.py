@@ -49,6 +49,7 @@ class Pages:
             undefined=StrictUndefined,  # a misspelt variable fails the test, not the page
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # compiled once per app: no stat of each template per page
         )
         self.env.globals["static"] = self.static.url
         self.env.filters.update(views.FILTERS)
