@@ -281,6 +281,8 @@ def test_an_admin_runs_users_policy_fleet_spend_and_health_from_the_dashboard(
     assert _said(cleared) == "carol now has the deployment's default daily budget."
     assert accounts.find_user(app.db, "carol").daily_budget_usd is None
     pages += [budget, wrong]
+    nobody = root.post("/admin/users/nobody/mature", data={"csrf_token": token, "allowed": "true"})
+    assert (nobody.url.path, _said(nobody)) == ("/admin/users", "no user 'nobody'")
 
     # The policy audit: a refused submission from the dashboard, then an allowed one.
     alice = _browser(client)

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from i2v.api.state import service_state
 from i2v.errors import I2VError, InvalidParameter, NotFound
 from i2v.services import accounts, invites
+from i2v.services.web_sessions import SessionInfo
 from i2v.web import flash
 from i2v.web.admin import Admin, act, field, form_of, render
 from i2v.web.views import dollars
@@ -27,6 +28,17 @@ INVITE_HOURS = (24, 72, 168)
 
 def _back(name: str) -> str:
     return f"/admin/users/{name}"
+
+
+async def _unknown(request: Request, session: SessionInfo, name: str) -> Response | None:
+    """For a user's forms: None when the user exists, else back to the list, saying so (their
+    own page would be a 404, and the message would wait for the next admin page)."""
+    db = service_state(request).app.db
+    try:
+        await anyio.to_thread.run_sync(accounts.find_user, db, name)
+    except NotFound as exc:
+        return flash.redirect(request, session, "/admin/users", exc.message, error=True)
+    return None
 
 
 @router.get("")
@@ -75,6 +87,8 @@ def user_page(name: str, request: Request, session: Admin) -> Response:
 async def create_key(name: str, request: Request, session: Admin) -> Response:
     """The new key, on this answer only: it is stored hashed and never shown again."""
     await form_of(session, request)
+    if (gone := await _unknown(request, session, name)) is not None:
+        return gone
     db = service_state(request).app.db
     try:
         made = await anyio.to_thread.run_sync(accounts.create_key, db, name)
@@ -94,6 +108,8 @@ async def create_key(name: str, request: Request, session: Admin) -> Response:
 @router.post("/users/{name}/keys/{key_id}/revoke")
 async def revoke_key(name: str, key_id: str, request: Request, session: Admin) -> Response:
     await form_of(session, request)
+    if (gone := await _unknown(request, session, name)) is not None:
+        return gone
     db = service_state(request).app.db
 
     def revoke() -> str:
@@ -110,6 +126,8 @@ async def revoke_key(name: str, key_id: str, request: Request, session: Admin) -
 async def create_invite(name: str, request: Request, session: Admin) -> Response:
     """A one-time sign-in link, on this answer only (the table keeps only its hash)."""
     form = await form_of(session, request)
+    if (gone := await _unknown(request, session, name)) is not None:
+        return gone
     app = service_state(request).app
     try:
         hours = float(field(form, "hours") or invites.INVITE_HOURS)
@@ -135,6 +153,8 @@ async def create_invite(name: str, request: Request, session: Admin) -> Response
 @router.post("/users/{name}/mature")
 async def set_mature(name: str, request: Request, session: Admin) -> Response:
     form = await form_of(session, request)
+    if (gone := await _unknown(request, session, name)) is not None:
+        return gone
     allowed = field(form, "allowed") == "true"
     db = service_state(request).app.db
 
@@ -150,6 +170,8 @@ async def set_mature(name: str, request: Request, session: Admin) -> Response:
 @router.post("/users/{name}/budget")
 async def set_budget(name: str, request: Request, session: Admin) -> Response:
     form = await form_of(session, request)
+    if (gone := await _unknown(request, session, name)) is not None:
+        return gone
     clear = field(form, "action") == "clear"
     typed = field(form, "usd")
     db = service_state(request).app.db
