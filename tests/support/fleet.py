@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from i2v.backends.comfyui.workflows.library import get_workflow
 from i2v.db.engine import Database, open_database
@@ -26,7 +28,33 @@ from i2v.fleet.runpod import RunPodProvider
 from i2v.fleet.setup import comfy_ready, needs_of, shipped_needs
 from i2v.fleet.vast import VastProvider
 
+if TYPE_CHECKING:
+    from tests.fakes.runpod import FakeRunPod
+    from tests.fakes.vast import FakeVast
+
 WORKFLOW = "wan22_ti2v_5b"
+
+
+def fake_fleet_env(
+    db: Database, data_dir: Path, vast: FakeVast, runpod: FakeRunPod, deployment: str
+) -> dict[str, str]:
+    """The I2V_* settings of an app on `db` whose fleet rents from the fake providers."""
+    return {
+        "I2V_DATA_DIR": str(data_dir),
+        "I2V_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+        "I2V_FLEET_ENABLED": "true",
+        "I2V_FLEET_DEPLOYMENT": deployment,
+        "I2V_FLEET_PROVIDERS": "vast,runpod",
+        "I2V_FLEET_READY_TIMEOUT_S": "30",
+        "I2V_FLEET_POLL_S": "0.05",
+        "I2V_VAST_URL": vast.url,
+        "I2V_VAST_API_KEY": vast.api_key,
+        "I2V_VAST_TEMPLATE": "comfyui-template-hash",
+        "I2V_RUNPOD_REST_URL": runpod.rest_url,
+        "I2V_RUNPOD_GRAPHQL_URL": runpod.graphql_url,
+        "I2V_RUNPOD_API_KEY": runpod.api_key,
+        "I2V_RUNPOD_TEMPLATE": "comfyui-template",
+    }
 
 
 async def wait_running(provider: GpuProvider, iid: str, timeout: float = 10.0) -> Instance:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
@@ -109,7 +109,7 @@ def users_budget(
         raise InvalidParameter("usd", usd, "give a budget or --clear, not both")
     if usd is None and not clear:
         raise InvalidParameter("usd", None, "give a budget in US dollars, or --clear")
-    amount = None if clear else _parse_usd(usd or "")
+    amount = None if clear else _accounts().parse_budget(usd or "")
     with _app() as app:
         user = _accounts().set_daily_budget(app.db, name, amount)
         default = app.settings.user_daily_budget_usd
@@ -129,7 +129,7 @@ def users_invite(
     signs the browser in and uses the link up."""
     import getpass
 
-    from i2v.services.invites import create_invite
+    from i2v.services.invites import create_invite, invite_url
 
     with _app() as app:
         created = create_invite(app.db, name, by=f"cli:{getpass.getuser()}", hours=hours)
@@ -140,10 +140,6 @@ def users_invite(
         f"{created.expires_at:%Y-%m-%d %H:%M} UTC; send it privately",
         err=True,
     )
-
-
-def invite_url(public_url: str, token: str) -> str:
-    return f"{public_url.rstrip('/')}/invite/{token}"
 
 
 @users_app.command("grant-mature")
@@ -165,17 +161,6 @@ def users_revoke_mature(name: Annotated[str, typer.Argument(help="User name or i
     with _app() as app:
         user = _accounts().set_mature(app.db, name, allowed=False, by="")
     typer.echo(f"{user.name}: mature content not allowed")
-
-
-def _parse_usd(text: str) -> Decimal:
-    from i2v.errors import InvalidParameter
-
-    try:
-        return Decimal(text.strip().removeprefix("$"))
-    except InvalidOperation:
-        raise InvalidParameter(
-            "usd", text, f"budget {text!r} is not an amount of dollars"
-        ) from None
 
 
 @keys_app.command("create")

@@ -152,6 +152,18 @@ def open_leases(session: Session, row_id: str) -> list[FleetLease]:
     return list(session.scalars(query))
 
 
+def runs_on(session: Session, row_ids: Collection[str]) -> list[tuple[str, str]]:
+    """(instance row id, run id) of the runs on these instances now (their open leases)."""
+    if not row_ids:
+        return []
+    query = (
+        select(FleetLease.instance, FleetLease.run_id)
+        .where(FleetLease.instance.in_(row_ids), FleetLease.ended_at.is_(None))
+        .order_by(FleetLease.started_at)
+    )
+    return [(instance, run_id) for instance, run_id in session.execute(query)]
+
+
 def job_spend(session: Session) -> Decimal:
     total = sum((lease.usd or Decimal(0)) for lease in session.scalars(select(FleetLease)))
     return Decimal(total)

@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.exc import IntegrityError
 
@@ -135,6 +135,16 @@ def set_mature(db: Database, user: str, *, allowed: bool, by: str) -> UserInfo:
             row.mature_granted_at = utcnow()
         session.flush()
         return user_info(row)
+
+
+def parse_budget(text: str) -> Decimal:
+    """A daily budget as typed ("2.50", "$2.50"); `set_daily_budget` checks its range."""
+    try:
+        return Decimal(text.strip().removeprefix("$"))
+    except InvalidOperation:
+        raise InvalidParameter(
+            "usd", text, f"budget {text!r} is not an amount of dollars"
+        ) from None
 
 
 def _budget(usd: Decimal) -> Decimal:

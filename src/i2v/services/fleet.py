@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +26,7 @@ from i2v.bootstrap import App, open_app
 from i2v.config import Settings
 from i2v.db import fleet as repo
 from i2v.db.tables import Executor, FleetInstance, utcnow
+from i2v.domain.job import JobState
 from i2v.errors import FleetError, FleetOff, InvalidParameter, NotFound, ProviderError
 from i2v.fleet import budget as money
 from i2v.fleet.base import Offer, Requirements
@@ -279,6 +280,29 @@ def reconcile(app: App) -> ReconcileView:
         adopted=tuple(report.adopted),
         closed=tuple(report.closed),
     )
+
+
+RENDER_RUN = "render."  # the engine's render ids: render.<result key>[.<job id>]
+_ACTIVE = (JobState.QUEUED, JobState.RUNNING)
+
+
+def current_jobs(app: App, row_ids: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """The jobs each instance is rendering now, by its open leases' runs.
+
+    A run is the engine's render (`engine.workflow.render_id`): `render.<job id>`, a render
+    shared by the jobs of one cache key, `render.<cache key>`, or one job's own render of a
+    shared result, `render.<cache key>.<job id>`. A CLI command's run names no job."""
+    from i2v.db import jobs as jobs_repo
+
+    found: dict[str, list[str]] = {}
+    with app.db.session() as session:
+        for row_id, run_id in repo.runs_on(session, row_ids):
+            if not run_id.startswith(RENDER_RUN):
+                continue
+            key, _, own = run_id.removeprefix(RENDER_RUN).partition(".")
+            ids = [own] if own else jobs_repo.jobs_for_result(session, key, _ACTIVE)
+            found.setdefault(row_id, []).extend(ids)
+    return {row_id: tuple(sorted(set(ids))) for row_id, ids in found.items()}
 
 
 # ---- spend --------------------------------------------------------------------------------

@@ -45,6 +45,11 @@ class CreatedInvite:
     token: str  # shown once, inside the link; never stored
 
 
+def invite_url(public_url: str, token: str) -> str:
+    """The link that signs its holder in: under I2V_PUBLIC_URL, wherever it is made."""
+    return f"{public_url.rstrip('/')}/invite/{token}"
+
+
 def create_invite(
     db: Database, user: str, *, by: str, hours: float = INVITE_HOURS
 ) -> CreatedInvite:

@@ -4,10 +4,11 @@ For every path the dashboard owns (everything outside the API, the hooks, health
 the API docs) it looks the session cookie up from the headers alone. Without a live session
 a page (GET) is redirected to /signin, and anything else is refused (401) before a byte of
 its body is read; only /signin, /invite/* and /static are open, and there a body without a
-session must be a small urlencoded form (415 otherwise). A state-changing request
-whose Origin is another site is refused (403) too. Every dashboard answer gets the strict
-Content-Security-Policy and its companion headers, and Server-Timing (`app;dur=` ms, from
-here to the answer's headers). The gate behind it caps bodies.
+session must be a small urlencoded form (415 otherwise). Under /admin, a session that is not
+an admin's gets the page an unknown route gets (404), whatever the method, its body unread.
+A state-changing request whose Origin is another site is refused (403) too. Every dashboard
+answer gets the strict Content-Security-Policy and its companion headers, and Server-Timing
+(`app;dur=` ms, from here to the answer's headers). The gate behind it caps bodies.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from i2v.api.state import ServiceState
 from i2v.errors import Unauthenticated
 from i2v.services.web_sessions import SessionInfo, session_for
-from i2v.web.errors import error_page
-from i2v.web.paths import STATIC_PREFIX, is_open, is_web, under
+from i2v.web.errors import NOT_FOUND, TITLES, error_page
+from i2v.web.paths import ADMIN_PREFIX, STATIC_PREFIX, is_open, is_web, under
 from i2v.web.sessions import STATE_KEY, cookie_token
 from i2v.web.templates import Pages
 
@@ -127,6 +129,9 @@ class WebGuard:
         if method not in SAFE_METHODS and _cross_site(headers, services.app.settings.public_url):
             return error_page(pages, 403, "Refused", "This form was sent from another site.")
         if session is not None:
+            if under(path, ADMIN_PREFIX) and not session.user.is_admin:
+                request = Request(scope)  # rendered as any 404 is, for the signed-in user
+                return error_page(pages, 404, TITLES[404], NOT_FOUND, request=request)
             return None
         if is_open(path):
             if method in SAFE_METHODS or _form_encoded(headers):

@@ -9,7 +9,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import Scope
 
-from i2v.web import errors, routes_auth, routes_create, routes_jobs, routes_library
+from i2v.web import (
+    errors,
+    routes_admin,
+    routes_admin_fleet,
+    routes_admin_reports,
+    routes_auth,
+    routes_create,
+    routes_jobs,
+    routes_library,
+)
 from i2v.web.guard import WebGuard
 from i2v.web.paths import STATIC_PREFIX
 from i2v.web.templates import STATIC, Pages
@@ -41,7 +50,9 @@ def install(api: FastAPI) -> None:
     pages = Pages()
     api.state.web_pages = pages
     errors.install(api, pages)
-    for module in (routes_auth, routes_create, routes_jobs, routes_library):
+    routers = (routes_auth, routes_create, routes_jobs, routes_library)
+    admin = (routes_admin, routes_admin_fleet, routes_admin_reports)
+    for module in (*routers, *admin):
         api.include_router(module.router)
     api.mount(STATIC_PREFIX, VersionedStatic(directory=STATIC), name="static")
     api.add_middleware(WebGuard)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 STATIC_PREFIX = "/static"
+ADMIN_PREFIX = "/admin"  # admins only: to anyone else, every path under it is a 404
 # Paths that are not the dashboard's: the API and its documents keep their own rules.
 NOT_WEB = ("/v1", "/hooks", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
 OPEN = ("/signin", "/invite", STATIC_PREFIX)  # no session needed

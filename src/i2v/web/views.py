@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +42,24 @@ def money(usd: Decimal | float | None) -> str:
     if amount < Decimal("0.01"):
         return f"${amount.normalize():f}"
     return f"${amount.quantize(Decimal('0.01')):f}"
+
+
+def dollars(usd: Decimal | float | None) -> str:
+    """An amount as set or spent: "$2.50", "$0.0042", "$0" (never "free", as `money` says)."""
+    if usd is None:
+        return "none"
+    amount = Decimal(str(usd))
+    cents = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if amount == 0:
+        return "$0"
+    return f"${cents:f}" if amount == cents or abs(amount) >= 1 else f"${amount.normalize():f}"
+
+
+def age(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long ago: "5 min 02 s", "3 h 10 min"."""
+    if moment is None:
+        return ""
+    return seconds_text(((now or datetime.now(UTC)) - moment).total_seconds())
 
 
 def when(moment: datetime | None) -> str:
@@ -119,6 +137,8 @@ def _caption_choice(captions: dict[str, str]) -> str:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "money": money,
+    "dollars": dollars,
+    "age": age,
     "when": when,
     "seconds": seconds_text,
     "percent": percent,
