@@ -47,6 +47,7 @@ _ALLOWED = (
 # Never in our input, and not a letter to better-profanity, so its runs mark what it censored.
 _MARK = "\x00"
 _MARKED = re.compile(rf"[ \t]*{_MARK}+")
+_KNOWN_MAX = 50_000  # words remembered as listed or not
 
 
 class _WordIndex:
@@ -65,10 +66,23 @@ class _WordIndex:
         for letter, stand_ins in char_map.items():
             for stand_in in stand_ins:
                 self._firsts[stand_in].add(letter)
+        # Whether a word is listed never changes, and captions say the same words again and
+        # again (templates, keywords, tags): comparing look-alike spellings was 80% of a
+        # caption's time. Bounded, so hostile text cannot grow it without limit.
+        self._known: dict[str, bool] = {}
 
     def __contains__(self, text: object) -> bool:
         if not isinstance(text, str) or not text:
             return False
+        found = self._known.get(text)
+        if found is None:
+            found = self._lookup(text)
+            if len(self._known) >= _KNOWN_MAX:
+                self._known.clear()
+            self._known[text] = found
+        return found
+
+    def _lookup(self, text: str) -> bool:
         for first in {text[0], *self._firsts.get(text[0], ())}:
             if any(word == text for word in self._buckets.get((len(text), first), ())):
                 return True
