@@ -229,7 +229,8 @@ def test_every_page_fits_and_is_saved(
     viewport: dict[str, int],
 ) -> None:
     """Each page at 1280x800 and 390x844: no sideways scroll; a screenshot of each."""
-    visitor = visit(viewport=viewport)
+    phone = {"is_mobile": True, "has_touch": True} if device == "phone" else {}
+    visitor = visit(viewport=viewport, **phone)  # a phone honours the page's meta viewport
     visitor.expect_refusals()  # the 404 page
     page = visitor.page
 
