@@ -168,7 +168,7 @@ def test_another_users_job_is_not_found(visit: Visit, served: Dashboard, finishe
     expect(page.locator(f'a[href="/jobs/{finished_job}"]')).to_have_count(0)
 
 
-def test_the_fleet_page_is_for_admins_only(visit: Visit, served: Dashboard) -> None:
+def test_the_fleet_page_is_for_admins_only(visit: Visit, served: Dashboard, shots: Path) -> None:
     root = visit()
     root.expect_refusals()
     root.sign_in(served.keys["root"])
@@ -177,7 +177,10 @@ def test_the_fleet_page_is_for_admins_only(visit: Visit, served: Dashboard) -> N
         pytest.skip("admin pages not merged yet")
     assert status == 200
     expect(root.page.get_by_role("heading", level=1)).to_contain_text("Fleet")
-    root.fits()
+    for device, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        root.page.set_viewport_size(viewport)
+        root.fits()
+        root.page.screenshot(path=shots / f"admin-fleet-{device}.png", full_page=True)
 
     alice = visit()
     alice.expect_refusals()
