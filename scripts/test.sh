@@ -4,9 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System tools the tests (never the product) use: ffprobe checks what the encoder wrote;
-# PostgreSQL's initdb/pg_ctl start a throwaway server for the database tests.
+# PostgreSQL's initdb/pg_ctl start a throwaway server for the database tests; Debian's
+# Chromium is the browser Playwright drives in tests/browser (never Playwright's own download).
 missing=()
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
     || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,6 +30,7 @@ python3 -m venv .venv
 # The tools are installed above, so a missing one is a failure, not a skip.
 export I2V_REQUIRE_FFPROBE=1
 export I2V_REQUIRE_POSTGRES=1
+export I2V_REQUIRE_BROWSER=1
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -30,7 +30,10 @@ from tests.support import postgres
 
 REQUIRE_FFPROBE_ENV = "I2V_REQUIRE_FFPROBE"
 # Read by the tests themselves, never by i2v; everything else named I2V_* is product config.
-_TEST_ONLY_ENV = frozenset({REQUIRE_FFPROBE_ENV, postgres.REQUIRE_ENV})
+# (tests/support/browser.py reads the last two.)
+_TEST_ONLY_ENV = frozenset(
+    {REQUIRE_FFPROBE_ENV, postgres.REQUIRE_ENV, "I2V_REQUIRE_BROWSER", "I2V_SCREENSHOTS_DIR"}
+)
 
 
 def _is_product_setting(key: str) -> bool:
