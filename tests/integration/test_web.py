@@ -386,7 +386,7 @@ def test_a_creator_submits_watches_reviews_and_tidies_up(
     time.sleep(1)  # the cancelled render stops at its next progress report
 
 
-def test_serve_prints_the_dashboard_and_how_to_make_the_first_user(
+def test_serve_prints_the_dashboard_and_a_sign_in_link_for_its_first_user(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("I2V_DATA_DIR", str(cli_env / "data"))
@@ -395,14 +395,16 @@ def test_serve_prints_the_dashboard_and_how_to_make_the_first_user(
     lines = welcome(settings, "127.0.0.1", 8123)
     assert lines[0].startswith("i2v dashboard: http://127.0.0.1:8123/ ")
     assert lines[1].startswith("invite links start with I2V_PUBLIC_URL=https://video.example;")
-    assert lines[-2:] == ["  i2v users create NAME --admin", "  i2v users invite NAME"]
+    assert lines[2] == "no users yet: made 'admin' (admin); sign in once with this link:"
+    assert lines[3].startswith("  https://video.example/invite/")
     assert dashboard_url(settings, "0.0.0.0", 8000) == "https://video.example/"
     assert dashboard_url(settings, "::1", 8000) == "http://[::1]:8000/"
     app = open_app(settings)
     try:
-        accounts.create_user(app.db, "first", admin=True)
+        (first,) = accounts.list_users(app.db)
+        assert (first.name, first.is_admin) == ("admin", True)
     finally:
         app.close()
-    assert welcome(settings, "0.0.0.0", 8123) == [  # nothing to make: just the address
+    assert welcome(settings, "0.0.0.0", 8123) == [  # nothing more to make: just the address
         "i2v dashboard: https://video.example/  (REST API: /v1, /docs)"
     ]

@@ -33,6 +33,9 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level="warning")
 
 
+FIRST_USER = "admin"
+
+
 def dashboard_url(settings: Settings, host: str, port: int) -> str:
     """Where this server answers; I2V_PUBLIC_URL when it listens on every address."""
     try:
@@ -46,10 +49,12 @@ def dashboard_url(settings: Settings, host: str, port: int) -> str:
 
 
 def welcome(settings: Settings, host: str, port: int) -> list[str]:
-    """The dashboard's address, and how to make the first user when there is none (nothing
-    is created on anyone's behalf)."""
+    """The dashboard's address; on a server with no users yet, its first: an admin named
+    `admin`, and a one-time sign-in link for it (I2V_PUBLIC_URL/invite/..., 72 h), so the
+    README's one command leads to a signed-in dashboard. Nothing is made once a user exists."""
     from i2v.bootstrap import open_app
-    from i2v.services.accounts import list_users
+    from i2v.services.accounts import create_user, list_users
+    from i2v.services.invites import create_invite, invite_url
 
     here = dashboard_url(settings, host, port)
     lines = [f"i2v dashboard: {here}  (REST API: /v1, /docs)"]
@@ -60,13 +65,14 @@ def welcome(settings: Settings, host: str, port: int) -> list[str]:
         )
     app = open_app(settings)  # upgrades the schema, as the server's start-up does next
     try:
-        has_users = bool(list_users(app.db))
+        if not list_users(app.db):
+            first = create_user(app.db, FIRST_USER, admin=True)
+            invite = create_invite(app.db, first.name, by="i2v serve")
+            lines += [
+                f"no users yet: made {first.name!r} (admin); sign in once with this link:",
+                f"  {invite_url(settings.public_url, invite.token)}",
+                "more users: i2v users create NAME, then i2v users invite NAME",
+            ]
     finally:
         app.close()
-    if not has_users:
-        lines += [
-            "no users yet; make the first one and a one-time sign-in link for it:",
-            "  i2v users create NAME --admin",
-            "  i2v users invite NAME",
-        ]
     return lines
