@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from i2v.bootstrap import App
 from i2v.config import Settings
@@ -112,3 +112,19 @@ def test_list_jobs_gives_each_job_as_get_job_does_in_constant_queries(
     assert max(queries) <= 3, queries
     succeeded = jobs.list_jobs(app, alice, state=JobState.SUCCEEDED, cursor=None, limit=100)
     assert [view.id for view in succeeded.jobs] == [v.id for v in listed if v.artifacts]
+
+
+def test_a_queued_job_knows_how_many_queued_jobs_are_ahead_of_it(
+    db: Database, tmp_path: Path
+) -> None:
+    app = App(settings=Settings(data_dir=tmp_path), db=db)
+    alice, bob = accounts.create_user(db, "alice"), accounts.create_user(db, "bob")
+    ids = [_job(db, bob if n % 2 else alice, n, ()) for n in range(4)]
+    with db.session() as session:  # _job makes them failed; these four wait in the queue
+        session.execute(update(Job).where(Job.id.in_(ids)).values(state=JobState.QUEUED.value))
+    assert [jobs.queue_place(app, alice, ids[n]) for n in (0, 2)] == [0, 2]
+    assert jobs.queue_place(app, alice, ids[1]) is None  # bob's: not alice's to ask about
+    with db.session() as session:
+        session.execute(update(Job).where(Job.id == ids[0]).values(state="running"))
+    assert jobs.queue_place(app, alice, ids[2]) == 1
+    assert jobs.queue_place(app, alice, ids[0]) is None  # running: no place in the queue

@@ -97,6 +97,15 @@ def set_backend(session: Session, job_id: str, backend: str) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(backend=backend))
 
 
+def queued_ahead(session: Session, job: Job) -> int:
+    """Queued jobs, anyone's, submitted before `job`: roughly how many a worker takes first."""
+    earlier = or_(
+        Job.created_at < job.created_at, and_(Job.created_at == job.created_at, Job.id < job.id)
+    )
+    query = select(func.count()).where(Job.state == JobState.QUEUED.value, earlier)
+    return int(session.scalar(query) or 0)
+
+
 def set_rating(session: Session, job_id: str, rating: str) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(rating=rating))
 

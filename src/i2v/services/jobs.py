@@ -27,6 +27,7 @@ __all__ = [
     "get_job",
     "job_events",
     "list_jobs",
+    "queue_place",
     "submit",
 ]
 
@@ -44,6 +45,16 @@ PAGE_MAX = 100
 OPERATOR_ONLY_EVENTS = frozenset({repo.DIAGNOSTICS})
 EVENTS_BATCH = 500
 EventView = repo.EventRow  # id, type, data, created_at
+
+
+def queue_place(app: App, owner: UserInfo, job_id: str) -> int | None:
+    """How many queued jobs were submitted before the owner's job; None once it runs or ended
+    (or when it is not theirs)."""
+    with app.db.session() as session:
+        job = repo.get_job(session, job_id)
+        if job is None or job.owner_id != owner.id or job.state != JobState.QUEUED.value:
+            return None
+        return repo.queued_ahead(session, job)
 
 
 def job_events(app: App, owner: UserInfo, job_id: str, after_id: int) -> list[EventView]:

@@ -23,8 +23,8 @@ Reveal = Annotated[bool, Query(description="Show a mature (R or X) job's result 
 RangeHeader = Annotated[str | None, Header(alias="Range")]
 
 
-def job_context(job: JobView, *, reveal: bool) -> dict[str, Any]:
-    """What the job page and its live status show."""
+def job_context(job: JobView, *, reveal: bool, ahead: int | None = None) -> dict[str, Any]:
+    """What the job page and its live status show; `ahead`: queued jobs before it."""
     kinds = {artifact.kind for artifact in job.artifacts}
     return {
         "job": job,
@@ -40,13 +40,15 @@ def job_context(job: JobView, *, reveal: bool) -> dict[str, Any]:
         "hidden": job.mature and not reveal,
         "reveal": reveal,
         "note": None,
+        "ahead": ahead,
     }
 
 
 @router.get("/{job_id}")
 def job_page(job_id: str, request: Request, session: Signed, reveal: Reveal = False) -> Response:
-    job = jobs.get_job(service_state(request).app, session.user, job_id)
-    context = job_context(job, reveal=reveal)
+    app = service_state(request).app
+    job = jobs.get_job(app, session.user, job_id)
+    context = job_context(job, reveal=reveal, ahead=jobs.queue_place(app, session.user, job_id))
     return pages_of(request).render(request, "job.html", context)
 
 
@@ -59,8 +61,9 @@ async def job_events(job_id: str, request: Request, session: Signed) -> Streamin
     await anyio.to_thread.run_sync(jobs.get_job, services.app, session.user, job_id)
     pages = pages_of(request)
 
-    def render(job: JobView, note: str | None) -> str:
-        return pages.html("_job_status.html", {**job_context(job, reveal=False), "note": note})
+    def render(job: JobView, note: str | None, ahead: int | None) -> str:
+        context = job_context(job, reveal=False, ahead=ahead)
+        return pages.html("_job_status.html", {**context, "note": note})
 
     return StreamingResponse(
         status_stream(services, session.user, job_id, render),

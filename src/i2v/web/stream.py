@@ -43,13 +43,17 @@ async def status_stream(
     services: ServiceState,
     user: UserInfo,
     job_id: str,
-    render: Callable[[JobView, str | None], str],
+    render: Callable[[JobView, str | None, int | None], str],
 ) -> AsyncIterator[str]:
-    """The status panel now, again at each change, and `done` once the job has ended."""
+    """The status panel now, again at each change, and `done` once the job has ended. While
+    the job waits in the queue, its place is read again at each quiet tick: other jobs
+    starting move it without any event of its own."""
     app = services.app
     changed = app.db.feed.subscribe(job_id)  # before the first read: no commit falls between
     cursor, first, pacer = 0, True, Pacer(changed)
     note: str | None = None
+    ahead: int | None = None
+    job: JobView | None = None
     try:
         yield "retry: 2000\n\n"
         while True:
@@ -61,12 +65,18 @@ async def status_stream(
                 cursor = batch[-1].id if batch else cursor
                 note = latest_note(batch, note)
                 job = await anyio.to_thread.run_sync(jobs.get_job, app, user, job_id)
-                yield frame(STATUS, render(job, note), cursor or None)
+                ahead = await anyio.to_thread.run_sync(jobs.queue_place, app, user, job_id)
+                yield frame(STATUS, render(job, note, ahead), cursor or None)
                 if job.state.terminal:
                     yield frame(DONE, job.state.value)
                     return
                 continue
             if await pacer.wait():
                 yield KEEPALIVE
+            if job is not None and ahead is not None:
+                place = await anyio.to_thread.run_sync(jobs.queue_place, app, user, job_id)
+                if place is not None and place != ahead:
+                    ahead = place
+                    yield frame(STATUS, render(job, note, ahead), cursor or None)
     finally:
         changed.close()
