@@ -53,13 +53,15 @@ def parse_captions(text: str | None) -> tuple[Platform, ...]:
     return found
 
 
-def family_for(settings: Settings, render: RenderSpec, backend: str) -> Family:
+def family_for(settings: Settings, render: RenderSpec, backend: str) -> Family | None:
     """Who reads the prompt: the catalogue model's family, else the ComfyUI workflow's (the
-    job's, or the server's default when it pins comfyui), else the local renderer."""
+    job's, or the server's default when it pins comfyui), else the local renderer. None for
+    a workflow of no family we know (a user's own): its prompt goes as typed."""
     if render.model:
         return family_of(render.model)
     if render.workflow or backend == "comfyui":
-        return family_of(render.workflow or settings.comfyui_workflow)
+        family = family_of(render.workflow or settings.comfyui_workflow)
+        return None if family is Family.HOSTED else family
     return Family.LOCAL
 
 
@@ -79,7 +81,9 @@ def enhanced_render(
     do otherwise. `image_jpeg` goes to the model only with I2V_LLM_IMAGES.
     """
     family = family_for(settings, render, backend)
-    if enhance_prompt:
+    if family is None:
+        enhanced = enhance_off(render.prompt, Family.HOSTED)
+    elif enhance_prompt:
         chat = chat_from_settings(settings)
         picture = image_jpeg if settings.llm_images else None
         request = EnhanceRequest(render.prompt, family, image_sha256, picture)
