@@ -9,7 +9,7 @@ from dataclasses import asdict, replace
 
 from i2v.domain.job import JobSpec
 from i2v.domain.motion import Intensity, Motion
-from i2v.domain.spec import RenderSpec
+from i2v.domain.spec import Backdrop, RenderSpec
 from i2v.services.cache import BACKEND_VERSIONS, cache_key
 
 RENDER = RenderSpec(Motion.ZOOM_IN, Intensity.SUBTLE, prompt="waves", model="kling-2.5-turbo-pro")
@@ -42,9 +42,10 @@ def test_the_end_pictures_pixels_are_part_of_the_cache_key() -> None:
     one, other = cache_key("p", with_end, "fal", "e1"), cache_key("p", with_end, "fal", "e2")
     assert one != other
     assert one != cache_key("p", RENDER, "fal")
-    # Without an end image the key is the one computed before the field existed.
+    # Without an end image (or any later field) the key is the one computed before they existed.
     parameters = asdict(RENDER)
-    del parameters["end_frame"]
+    for later in ("end_frame", "then", "focus", "backdrop", "cover_at", "music_sha256"):
+        del parameters[later]
     parameters["size"] = str(RENDER.size)
     material = {
         "pixels": "p",
@@ -54,3 +55,22 @@ def test_the_end_pictures_pixels_are_part_of_the_cache_key() -> None:
     }
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
     assert cache_key("p", RENDER, "local") == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_framing_fields_round_trip_and_change_the_key() -> None:
+    framed = replace(
+        RENDER,
+        then=(Motion.PAN_LEFT,),
+        focus=(0.25, 0.4),
+        backdrop=Backdrop.MIRROR,
+        cover_at=1.5,
+        music_sha256="ab" * 32,
+    )
+    spec = replace(PLAIN, render=framed)
+    stored = json.loads(json.dumps(spec.to_json()))
+    assert stored["render"]["then"] == ["pan-left"]
+    assert stored["render"]["focus"] == [0.25, 0.4]
+    assert JobSpec.from_json(stored) == spec
+    keys = {cache_key("p", replace(RENDER, **{name: getattr(framed, name)}), "local")
+            for name in ("then", "focus", "backdrop", "cover_at", "music_sha256")}  # fmt: skip
+    assert len(keys | {cache_key("p", RENDER, "local")}) == 6

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import Size
-from i2v.domain.spec import Fit, RenderSpec
+from i2v.domain.spec import DEFAULT_BACKDROP, Backdrop, Fit, RenderSpec
 from i2v.media.image import NormalisedImage
 
 # One NV12 frame, shape (height * 3 // 2, width): `height` rows of Y', then height / 2 rows of
@@ -60,6 +60,17 @@ class GenerationRequest:
     audio: bool = False
     duration_s: float | None = None  # as asked; frame_count / fps rounds it
     end_image: NormalisedImage | None = None  # the last frame to reach, where one is given
+    then: tuple[Motion, ...] = ()  # the local renderer's later camera moves, in order
+    focus: tuple[float, float] | None = None  # the user's framing point; None: find the subject
+    backdrop: Backdrop = DEFAULT_BACKDROP
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """Where a renderer aimed: the focus point (fractions of the picture) and its source."""
+
+    focus: tuple[float, float]
+    source: str  # a FocusSource: face, saliency, user or centre
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,8 @@ class FrameStream:
     fps: int
     frame_count: int
     frames: Callable[[], Iterator[NV12Frame]]
+    cover_frame: int = 0  # the backend's best cover: where the subject is in view and largest
+    framing: Framing | None = None  # where the backend framed the picture, and why
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from i2v.domain.motion import Intensity, Motion
-from i2v.domain.size import parse_size
-from i2v.domain.spec import Fit, RenderSpec
+from i2v.domain.spec import RenderSpec, render_from_json, render_json
 
 
 class JobState(StrEnum):
@@ -60,10 +58,7 @@ class JobSpec:
         return tuple(sorted({self.input_key, self.end_input_key or self.input_key}))
 
     def to_json(self) -> dict[str, Any]:
-        render = asdict(self.render)
-        render["size"] = str(self.render.size)
-        if not self.render.end_frame:
-            del render["end_frame"]  # specs without one hash as they did before it existed
+        render = render_json(self.render)
         data: dict[str, Any] = {
             "version": SPEC_VERSION,
             "render": render,
@@ -86,24 +81,8 @@ class JobSpec:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
-        render = dict(data["render"])
         return cls(
-            render=RenderSpec(
-                motion=Motion(render["motion"]),
-                intensity=Intensity(render["intensity"]),
-                size=parse_size(render["size"]),
-                duration_s=float(render["duration_s"]),
-                fps=int(render["fps"]),
-                fit=Fit(render["fit"]),
-                seed=int(render["seed"]),
-                prompt=str(render["prompt"]),
-                workflow=render.get("workflow"),
-                model=render.get("model"),
-                negative_prompt=render.get("negative_prompt"),
-                resolution=render.get("resolution"),
-                audio=bool(render.get("audio", False)),
-                end_frame=bool(render.get("end_frame", False)),
-            ),
+            render=render_from_json(dict(data["render"])),
             backend=str(data["backend"]),
             input_key=str(data["input_key"]),
             input_sha256=str(data["input_sha256"]),
