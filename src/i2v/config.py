@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     s3_multipart_threshold_mb: int = Field(default=16, ge=5, le=5120)
     max_upload_mb: int = Field(default=30, ge=1, le=1024)
+    max_audio_mb: int = Field(default=20, ge=1, le=1024, description="Largest music file.")
     input_retention_days: float = Field(
         default=30.0,
         ge=0,

@@ -305,6 +305,10 @@ class UploadTooLarge(BodyTooLarge):
     what = "the upload"
 
 
+class MusicTooLarge(UploadTooLarge):
+    what = "the audio file"
+
+
 class FetchError(I2VError):
     """Network or upstream trouble while fetching a URL; retryable unless said otherwise."""
 

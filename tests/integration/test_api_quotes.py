@@ -74,7 +74,7 @@ BAD = [
     ({"backend": "gpu"}, "backend", "unknown backend 'gpu'"),
     ({"size": "720x1280", "aspect": "9:16"}, "size", "not both"),
     ({"fps": 100}, "fps", "fps 100 is outside 23-60"),
-    ({"audio": "yes"}, "audio", "valid boolean"),
+    ({"sound": "yes"}, "sound", "valid boolean"),
     ({"duration": "5"}, "duration", "valid number"),
     ({"image": "x"}, "image", "Extra inputs are not permitted"),
     ({"model": "wan-2.2-14b", "prefer": "fast"}, "prefer", "not one of: cost, speed"),

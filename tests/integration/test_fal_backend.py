@@ -427,7 +427,7 @@ REFUSED = [
     (HAILUO, {"duration_s": 6, "seed": 3}, "seed", "hailuo-02 does not support a seed"),
     (HAILUO, {"duration_s": 6, "negative_prompt": "blur"}, "negative_prompt",
      "hailuo-02 does not support a negative prompt"),
-    (KLING, {"audio": True}, "audio", "kling-2.5-turbo-pro does not support audio"),
+    (KLING, {"audio": True}, "sound", "kling-2.5-turbo-pro does not support sound"),
     (HAILUO, {"duration_s": 6, "resolution": "1080p"}, "resolution",
      "resolution 1080p is not offered by hailuo-02: 512P or 768P"),
     (KLING, {"prompt": "  "}, "prompt", "the prompt is empty"),

@@ -147,9 +147,9 @@ def test_the_local_renderer_is_free(env: Path, capsys: pytest.CaptureFixture[str
             "duration 7 s is not offered by kling-2.5-turbo-pro: 5 or 10",
         ),
         (
-            ["--model", "wan-2.2-14b", "--audio"],
+            ["--model", "wan-2.2-14b", "--sound"],
             "no backend can run wan-2.2-14b with these values (fal: wan-2.2-14b does not "
-            "support audio; comfyui: backend comfyui does not take audio)",
+            "support sound; comfyui: backend comfyui does not take sound)",
         ),
         (
             ["--model", "klin-2.5-turbo-pro"],

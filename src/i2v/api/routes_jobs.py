@@ -62,7 +62,17 @@ async def submit_job(
             end_image = await fetch_image(fields.end_image_url, settings)
     # The service is blocking (database, storage, queue): keep it off the event loop.
     submitted = await anyio.to_thread.run_sync(
-        partial(submit_planned, services, user, fields, planned, image, end_image, idempotency_key)
+        partial(
+            submit_planned,
+            services,
+            user,
+            fields,
+            planned,
+            image,
+            end_image,
+            idempotency_key,
+            submission.music,
+        )
     )
     job = submitted.job
     headers = {"Location": f"/v1/jobs/{job.id}"}

@@ -34,7 +34,7 @@ async def quote(body: QuoteIn, services: Services, user: CurrentUser) -> Estimat
         size=body.size,
         aspect=body.aspect,
         resolution=body.resolution,
-        audio=body.audio,
+        audio=body.sound,
         end_frame=body.end_image,
         negative_prompt=body.negative_prompt,
         prompt=body.prompt,

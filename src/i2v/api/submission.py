@@ -19,15 +19,18 @@ from i2v.config import Settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, output_size
 from i2v.domain.spec import (
+    DEFAULT_BACKDROP,
     MAX_DURATION_S,
     MAX_FPS,
     MAX_SEED,
     MIN_DURATION_S,
     MIN_FPS,
+    Backdrop,
     Fit,
     RenderSpec,
+    parse_focus,
 )
-from i2v.errors import InvalidParameter, NotAnImage, UploadTooLarge
+from i2v.errors import InvalidParameter, MusicTooLarge, NotAnImage, UploadTooLarge
 from i2v.models.catalog import default_duration
 from i2v.net.fetch import SafeFetcher, policy_from_settings
 from i2v.policy.base import Rating
@@ -39,6 +42,7 @@ from i2v.services.routing import PREFERENCES
 from i2v.services.words import parse_captions
 
 READ_SLACK = 1  # read one byte past the cap to tell "exactly at" from "over"
+_FILE_PARTS = ("image", "end_image", "audio")
 
 
 # An even number of 360-1920: the sides yuv420p video at the platforms' sizes allows.
@@ -69,7 +73,7 @@ class RenderFields(BaseModel):
     resolution: str | None = Field(
         default=None, max_length=32, description="The model's own resolution, e.g. 720p."
     )
-    audio: bool = Field(default=False, description="Sound, from models that make it.")
+    sound: bool = Field(default=False, description="Sound, from models that make it.")
 
 
 class JobFields(RenderFields):
@@ -77,8 +81,30 @@ class JobFields(RenderFields):
 
     model_config = ConfigDict(extra="forbid")
 
-    motion: str | None = Field(default=None, json_schema_extra={"enum": [*Motion, None]})
+    motion: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A camera move, or several comma-separated, run in order "
+        f"(zoom-out,pan-left); one of: {', '.join(Motion)}. Default: from the prompt.",
+    )
     fit: str = Field(default="cover", json_schema_extra={"enum": [*Fit]})
+    backdrop: str = Field(
+        default=DEFAULT_BACKDROP.value,
+        description="With fit contain: what fills the frame around the picture.",
+        json_schema_extra={"enum": [*Backdrop]},
+    )
+    focus: str | None = Field(
+        default=None,
+        max_length=64,
+        description="X,Y: frame around this point of the picture, as fractions (0.5,0.3). "
+        "Default: the face or most salient part found.",
+    )
+    cover_at: float | None = Field(
+        default=None,
+        description="Seconds: take the cover from this moment. Default: where the subject is "
+        "in view and largest.",
+        json_schema_extra={"minimum": 0},
+    )
     seed: int = Field(default=0, json_schema_extra={"minimum": 0, "maximum": MAX_SEED})
     model: str | None = Field(
         default=None,
@@ -135,13 +161,24 @@ def request_body_schema(settings: Settings) -> dict[str, object]:
         del properties["webhook_url"]  # refused: webhooks are off here
     image = {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP."}
     end_image = {**image, "description": "The last frame, for models that take one."}
+    audio = {
+        "type": "string",
+        "format": "binary",
+        "description": "Music to put under the video: looped or cut to its length, faded out, "
+        f"levelled to about -14 LUFS; at most {settings.max_audio_mb} MB.",
+    }
     return {
         "required": True,
         "content": {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"image": image, "end_image": end_image, **properties},
+                    "properties": {
+                        "image": image,
+                        "end_image": end_image,
+                        "audio": audio,
+                        **properties,
+                    },
                     "required": ["image"],
                 }
             },
@@ -163,6 +200,7 @@ class Submission:
     image: bytes | None  # None: fetch fields.image_url once the parameters are checked
     fields: JobFields
     end_image: bytes | None = None  # None: fields.end_image_url, if any, is fetched likewise
+    music: bytes | None = None  # the `audio` part
 
     @property
     def has_end_image(self) -> bool:
@@ -182,27 +220,37 @@ def job_fields(raw: dict[str, object]) -> JobFields:
 async def read_submission(request: Request, settings: Settings) -> Submission:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        form = await request.form(max_files=2, max_fields=32)
+        form = await request.form(max_files=len(_FILE_PARTS), max_fields=32)
         upload = form.get("image")
         if not isinstance(upload, StarletteUpload):
             raise InvalidParameter("image", None, "image: attach the picture as a file part")
         cap = settings.max_upload_mb * 1024 * 1024
         data = await read_capped(upload, cap)
-        end_upload = form.get("end_image")
-        fields = job_fields({k: v for k, v in form.items() if k not in ("image", "end_image")})
+        fields = job_fields({k: v for k, v in form.items() if k not in _FILE_PARTS})
         if fields.image_url is not None:
             raise InvalidParameter(
                 "image_url", fields.image_url, "send image or image_url, not both"
             )
-        if end_upload is None:
-            return Submission(data, fields)
-        if not isinstance(end_upload, StarletteUpload):
+        end, music = form.get("end_image"), form.get("audio")
+        if end is not None and not isinstance(end, StarletteUpload):
             raise InvalidParameter("end_image", None, "end_image: attach it as a file part")
-        if fields.end_image_url is not None:
+        if music is not None and not isinstance(music, StarletteUpload):
+            raise InvalidParameter(
+                "audio",
+                None,
+                "audio: attach the music as a file part (for a model's own sound: sound=true)",
+            )
+        if end is not None and fields.end_image_url is not None:
             raise InvalidParameter(
                 "end_image_url", fields.end_image_url, "send end_image or end_image_url, not both"
             )
-        return Submission(data, fields, await read_capped(end_upload, cap))
+        music_cap = settings.max_audio_mb * 1024 * 1024
+        return Submission(
+            data,
+            fields,
+            await read_capped(end, cap) if end is not None else None,
+            None if music is None else await read_capped(music, music_cap, MusicTooLarge),
+        )
     if kind == "application/json":
         try:
             body = await request.json()
@@ -230,9 +278,10 @@ class Planned:
 def plan(fields: JobFields, settings: Settings, *, end_frame: bool) -> Planned:
     """The render, backend, rating and caption platforms the fields ask for (each value
     checked by the domain, InvalidParameter naming the field)."""
-    chosen_motion, intensity = resolve_motion(fields.prompt, fields.motion)
+    moves, intensity = resolve_motion(fields.prompt, fields.motion)
     render = RenderSpec(
-        motion=chosen_motion,
+        motion=moves[0],
+        then=moves[1:],
         intensity=intensity,
         size=output_size(fields.size, fields.aspect),
         duration_s=(
@@ -242,13 +291,16 @@ def plan(fields: JobFields, settings: Settings, *, end_frame: bool) -> Planned:
         ),
         fps=fields.fps,
         fit=Fit.parse(fields.fit),
+        backdrop=Backdrop.parse(fields.backdrop),
+        focus=None if fields.focus is None else parse_focus(fields.focus),
+        cover_at=fields.cover_at,
         seed=fields.seed,
         prompt=fields.prompt,
         workflow=fields.workflow,
         model=fields.model,
         negative_prompt=fields.negative_prompt,
         resolution=fields.resolution,
-        audio=fields.audio,
+        audio=fields.sound,
         end_frame=end_frame,
     )
     backend = fields.backend or (AUTO if fields.model else "local")
@@ -265,6 +317,7 @@ def submit_planned(
     image: bytes,
     end_image: bytes | None = None,
     idempotency_key: str | None = None,
+    music: bytes | None = None,
 ) -> jobs.Submitted:
     """Submit the job (blocking: database, storage, queue; run it off the event loop)."""
     return jobs.submit(
@@ -279,7 +332,7 @@ def submit_planned(
         fields.webhook_url,
         fields.cache,
         fields.prefer,
-        jobs.Extras(end_image, fields.enhance, planned.rating, planned.platforms),
+        jobs.Extras(end_image, fields.enhance, planned.rating, planned.platforms, music),
     )
 
 
@@ -289,8 +342,10 @@ async def fetch_image(url: str, settings: Settings) -> bytes:
     return fetched.data
 
 
-async def read_capped(upload: StarletteUpload, cap: int) -> bytes:
+async def read_capped(
+    upload: StarletteUpload, cap: int, too_large: type[UploadTooLarge] = UploadTooLarge
+) -> bytes:
     data = await upload.read(cap + READ_SLACK)
     if len(data) > cap:
-        raise UploadTooLarge(cap)
+        raise too_large(cap)
     return data

@@ -1,10 +1,10 @@
-"""`i2v generate`: one image in, one publish-ready MP4 and its cover out."""
+"""`i2v generate`: images in, publish-ready MP4s and their covers out."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,32 +12,37 @@ import typer
 from rich.console import Console
 
 from i2v.backends.registry import AUTO, BACKENDS
+from i2v.cli.batch import DEFAULT_JOBS, run_batch
 from i2v.cli.options import (
     Aspect,
-    Audio,
+    BackdropOption,
     CaptionFor,
+    CoverAt,
     Duration,
     EndImage,
     Enhance,
+    Focus,
     Fps,
+    Music,
     NegativePrompt,
     OutputSize,
     RatingOption,
     Resolution,
+    Sound,
 )
 from i2v.cli.progress import FrameProgress
+from i2v.cli.runs import Run, caption_path, music_digest, plan_outputs, render_one
 from i2v.config import Settings, load_settings
 from i2v.domain.motion import Motion
 from i2v.domain.size import ASPECT_PRESETS, output_size
-from i2v.domain.spec import Fit, RenderSpec
-from i2v.media.atomic import atomic_outputs
+from i2v.domain.spec import DEFAULT_BACKDROP, Backdrop, Fit, RenderSpec, parse_focus
+from i2v.errors import InvalidParameter
 from i2v.models.catalog import default_duration
-from i2v.services.generate import check_destination, generate_video, resolve_motion
-from i2v.services.routing import RouteEvent, check_prefer
+from i2v.services.generate import check_destination, resolve_motion
+from i2v.services.routing import check_prefer
 
 if TYPE_CHECKING:
     from i2v.bootstrap import App
-    from i2v.services.breaker import Breakers
 
 _MOTIONS = ", ".join(m.value for m in Motion)
 _PRESETS = ", ".join(f"{name} ({size})" for name, size in ASPECT_PRESETS.items())
@@ -48,17 +53,24 @@ def _choices(names: Iterable[str]) -> str:
 
 
 def generate(
-    image: Annotated[
-        Path, typer.Argument(help="Input image: PNG, JPEG or WebP.", show_default=False)
+    images: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Input image(s): PNG, JPEG or WebP, or folders of them. With several, each "
+            "becomes -o FOLDER/NAME.mp4.",
+            show_default=False,
+        ),
     ],
     output: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "-o",
             "--output",
-            help="Where to write the MP4; the cover goes beside it as OUT.cover.jpg.",
+            help="Where to write the MP4 (the cover goes beside it as OUT.cover.jpg); with "
+            "several images or a folder, the folder to write them to.",
+            show_default="out.mp4, or out/ for several",
         ),
-    ] = Path("out.mp4"),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the MP4 and cover if they exist already.")
     ] = False,
@@ -69,7 +81,8 @@ def generate(
         str | None,
         typer.Option(
             metavar="MOTION",
-            help=f"Camera motion; overrides the prompt. One of: {_MOTIONS}.",
+            help=f"Camera motion; overrides the prompt. One of: {_MOTIONS}; several, "
+            "comma-separated, run in order (zoom-out,pan-left).",
             show_default="from the prompt, else zoom-in",
         ),
     ] = None,
@@ -81,9 +94,13 @@ def generate(
         str,
         typer.Option(
             metavar=_choices(Fit),
-            help="cover: crop to fill the frame; contain: show the whole image on a blurred copy.",
+            help="cover: crop to fill the frame; contain: show the whole picture, on a --backdrop.",
         ),
     ] = "cover",
+    backdrop: BackdropOption = DEFAULT_BACKDROP.value,
+    focus: Focus = None,
+    cover_at: CoverAt = None,
+    music: Music = None,
     seed: Annotated[
         int, typer.Option(help="Seed for generative backends; the local renderer is deterministic.")
     ] = 0,
@@ -113,7 +130,7 @@ def generate(
     ] = "cost",
     negative_prompt: NegativePrompt = None,
     resolution: Resolution = None,
-    audio: Audio = False,
+    sound: Sound = False,
     end_image: EndImage = None,
     enhance: Enhance = True,
     rating: RatingOption = "PG-13",
@@ -125,6 +142,17 @@ def generate(
             help="comfyui: the workflow (`i2v workflows list`); default I2V_COMFYUI_WORKFLOW.",
         ),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            max=8,
+            help="With several images: how many render at once.",
+            show_default=f"{DEFAULT_JOBS}",
+        ),
+    ] = DEFAULT_JOBS,
     keep_gpu: Annotated[
         bool,
         typer.Option(
@@ -136,82 +164,87 @@ def generate(
     ] = False,
 ) -> None:
     """Animate IMAGE with a camera move and write a publish-ready MP4 plus a JPEG cover."""
-    chosen_motion, intensity = resolve_motion(prompt, motion)
+    moves, intensity = resolve_motion(prompt, motion)
     settings = load_settings()
     spec = RenderSpec(
-        motion=chosen_motion,
+        motion=moves[0],
+        then=moves[1:],
         intensity=intensity,
         size=output_size(size, aspect),
         duration_s=duration if duration is not None else default_duration(settings, model),
         fps=fps,
         fit=Fit.parse(fit),
+        backdrop=Backdrop.parse(backdrop),
+        focus=None if focus is None else parse_focus(focus),
+        cover_at=cover_at,
         seed=seed,
         prompt=prompt,
         workflow=workflow,
         model=model,
         negative_prompt=negative_prompt,
         resolution=resolution,
-        audio=audio,
+        audio=sound,
         end_frame=end_image is not None,
     )
     chosen = backend or (AUTO if model else "local")
     check_prefer(prefer)
     from i2v.services.policy import parse_rating  # the words and policy load only now
-    from i2v.services.screening import screen
-    from i2v.services.words import captions, parse_captions
+    from i2v.services.words import parse_captions
 
-    allowed = parse_rating(rating)
-    platforms = parse_captions(caption)
-    caption_file = output.with_suffix(".caption.txt") if platforms else None
-    # Before anything is said or rated: a run that cannot write its outputs stops here.
-    pictures = (image,) if end_image is None else (image, end_image)
-    also = [caption_file] if caption_file is not None else []
-    check_destination(output, pictures, overwrite=force, also=also)
+    if music is not None:
+        spec = replace(spec, music_sha256=music_digest(music, settings))
+    run = Run(
+        settings=settings,
+        spec=spec,
+        backend=chosen,
+        prefer=prefer,
+        enhance=enhance,
+        rating=parse_rating(rating),
+        platforms=parse_captions(caption),
+        force=force,
+        end_image=end_image,
+        music=music,
+    )
+    work = plan_outputs(images, output)
+    if work is None:  # one picture, one named MP4: the original single-file run
+        _single(run, images[0], output or Path("out.mp4"), keep_gpu)
+        return
+    if end_image is not None:
+        raise InvalidParameter(
+            "end_image", str(end_image), "--end-image takes one input image, not several"
+        )
+    with _remote(settings, chosen) as app:
+        from i2v.services.fleet import gpus_launched_here
+
+        console = Console(stderr=True)
+        with gpus_launched_here(settings, chosen, keep=keep_gpu, say=console.print):
+            failed = run_batch(run, work, app, jobs, console)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _single(run: Run, image: Path, output: Path, keep_gpu: bool) -> None:
+    # Before anything is said or rated, or a database opened: a run that cannot write its
+    # outputs stops here.
+    pictures = (image,) if run.end_image is None else (image, run.end_image)
+    also = [caption_path(output)] if run.platforms else []
+    check_destination(output, pictures, overwrite=run.force, also=also)
 
     def say(text: str) -> None:
         typer.echo(text, err=True)
 
     from i2v.services.fleet import gpus_launched_here  # the fleet's stack loads only when used
 
-    with _remote(settings, chosen) as app:
-        breakers = app_breakers(app)
-        tripped = breakers.tripped() if breakers is not None and chosen == AUTO else {}
-        screened = screen(
-            settings, spec, pictures, chosen, prefer,
-            enhance_prompt=enhance, rating=allowed, tripped=tripped,
-        )  # fmt: skip
-        for note in screened.words.enhanced.notes:
-            say(f"note: {note}")
-        if screened.words.changed:
-            say(f"prompt ({screened.words.enhanced.source}): {screened.words.render.prompt}")
-        with (
-            gpus_launched_here(settings, chosen, keep=keep_gpu, say=say),
-            FrameProgress(Console(stderr=True), chosen_motion.value) as on_progress,
-        ):
-            result = generate_video(
-                image,
-                output,
-                screened.route.spec,
-                settings,
-                on_progress,
-                screened.route.backends,
-                overwrite=force,
-                prefer=prefer,
-                breakers=breakers,
-                db=app.db if app is not None else None,
-                # Where auto sent it, and why it moved: a pinned backend's user knows already.
-                on_route=(lambda event: say(describe_route(event))) if chosen == AUTO else None,
-                end_image_path=end_image,
-                output_check=screened.output_check(settings),
-            )
+    with (
+        _remote(run.settings, run.backend) as app,
+        gpus_launched_here(run.settings, run.backend, keep=keep_gpu, say=say),
+        FrameProgress(Console(stderr=True), run.spec.motion.value) as on_progress,
+    ):
+        done = render_one(run, app, image, output, on_progress, say)
+    result = done.result
     written = f"{result.cover}"
-    if caption_file is not None:
-        picture_sha = hashlib.sha256(image.read_bytes()).hexdigest()  # as the service: the file
-        texts = captions(settings, prompt, platforms, seed=picture_sha)
-        body = "\n\n".join(f"[{c.platform.value}]\n{c.text}" for c in texts) + "\n"
-        with atomic_outputs(caption_file, replace=force) as (tmp,):
-            tmp.write_text(body, encoding="utf-8")
-        written += f" and {caption_file}"
+    if done.caption is not None:
+        written += f" and {done.caption}"
     info = result.info
     what = result.motion.value  # the local renderer's camera move, else the model and where
     if result.backend != "local":
@@ -236,17 +269,3 @@ def _remote(settings: Settings, backend: str) -> Iterator[App | None]:
         yield app
     finally:
         app.close()
-
-
-def app_breakers(app: App | None) -> Breakers | None:
-    if app is None:
-        return None
-    from i2v.services.breaker import breakers_of
-
-    return breakers_of(app)
-
-
-def describe_route(event: RouteEvent) -> str:
-    if event.moved_from is None:
-        return f"running on {event.backend}"
-    return f"{event.moved_from} failed ({event.reason}); moving to {event.backend}"

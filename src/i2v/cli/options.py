@@ -46,8 +46,8 @@ Resolution = Annotated[
         show_default="the model's",
     ),
 ]
-Audio = Annotated[
-    bool, typer.Option("--audio", help="Ask a model that can make sound for it (costs more).")
+Sound = Annotated[
+    bool, typer.Option("--sound", help="Ask a model that can make sound for it (costs more).")
 ]
 NegativePrompt = Annotated[
     str | None,
@@ -86,5 +86,42 @@ CaptionFor = Annotated[
         metavar="[instagram|tiktok|both]",
         help="Also write a ready-to-post caption with hashtags to OUT.caption.txt.",
         show_default=False,
+    ),
+]
+Music = Annotated[
+    Path | None,
+    typer.Option(
+        "--audio",
+        metavar="FILE",
+        help="Music to put under the video (MP3, AAC, WAV, FLAC, Ogg...): looped or cut to "
+        "its length, faded out, and levelled to about -14 LUFS.",
+        show_default=False,
+    ),
+]
+Focus = Annotated[
+    str | None,
+    typer.Option(
+        "--focus",
+        metavar="X,Y",
+        help="Frame the video around this point of the picture, as fractions (0.5,0.3: "
+        "centred, near the top).",
+        show_default="the face or most salient part found",
+    ),
+]
+CoverAt = Annotated[
+    float | None,
+    typer.Option(
+        "--cover-at",
+        metavar="SECONDS",
+        help="Take the cover from this moment of the video.",
+        show_default="where the subject is in view and largest",
+    ),
+]
+BackdropOption = Annotated[
+    str,
+    typer.Option(
+        "--backdrop",
+        metavar="[blur|colour|mirror]",
+        help="With --fit contain: what fills the frame around the picture.",
     ),
 ]

@@ -13,13 +13,13 @@ from rich.table import Table
 from i2v.backends.registry import AUTO, BACKENDS
 from i2v.cli.options import (
     Aspect,
-    Audio,
     Duration,
     EndImage,
     Fps,
     NegativePrompt,
     OutputSize,
     Resolution,
+    Sound,
 )
 from i2v.domain.size import ASPECT_PRESETS
 
@@ -48,7 +48,7 @@ def quote(
     aspect: Aspect = None,
     size: OutputSize = None,
     fps: Fps = 30,
-    audio: Audio = False,
+    sound: Sound = False,
     end_image: EndImage = None,
     negative_prompt: NegativePrompt = None,
     prompt: Annotated[
@@ -98,7 +98,7 @@ def quote(
         size=size,
         aspect=aspect,
         resolution=resolution,
-        audio=audio,
+        audio=sound,
         end_frame=end_image is not None,
         negative_prompt=negative_prompt,
         prompt=prompt,

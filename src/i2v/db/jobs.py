@@ -261,8 +261,9 @@ def set_cost(session: Session, job_id: str, usd: Decimal) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(cost_usd=usd))
 
 
-# Where a job's pictures are named in its spec: the input, and the end image if it has one.
-_INPUT_FIELDS = ("input_key", "end_input_key")
+# Where a job's uploads are named in its spec: the input, and the end image and the music
+# if it has them.
+_INPUT_FIELDS = ("input_key", "end_input_key", "music_key")
 
 
 def _uses_input(input_key: str, job: type[Job] = Job) -> ColumnElement[bool]:

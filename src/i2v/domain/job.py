@@ -39,6 +39,7 @@ class JobSpec:
     # The last frame to reach, stored like the input (render.end_frame says one is given).
     end_input_key: str | None = None
     end_input_sha256: str | None = None
+    music_key: str | None = None  # the music under the video, stored like the pictures
     # The words (render.prompt is what the model is sent): the prompt as typed, how it was
     # enhanced ("rules", "llm" or "as_typed"; None in specs from before the enhancer), the
     # rating the job asked for (None: the default), and its captions per platform.
@@ -53,9 +54,10 @@ class JobSpec:
 
     @property
     def input_keys(self) -> tuple[str, ...]:
-        """Every picture of this job in the blob store, sorted: locks taken in this order
-        cannot deadlock."""
-        return tuple(sorted({self.input_key, self.end_input_key or self.input_key}))
+        """Every upload of this job in the blob store (pictures, music), sorted: locks taken
+        in this order cannot deadlock."""
+        keys = {self.input_key, self.end_input_key, self.music_key}
+        return tuple(sorted(key for key in keys if key is not None))
 
     def to_json(self) -> dict[str, Any]:
         render = render_json(self.render)
@@ -71,6 +73,8 @@ class JobSpec:
         if self.end_input_key is not None:
             data["end_input_key"] = self.end_input_key
             data["end_input_sha256"] = self.end_input_sha256
+        if self.music_key is not None:
+            data["music_key"] = self.music_key
         # Each only when set: specs without them hash as they did before they existed.
         for name in ("original_prompt", "enhanced_by", "rating"):
             if getattr(self, name) is not None:
@@ -90,6 +94,7 @@ class JobSpec:
             candidates=tuple(str(name) for name in data.get("candidates", ())),
             end_input_key=data.get("end_input_key"),
             end_input_sha256=data.get("end_input_sha256"),
+            music_key=data.get("music_key"),
             original_prompt=data.get("original_prompt"),
             enhanced_by=data.get("enhanced_by"),
             rating=data.get("rating"),

@@ -100,6 +100,10 @@ class RenderSpec:
                 f"{self.focus[0]:g},{self.focus[1]:g}",
                 "focus is X,Y as fractions of the picture, each from 0 to 1",
             )
+        if self.audio and self.music_sha256 is not None:
+            raise InvalidParameter(
+                "audio", "music", "a music track replaces the model's sound: ask for one, not both"
+            )
         if self.cover_at is not None and not 0.0 <= self.cover_at <= self.duration_s:
             raise InvalidParameter(
                 "cover_at",
@@ -115,6 +119,22 @@ class RenderSpec:
     def moves(self) -> tuple[Motion, ...]:
         """Every camera move, in the order they run."""
         return (self.motion, *self.then)
+
+
+def parse_focus(text: str) -> tuple[float, float]:
+    """ "X,Y" as fractions of the picture (0,0 its top left, 1,1 its bottom right)."""
+    parts = text.replace(" ", "").split(",")
+    try:
+        x, y = (float(part) for part in parts)
+    except ValueError:
+        raise InvalidParameter(
+            "focus", text, f"focus {text!r} is not X,Y (two fractions, e.g. 0.3,0.4)"
+        ) from None
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):  # also refuses nan
+        raise InvalidParameter(
+            "focus", text, f"focus {text!r}: X and Y are fractions of the picture, from 0 to 1"
+        )
+    return x, y
 
 
 # Fields added after specs were first stored, left out of a spec's JSON (and so of its hashes

@@ -150,6 +150,9 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
         end_source = None
         if spec.end_input_key is not None:
             end_source = _fetch_input(ctx.blobs, spec.end_input_key, folder / "end")
+        music = None
+        if spec.music_key is not None:
+            music = _fetch_input(ctx.blobs, spec.music_key, folder / "music")
         result = generate_video(
             source,
             folder / "video.mp4",
@@ -163,6 +166,7 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
             on_route=on_route,
             db=ctx.app.db,
             end_image_path=end_source,
+            music_path=music,
         )
         stored: dict[str, Any] = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):
@@ -174,7 +178,7 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
 
 
 def _fetch_input(blobs: BlobStore, key: str, stem: Path) -> Path:
-    """A stored picture copied into the render's scratch folder, keeping its suffix."""
+    """A stored upload copied into the render's scratch folder, keeping its suffix."""
     path = stem.with_suffix(Path(key).suffix)
     with blobs.open(key) as stream, path.open("wb") as fh:
         for chunk in stream:

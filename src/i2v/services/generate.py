@@ -20,6 +20,7 @@ from PIL import Image
 from i2v.backends.base import (
     EncodedClip,
     FrameStream,
+    Framing,
     GenerationRequest,
     NV12Frame,
     Progress,
@@ -39,7 +40,7 @@ from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
 from i2v.media.gate import DecodeGate
 from i2v.media.image import ImageLimits, load_image
 from i2v.media.probe import VideoInfo, probe_video
-from i2v.prompts.motion import motion_from_prompt
+from i2v.prompts.motion import MAX_MOVES, motion_from_prompt
 from i2v.scratch import host_prefix, new_scratch_dir, scratch_root, sweep_scratch
 from i2v.services.routing import RouteEvent, plan_route, run_routed
 
@@ -66,14 +67,24 @@ class GenerateResult:
     backend: str = DEFAULT_BACKEND  # where it really ran
     model: str | None = None
     workflow: str | None = None
+    framing: Framing | None = None  # where the local renderer aimed, and why
 
 
-def resolve_motion(prompt: str, motion: str | None) -> tuple[Motion, Intensity]:
-    """An explicit motion wins; otherwise the prompt decides, and the strength comes from it."""
+def resolve_motion(prompt: str, motion: str | None) -> tuple[tuple[Motion, ...], Intensity]:
+    """The camera moves in order, and their strength (from the prompt).
+
+    An explicit motion wins: one name, or several run in order ("zoom-out,pan-left");
+    otherwise the prompt decides.
+    """
     cue = motion_from_prompt(prompt)
     if motion is None:
-        return cue.motion, cue.intensity
-    return Motion.parse(motion), cue.intensity
+        return cue.moves, cue.intensity
+    names = [name for name in motion.split(",") if name.strip()] or [motion]
+    if len(names) > MAX_MOVES:
+        raise InvalidParameter(
+            "motion", motion, f"at most {MAX_MOVES} camera moves in one clip, not {len(names)}"
+        )
+    return tuple(Motion.parse(name) for name in names), cue.intensity
 
 
 def cover_path(video: Path) -> Path:
@@ -143,6 +154,7 @@ def generate_video(
     db: Database | None = None,
     end_image_path: Path | None = None,
     output_check: Callable[[Path], None] | None = None,
+    music_path: Path | None = None,
 ) -> GenerateResult:
     """Render `spec` from the image at `image_path` into `output` (and its .cover.jpg).
 
@@ -154,9 +166,12 @@ def generate_video(
     remote backends keep their checkpoints (else they open one from the settings).
     `end_image_path` is the last frame to reach, for models that take one (`spec.end_frame`).
     `output_check` sees the finished video before it is put in place, and may refuse it.
+    `music_path` is the music to put under the video (`spec.music_sha256` is its digest).
     """
     if spec.end_frame != (end_image_path is not None):
         raise ValueError("spec.end_frame and end_image_path go together")
+    if (spec.music_sha256 is not None) != (music_path is not None):
+        raise ValueError("spec.music_sha256 and music_path go together")
     started = time.perf_counter()
     if isinstance(backend_name, str):
         tripped = breakers.tripped() if breakers is not None and backend_name == AUTO else {}
@@ -175,6 +190,10 @@ def generate_video(
     end_image = None
     if end_image_path is not None:
         end_image = load_image(end_image_path, limits, min_decode_size=needed, gate=decode_gate)
+    if music_path is not None:
+        from i2v.media.music import probe_music  # the audio path loads only when used
+
+        probe_music(music_path, settings.max_audio_mb * 1024 * 1024)
     on_progress(Progress("load", 1, 1))
     with (
         _scratch(settings) as workdir,
@@ -199,6 +218,9 @@ def generate_video(
             audio=spec.audio,
             duration_s=spec.duration_s,
             end_image=end_image,
+            then=spec.then,
+            focus=spec.focus,
+            backdrop=spec.backdrop,
         )
         result, used = run_routed(
             settings,
@@ -211,14 +233,32 @@ def generate_video(
         )
         cost = result.cost_usd if isinstance(result, EncodedClip) else Decimal(0)
         stream = (
-            _publish_clip(result, spec, tmp_video, tmp_cover)
+            _publish_clip(result, spec, tmp_video, tmp_cover, copy=music_path is None)
             if isinstance(result, EncodedClip)
             else result
         )
+        framing = stream.framing if stream is not None else None
         if stream is not None:
-            # A model's sound, where the job asked for it (and paid), rides along.
+            # A model's sound, where the job asked for it (and paid), rides along; music
+            # (never with a model's sound) is cut, faded and levelled to the video first.
             sound = result.path if isinstance(result, EncodedClip) and spec.audio else None
-            _encode(stream, tmp_video, tmp_cover, encoder_settings(settings), on_progress, sound)
+            if music_path is not None:
+                from i2v.media.music import prepare_music
+
+                sound = prepare_music(music_path, spec.duration_s, workdir / "music.m4a")
+            cover_index = stream.cover_frame
+            if spec.cover_at is not None:
+                cover_index = round(spec.cover_at * stream.fps)
+            cover_index = min(max(cover_index, 0), stream.frame_count - 1)
+            _encode(
+                stream,
+                tmp_video,
+                tmp_cover,
+                encoder_settings(settings),
+                on_progress,
+                sound,
+                cover_index,
+            )
         info = probe_video(tmp_video)
         if output_check is not None:
             output_check(tmp_video)
@@ -233,14 +273,19 @@ def generate_video(
         backend=used,
         model=spec.model,
         workflow=spec.workflow,
+        framing=framing,
     )
 
 
 def _publish_clip(
-    clip: EncodedClip, spec: RenderSpec, video: Path, cover: Path
+    clip: EncodedClip, spec: RenderSpec, video: Path, cover: Path, *, copy: bool = True
 ) -> FrameStream | None:
-    """Copy a clip that already meets the preset (None); otherwise its frames, re-timed."""
-    if publish_ready(probe_video(clip.path), spec.size, spec.fps):
+    """Copy a clip that already meets the preset (None); otherwise its frames, re-timed.
+
+    Not copied with `copy` False (music to mux in) or a cover time to take from it.
+    """
+    ready = copy and spec.cover_at is None
+    if ready and publish_ready(probe_video(clip.path), spec.size, spec.fps):
         shutil.copyfile(clip.path, video)
         rgb = first_frame(clip.path)
         Image.fromarray(rgb).save(cover, format="JPEG", quality=COVER_QUALITY, optimize=True)
@@ -255,17 +300,20 @@ def _encode(
     settings: EncoderSettings,
     on_progress: ProgressCallback,
     audio_from: Path | None = None,
+    cover_index: int = 0,
 ) -> None:
     def frames_then_cover() -> Iterator[NV12Frame]:
         # The cover is made on the render thread after the last frame, while the encoder
         # still works through the frames queued ahead of it and drains: made at the start
         # it would hold up the first frames, made after the video it would add its time.
-        first: NV12Frame | None = None
-        for frame in stream.frames():
-            first = frame if first is None else first
+        # Frames are never written to again once made, so keeping one costs no copy.
+        chosen: NV12Frame | None = None
+        for index, frame in enumerate(stream.frames()):
+            if index == cover_index:
+                chosen = frame
             yield frame
-        if first is not None:
-            write_cover(first, stream.size, cover)
+        if chosen is not None:
+            write_cover(chosen, stream.size, cover)
 
     def frame_done(index: int, frame: NDArray[np.uint8]) -> None:
         on_progress(Progress("render", index + 1, stream.frame_count))

@@ -1,4 +1,4 @@
-"""Submitting a job: check it, enhance its prompt, rate it, store its pictures, queue it."""
+"""Submitting a job: check it, enhance its prompt, rate it, store its uploads, queue it."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from i2v.services.breaker import breakers_of
 from i2v.services.budget import check_budget
 from i2v.services.cache import cache_key
 from i2v.services.job_view import JobView, view_of
+from i2v.services.music import Music, checked_music
 from i2v.services.pictures import Picture, checked_picture, classifier_of
 from i2v.services.routing import Route, plan_route
 from i2v.services.words import Words, captions, enhanced_render, routed
@@ -50,6 +51,7 @@ class Extras:
     enhance: bool = True  # False: the prompt goes to the model as typed
     rating: Rating = policy.DEFAULT_RATING  # the highest rating the job allows
     captions: tuple[Platform, ...] = ()
+    music: bytes | None = None  # an audio file to put under the video
 
 
 def _request_hash(spec: JobSpec) -> str:
@@ -106,7 +108,8 @@ def submit(
     checked against its owner's daily budget in the transaction that records it.
     """
     settings = app.settings
-    render = replace(render, end_frame=extras.end_image is not None)
+    music_sha256 = hashlib.sha256(extras.music).hexdigest() if extras.music is not None else None
+    render = replace(render, end_frame=extras.end_image is not None, music_sha256=music_sha256)
     tripped = breakers_of(app).tripped() if backend == AUTO else {}
     route = check_request(
         settings, render, backend, idempotency_key, webhook_url, prefer, tripped, extras.rating
@@ -114,6 +117,8 @@ def submit(
     picture = checked_picture(app, image, "image")
     end = checked_picture(app, extras.end_image, "end_image") if extras.end_image else None
     pictures = [picture] if end is None else [picture, end]
+    music = checked_music(settings, extras.music) if extras.music is not None else None
+    uploads: list[Picture | Music] = [*pictures, *([music] if music is not None else [])]
     typed = JobSpec(
         render=route.spec,
         backend=backend,
@@ -123,6 +128,7 @@ def submit(
         candidates=route.backends,
         end_input_key=end.key if end is not None else None,
         end_input_sha256=end.sha256 if end is not None else None,
+        music_key=music.key if music is not None else None,
         rating=extras.rating.value,
         enhanced_by=None if extras.enhance else "as_typed",
         captions=tuple((p.value, "") for p in extras.captions),
@@ -172,7 +178,7 @@ def submit(
         )
         if hit is not None:
             return Submitted(hit, created=True, cached=True)
-    for stored in pictures:
+    for stored in uploads:
         stored.keep(blobs)
     job = Job(
         id=job_id,
@@ -203,7 +209,7 @@ def submit(
             repo.add_event(session, job.id, "prompt", _prompt_event(words))
             # Under the inputs' locks: a delete or a retention pass that removed one of these
             # pictures since the check above has committed by now, so it is stored again.
-            for stored in pictures:
+            for stored in uploads:
                 stored.keep(blobs)
     except IntegrityError:
         # The same key raced in from another request; the winner's job is the answer.

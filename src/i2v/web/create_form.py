@@ -33,7 +33,7 @@ DURATION_MIN, DURATION_MAX = MIN_DURATION_S, MAX_DURATION_S
 # Fields the form sends as they are to the submission (the API's names).
 FORM_FIELDS = ("prompt", "model", "backend", "aspect", "duration", "caption", "rating")
 # The API's other job fields a hand-made form may send; URLs (image_url, webhook_url) never.
-EXTRA_FIELDS = ("size", "fps", "seed", "motion", "fit", "negative_prompt", "resolution", "audio")
+EXTRA_FIELDS = ("size", "fps", "seed", "motion", "fit", "negative_prompt", "resolution", "sound")
 # Where an error about a submission field is shown on the page; others go at the top.
 ERROR_PLACE = {
     "image": "image",
@@ -44,7 +44,7 @@ ERROR_PLACE = {
     "model": "model",
     "workflow": "model",
     "resolution": "model",
-    "audio": "model",
+    "sound": "model",
     "backend": "backend",
     "prefer": "backend",
     "aspect": "aspect",

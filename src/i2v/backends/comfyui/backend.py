@@ -162,7 +162,7 @@ class ComfyBackend:
         workflow (wan-2.2-14b runs wan22_i2v_14b) unless the job names one."""
         for field, value, what in (
             ("resolution", spec.resolution, "a resolution (the workflow sets its own size)"),
-            ("audio", spec.audio or None, "audio"),
+            ("sound", spec.audio or None, "sound"),
             ("end_image", spec.end_frame or None, "an end image"),
         ):
             if value is not None:

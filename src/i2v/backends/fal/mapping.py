@@ -134,7 +134,7 @@ def to_fal_input(
     if manifest.audio is not None:
         args[manifest.audio.field] = request.audio
     elif request.audio:
-        _refuse(manifest, "audio", True, "audio")
+        _refuse(manifest, "sound", True, "sound")
     if request.end_image_url is not None:
         if manifest.end_image_field is None:
             _refuse(manifest, "end_image", True, "an end image")

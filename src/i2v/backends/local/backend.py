@@ -47,7 +47,7 @@ class LocalBackend:
         for field, value in (
             ("negative_prompt", spec.negative_prompt),
             ("resolution", spec.resolution),
-            ("audio", spec.audio or None),
+            ("sound", spec.audio or None),
             ("end_image", spec.end_frame or None),
         ):
             if value is not None:
