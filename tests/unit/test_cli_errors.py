@@ -173,11 +173,10 @@ CASES: dict[str, Case] = {
         code=1,
         dest=lambda f: f.text / "out.mp4",
     ),
-    "out-is-a-directory": Case(
-        gen(photo, *FAST, out="{out_dir}"),
-        r"^\S*/out: is a directory; give a file name such as \S*/out/out\.mp4$",
-        code=1,
-        dest=lambda f: f.out_dir,
+    "several-images-to-an-mp4": Case(
+        lambda f: ["generate", str(f.photo), str(f.photo), "-o", str(f.out_dir / "x.mp4"), *FAST],
+        r"^\S*/x\.mp4: with several images, -o is a folder, not an \.mp4$",
+        dest=lambda f: f.out_dir / "x.mp4",
     ),
     # Job parameters.
     "duration-too-short": Case(gen(photo, "--duration", "1"), r"^duration 1s is outside 3-90s$"),
@@ -356,7 +355,7 @@ def _boom(*args: object, **kwargs: object) -> None:
 def test_unexpected_error_is_one_line_with_a_hint(
     files: Files, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("i2v.cli.generate.generate_video", _boom)
+    monkeypatch.setattr("i2v.cli.runs.generate_video", _boom)
     code = run(["generate", str(files.photo), "-o", str(files.out), *FAST])
     err = capsys.readouterr().err
     assert code == 1
@@ -369,7 +368,7 @@ def test_unexpected_error_is_one_line_with_a_hint(
 def test_unexpected_error_with_debug_shows_the_traceback(
     files: Files, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("i2v.cli.generate.generate_video", _boom)
+    monkeypatch.setattr("i2v.cli.runs.generate_video", _boom)
     code = run(["--debug", "generate", str(files.photo), "-o", str(files.out), *FAST])
     err = capsys.readouterr().err
     assert code == 1
@@ -385,7 +384,7 @@ def _interrupt(*args: object, **kwargs: object) -> None:
 def test_ctrl_c_exits_130_without_output(
     files: Files, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("i2v.cli.generate.generate_video", _interrupt)
+    monkeypatch.setattr("i2v.cli.runs.generate_video", _interrupt)
     before = _files_snapshot(files)
     assert run(["generate", str(files.photo), "-o", str(files.out), *FAST]) == 130
     assert "Traceback" not in capsys.readouterr().err
@@ -395,7 +394,7 @@ def test_ctrl_c_exits_130_without_output(
 def test_ctrl_c_says_interrupted(
     files: Files, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("i2v.cli.generate.generate_video", _interrupt)
+    monkeypatch.setattr("i2v.cli.runs.generate_video", _interrupt)
     run(["generate", str(files.photo), "-o", str(files.out), *FAST])
     assert _error_line(capsys.readouterr().err) == f"{PREFIX}interrupted"
 

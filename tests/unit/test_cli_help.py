@@ -82,13 +82,14 @@ def test_generate_help_shows_metavars_and_choices(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     text = _help(["generate"], capsys)
-    assert "Usage: i2v generate [OPTIONS] IMAGE " in text
-    assert "* IMAGE PATH Input image" in text
+    assert "Usage: i2v generate [OPTIONS] IMAGES... " in text
+    assert "* IMAGES... PATH Input image(s)" in text
     for shown in (
         "--output -o PATH", "--force Replace", "--prompt -p TEXT", "--motion MOTION",
         "--duration SECONDS", "--fps INTEGER", "--size WxH", "--aspect [9:16|4:5|1:1|16:9]",
         "--fit [cover|contain]", "--seed INTEGER", "--backend [auto|local|comfyui|fal]",
-        "--workflow NAME",
+        "--workflow NAME", "--backdrop [blur|colour|mirror]", "--focus X,Y",
+        "--cover-at SECONDS", "--audio FILE", "--sound Ask", "--jobs -j INTEGER",
     ):  # fmt: skip
         assert shown in text, shown
 

@@ -163,7 +163,7 @@ def generate(
         ),
     ] = False,
 ) -> None:
-    """Animate IMAGE with a camera move and write a publish-ready MP4 plus a JPEG cover."""
+    """Animate each image with a camera move into a publish-ready MP4 plus a JPEG cover."""
     moves, intensity = resolve_motion(prompt, motion)
     settings = load_settings()
     spec = RenderSpec(
