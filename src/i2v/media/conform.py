@@ -60,7 +60,7 @@ def fit_frame(rgb: NDArray[np.uint8], size: Size, fit: Fit) -> NDArray[np.uint8]
     if (width, height) == (size.width, size.height):
         return rgb
     if fit is Fit.CONTAIN:
-        return build_canvas(rgb, size, Fit.CONTAIN, 1.0)
+        return build_canvas(rgb, size, Fit.CONTAIN, 1.0).pixels
     scale = max(size.width / width, size.height / height)
     scaled_w = max(size.width, round(width * scale))
     scaled_h = max(size.height, round(height * scale))

@@ -61,7 +61,9 @@ class LocalBackend:
         # every core they only take CPU from the encoder (and from other jobs), so OpenCV
         # runs on the calling thread. Process-wide: OpenCV has no per-thread setting.
         cv2.setNumThreads(1)
-        canvas = build_canvas(request.image.rgb, request.size, request.fit, max_zoom())
+        canvas = build_canvas(
+            request.image.rgb, request.size, request.fit, max_zoom(), request.backdrop
+        ).pixels
         height, width = canvas.shape[:2]
         path = plan_path(request.motion, request.intensity, width, height, request.size)
         renderer = PathRenderer(canvas, path, request.frame_count)
