@@ -91,9 +91,9 @@ def run_batch(run: Run, work: list[Work], app: App | None, jobs: int, console: C
                     if text in said:
                         return
                     said.add(text)
-                    console.print(escape(text))
+                    console.print(escape(text), soft_wrap=True)
                     return
-                console.print(f"{escape(item.image.name)}: {escape(text)}")
+                console.print(f"{escape(item.image.name)}: {escape(text)}", soft_wrap=True)
 
             try:
                 done = render_one(
