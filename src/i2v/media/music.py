@@ -172,6 +172,7 @@ def prepare_music(path: Path, duration_s: float, dest: Path) -> Path:
     normalised to TARGET_LUFS with true peaks at most TRUE_PEAK_DBTP, AAC-LC at 128 kbps.
     `encode_nv12(audio_from=dest)` copies its packets into the MP4 as they are. Memory is
     the track's samples: 384 kB per second of video (35 MB at 90 s), whatever the file's length.
+    `path` is trusted to have passed probe_music (on upload): its format is not checked again.
     """
     total = round(duration_s * AUDIO_RATE)
     if total <= AAC_PRIMING + round(FADE_OUT_S * AUDIO_RATE):
