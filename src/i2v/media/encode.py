@@ -131,8 +131,9 @@ def encode_nv12(
     """Encode `frames` (NV12, `size`) at constant `fps` into an MP4 at `dest`; return the count.
 
     `on_frame(index, frame)` is called after each frame is handed to the encoder. With
-    `audio_from`, that file's first audio track (a model's sound) is carried over as the
-    platforms' AAC, 48 kHz stereo at 128 kbps; a file without one adds none.
+    `audio_from`, that file's first audio track (a model's sound, or music from
+    `prepare_music`) is carried over as the platforms' AAC, 48 kHz stereo at 128 kbps,
+    its packets copied where it is that already; a file without one adds none.
     """
     count = 0
     try:
@@ -167,24 +168,49 @@ def encode_nv12(
     return count
 
 
-def _audio_track(container: av.container.OutputContainer, source: Path) -> av.AudioStream | None:
-    """The output's AAC track, if `source` has sound."""
+def _audio_track(
+    container: av.container.OutputContainer, source: Path
+) -> tuple[av.AudioStream, bool] | None:
+    """The output's AAC track, if `source` has sound, and whether its packets are copied."""
     with av.open(str(source)) as probe:
         if not probe.streams.audio:
             return None
+        if _publish_ready_audio(probe, probe.streams.audio[0]):
+            return container.add_stream_from_template(probe.streams.audio[0]), True
     stream = container.add_stream("aac", rate=AUDIO_RATE)
     stream.codec_context.layout = "stereo"
     stream.codec_context.bit_rate = AUDIO_BIT_RATE
-    return stream
+    return stream, False
+
+
+def _publish_ready_audio(source: av.container.InputContainer, stream: av.AudioStream) -> bool:
+    """Whether `stream` is already the platforms' AAC (a prepared music track is): copying
+    its packets spares a second lossy encode. MP4-family only: its AAC packets go into an
+    MP4 as they are, where ADTS ones would need rewrapping."""
+    ctx = stream.codec_context
+    return (
+        source.format.name.startswith("mov,mp4")
+        and ctx.name == "aac"
+        and ctx.profile == "LC"
+        and ctx.sample_rate == AUDIO_RATE
+        and ctx.channels == 2
+        and 0 < (ctx.bit_rate or 0) <= AUDIO_BIT_RATE * 1.05  # the encoder's average strays
+    )
 
 
 def _carry_audio(
-    container: av.container.OutputContainer, stream: av.AudioStream, source: Path
+    container: av.container.OutputContainer,
+    track: tuple[av.AudioStream, bool],
+    source: Path,
 ) -> None:
-    """Decode the source's sound, resample it to the track's format and encode it; the
-    muxer interleaves it with the video already written (a clip's sound is small)."""
-    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+    """Copy or re-encode the source's sound into the output's track; the muxer interleaves
+    it with the video already written (a clip's sound, or music, is small)."""
+    stream, copy = track
     with av.open(str(source)) as clip:
+        if copy:
+            _copy_packets(container, stream, clip)
+            return
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
         for decoded in clip.decode(clip.streams.audio[0]):
             for frame in resampler.resample(decoded):
                 frame.pts = None
@@ -193,3 +219,21 @@ def _carry_audio(
             frame.pts = None
             container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
+
+
+def _copy_packets(
+    container: av.container.OutputContainer,
+    stream: av.AudioStream,
+    clip: av.container.InputContainer,
+) -> None:
+    # Shifted to start at 0: a source written with an edit list starts at -priming, and ours
+    # has none to say so.
+    start: int | None = None
+    for packet in clip.demux(clip.streams.audio[0]):
+        if packet.dts is None or packet.pts is None:
+            continue  # the demuxer's end-of-stream marker
+        start = packet.dts if start is None else start
+        packet.dts -= start
+        packet.pts -= start
+        packet.stream = stream
+        container.mux(packet)
