@@ -233,6 +233,22 @@ def test_the_video_carries_the_track_as_prepared(tmp_path: Path) -> None:
     assert loudness == pytest.approx(-14.0, abs=1.0)
 
 
+def test_the_sound_is_spread_through_the_file(tmp_path: Path) -> None:
+    """A player streaming the MP4 gets sound with the first frames, not after all of them."""
+    fps, frames, size = 24, 240, Size(128, 128)
+    track = prepare_music(write(tmp_path / "song.ogg", noise(3.0)), 10.0, tmp_path / "track.m4a")
+    video = tmp_path / "video.mp4"
+    settings = EncoderSettings(preset="ultrafast")
+    encode_nv12(nv12_frames(frames, size), video, size, fps, settings, None, track)
+    with av.open(str(video)) as container:
+        packets = [(p.stream.type, p.pos) for p in container.demux() if p.size and p.pos]
+    packets.sort(key=lambda kind_pos: kind_pos[1])  # file order
+    kinds = [kind for kind, _ in packets]
+    first_audio = next(pos for kind, pos in packets if kind == "audio")
+    assert first_audio < video.stat().st_size / 5
+    assert kinds.index("audio") < len(kinds) / 5
+
+
 def test_a_models_sound_in_another_format_is_still_reencoded(tmp_path: Path) -> None:
     sound = write(tmp_path / "sound.m4a", noise(5.0, rate=44_100, channels=1), 44_100)
     video, size = tmp_path / "video.mp4", Size(64, 64)

@@ -238,7 +238,9 @@ def _single(run: Run, image: Path, output: Path, keep_gpu: bool) -> None:
     with (
         _remote(run.settings, run.backend) as app,
         gpus_launched_here(run.settings, run.backend, keep=keep_gpu, say=say),
-        FrameProgress(Console(stderr=True), run.spec.motion.value) as on_progress,
+        FrameProgress(
+            Console(stderr=True), "+".join(m.value for m in run.spec.moves)
+        ) as on_progress,
     ):
         done = render_one(run, app, image, output, on_progress, say)
     result = done.result
@@ -246,7 +248,7 @@ def _single(run: Run, image: Path, output: Path, keep_gpu: bool) -> None:
     if done.caption is not None:
         written += f" and {done.caption}"
     info = result.info
-    what = result.motion.value  # the local renderer's camera move, else the model and where
+    what = result.moves_text  # the local renderer's camera moves, else the model and where
     if result.backend != "local":
         what = f"{result.model or result.workflow} on {result.backend}, ${result.cost_usd:.4f}"
     typer.echo(

@@ -7,6 +7,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -153,16 +154,26 @@ def encode_nv12(
             ctx.color_range = _RANGE_MPEG
             # Added before anything is written, after the video: players expect it second.
             sound = _audio_track(container, audio_from) if audio_from is not None else None
-            for frame in frames:
-                video_frame = _video_frame(frame, size)
-                video_frame.pts = count
-                container.mux(stream.encode(video_frame))
-                if on_frame is not None:
-                    on_frame(count, frame)
-                count += 1
-            container.mux(stream.encode(None))
-            if sound is not None and audio_from is not None:
-                _carry_audio(container, sound, audio_from)
+            with ExitStack() as stack:
+                copied = None
+                if sound is not None and sound[1] and audio_from is not None:
+                    # Copied packets go in alongside the frames, so a player streaming the
+                    # file gets sound from its first second, not after all of the video.
+                    copied = stack.enter_context(_PacketCopy(container, sound[0], audio_from))
+                for frame in frames:
+                    video_frame = _video_frame(frame, size)
+                    video_frame.pts = count
+                    container.mux(stream.encode(video_frame))
+                    if on_frame is not None:
+                        on_frame(count, frame)
+                    count += 1
+                    if copied is not None:
+                        copied.mux_until(count / fps)
+                container.mux(stream.encode(None))
+                if copied is not None:
+                    copied.mux_until(None)
+                elif sound is not None and audio_from is not None:
+                    _encode_audio(container, sound[0], audio_from)
     except av.error.FFmpegError as exc:
         raise RenderError(f"encoding {dest.name} failed: {exc}") from exc
     return count
@@ -198,18 +209,12 @@ def _publish_ready_audio(source: av.container.InputContainer, stream: av.AudioSt
     )
 
 
-def _carry_audio(
-    container: av.container.OutputContainer,
-    track: tuple[av.AudioStream, bool],
-    source: Path,
+def _encode_audio(
+    container: av.container.OutputContainer, stream: av.AudioStream, source: Path
 ) -> None:
-    """Copy or re-encode the source's sound into the output's track; the muxer interleaves
-    it with the video already written (a clip's sound, or music, is small)."""
-    stream, copy = track
+    """Re-encode the source's sound (a model's, not yet the platforms' AAC) into `stream`,
+    after the video (a model's clip is a few seconds long)."""
     with av.open(str(source)) as clip:
-        if copy:
-            _copy_packets(container, stream, clip)
-            return
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
         for decoded in clip.decode(clip.streams.audio[0]):
             for frame in resampler.resample(decoded):
@@ -221,19 +226,41 @@ def _carry_audio(
     container.mux(stream.encode(None))
 
 
-def _copy_packets(
-    container: av.container.OutputContainer,
-    stream: av.AudioStream,
-    clip: av.container.InputContainer,
-) -> None:
-    # Shifted to start at 0: a source written with an edit list starts at -priming, and ours
-    # has none to say so.
-    start: int | None = None
-    for packet in clip.demux(clip.streams.audio[0]):
-        if packet.dts is None or packet.pts is None:
-            continue  # the demuxer's end-of-stream marker
-        start = packet.dts if start is None else start
-        packet.dts -= start
-        packet.pts -= start
-        packet.stream = stream
-        container.mux(packet)
+class _PacketCopy:
+    """A prepared track's packets, muxed as the video reaches their time; shifted to start
+    at 0 (a source written with an edit list starts at -priming, and ours has none)."""
+
+    def __init__(
+        self, container: av.container.OutputContainer, stream: av.AudioStream, source: Path
+    ) -> None:
+        self._container, self._stream, self._source = container, stream, source
+
+    def __enter__(self) -> _PacketCopy:
+        self._clip = av.open(str(self._source))
+        audio = self._clip.streams.audio[0]
+        self._time_base = audio.time_base or Fraction(1, AUDIO_RATE)
+        self._packets = iter(self._clip.demux(audio))
+        self._start: int | None = None
+        self._held: av.Packet[av.AudioStream] | None = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._clip.close()
+
+    def mux_until(self, seconds: float | None) -> None:
+        """Mux every packet that starts before `seconds` (None: all that are left)."""
+        while True:
+            packet = self._held or next(self._packets, None)
+            self._held = None
+            if packet is None:
+                return
+            if packet.dts is None or packet.pts is None:
+                continue  # the demuxer's end-of-stream marker
+            self._start = packet.dts if self._start is None else self._start
+            if seconds is not None and (packet.dts - self._start) * self._time_base >= seconds:
+                self._held = packet
+                return
+            packet.dts -= self._start
+            packet.pts -= self._start
+            packet.stream = self._stream
+            self._container.mux(packet)

@@ -7,6 +7,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -68,6 +69,12 @@ class GenerateResult:
     model: str | None = None
     workflow: str | None = None
     framing: Framing | None = None  # where the local renderer aimed, and why
+    then: tuple[Motion, ...] = ()  # the camera moves after `motion`
+
+    @property
+    def moves_text(self) -> str:
+        """The camera moves as the user reads them: "zoom-out then pan-left"."""
+        return " then ".join(move.value for move in (self.motion, *self.then))
 
 
 def resolve_motion(prompt: str, motion: str | None) -> tuple[tuple[Motion, ...], Intensity]:
@@ -198,7 +205,14 @@ def generate_video(
     with (
         _scratch(settings) as workdir,
         atomic_outputs(output, cover, replace=overwrite) as (tmp_video, tmp_cover),
+        ThreadPoolExecutor(1, thread_name_prefix="i2v-music") as aside,
     ):
+        # Music is cut, faded and levelled while the backend prepares or generates.
+        music = None
+        if music_path is not None:
+            from i2v.media.music import prepare_music
+
+            music = aside.submit(prepare_music, music_path, spec.duration_s, workdir / "music.m4a")
         request = GenerationRequest(
             image=image,
             prompt=spec.prompt,
@@ -242,10 +256,8 @@ def generate_video(
             # A model's sound, where the job asked for it (and paid), rides along; music
             # (never with a model's sound) is cut, faded and levelled to the video first.
             sound = result.path if isinstance(result, EncodedClip) and spec.audio else None
-            if music_path is not None:
-                from i2v.media.music import prepare_music
-
-                sound = prepare_music(music_path, spec.duration_s, workdir / "music.m4a")
+            if music is not None:
+                sound = music.result()
             cover_index = stream.cover_frame
             if spec.cover_at is not None:
                 cover_index = round(spec.cover_at * stream.fps)
@@ -274,6 +286,7 @@ def generate_video(
         model=spec.model,
         workflow=spec.workflow,
         framing=framing,
+        then=spec.then,
     )
 
 
