@@ -58,11 +58,22 @@ class _Axis:
         return extent / 2, self.length - extent / 2
 
     def interval(self, extent: float) -> tuple[float, float]:
-        """Centres that keep the window in the canvas and the box in the safe area."""
+        """Centres that keep the window in the canvas and the box in the safe area.
+
+        Where none does (the box does not fit, or only to rounding), the one centre that
+        puts the box in the middle of the safe area, as far as the canvas allows.
+        """
         lo, hi = self.canvas_interval(extent)
-        if self.box is not None:
-            lo = max(lo, self.box[1] - extent * (0.5 - self.far))
-            hi = min(hi, self.box[0] + extent * (0.5 - self.near))
+        if self.box is None:
+            return lo, hi
+        first = self.box[1] - extent * (0.5 - self.far)
+        last = self.box[0] + extent * (0.5 - self.near)
+        if first > last:
+            middle = _clamp((first + last) / 2, lo, hi)
+            return middle, middle
+        lo, hi = max(lo, first), min(hi, last)
+        if lo > hi:  # the box fits the safe area, but not where the canvas lets it go
+            return (lo, lo) if lo > last else (hi, hi)
         return lo, hi
 
     def target(self, extent: float) -> float:
@@ -162,40 +173,55 @@ def _width_range(
     return (kept[0], kept[1]), lo, hi
 
 
-def _zoom_steps(
+def _pan_widths(axis: _Axis, share: float) -> tuple[float, float]:
+    """Window widths at which a pan along `axis` can travel `share` of its extent."""
+    # Centres span [lo, hi] (see _Axis.interval); travel needs hi - lo >= share * extent,
+    # for each of the four pairs of bounds: a lower and three upper limits on the extent.
+    smallest, largest = 0.0, axis.length / (1 + share)
+    if axis.box is not None:
+        lo, hi = axis.box
+        room = 1.0 - axis.near - axis.far - share
+        smallest = (hi - lo) / room if room > 0 else math.inf
+        if axis.far + share > 0:
+            largest = min(largest, (axis.length - hi) / (axis.far + share))
+        if axis.near + share > 0:
+            largest = min(largest, lo / (axis.near + share))
+    return smallest / axis.ratio, largest / axis.ratio
+
+
+def _zoom_levels(
     moves: Sequence[Motion],
     intensity: Intensity,
-    canvas_w: int,
-    canvas_h: int,
+    axes: tuple[_Axis, _Axis],
     base_w: float,
-    base_h: float,
     bounds: tuple[float, float],
 ) -> tuple[list[float], float]:
-    """Log-zoom of every key and the share `s` of each move's strength that fits `bounds`."""
+    """Log-zoom of every key, and the share of each move's strength that fits `bounds` and
+    leaves each pan room to travel with the subject in the safe area."""
     low, high = bounds
     factor, fraction = math.log(ZOOM_FACTOR[intensity]), PAN_FRACTION[intensity]
     steps = [
         factor if m is Motion.ZOOM_IN else -factor if m is Motion.ZOOM_OUT else 0.0 for m in moves
     ]
 
-    def plan(s: float) -> list[float] | None:
+    def plan(share: float) -> list[float] | None:
         prefix = [0.0]
         for step in steps:
-            prefix.append(prefix[-1] + s * step)
-        start = low - min(prefix)
+            prefix.append(prefix[-1] + share * step)
+        first, last = low - min(prefix), high - max(prefix)  # the range of the first key
         for i, move in enumerate(moves):
-            if move in PAN_DIRECTION:
-                dx, dy = PAN_DIRECTION[move]
-                # The window plus its travel must fit the canvas on each moving axis.
-                need = 0.0
-                if dx:
-                    need = max(need, math.log((1 + s * fraction) * base_w / canvas_w))
-                if dy:
-                    need = max(need, math.log((1 + s * fraction) * base_h / canvas_h))
-                start = max(start, need - prefix[i])
-        if start + max(prefix) > high + 1e-12:
+            for axis, d in zip(axes, PAN_DIRECTION.get(move, (0, 0)), strict=True):
+                if d:
+                    smallest, largest = _pan_widths(axis, share * fraction)
+                    if smallest > largest:
+                        return None
+                    first = max(first, math.log(base_w / largest) - prefix[i])
+                    if smallest > 0:  # no subject on this axis: no lower limit
+                        last = min(last, math.log(base_w / smallest) - prefix[i])
+        if first > last + 1e-12:
             return None
-        return [start + p for p in prefix]
+        # As wide as allowed: a zoom in starts from the widest framing, a zoom out ends there.
+        return [first + p for p in prefix]
 
     full = plan(1.0)
     if full is not None:
@@ -206,7 +232,8 @@ def _zoom_steps(
         mid = (a + b) / 2
         a, b = (mid, b) if plan(mid) is not None else (a, mid)
     levels = plan(a)
-    assert levels is not None  # s = 0 always fits: no zoom steps, pans need no zoom
+    if levels is None:  # only when even a motionless path cannot keep the subject
+        levels = [low] * (len(moves) + 1)
     return levels, a
 
 
@@ -230,14 +257,14 @@ def plan_path(
     if not moves:
         raise ValueError("plan_path needs at least one move")
     base = max(output.width / canvas_w, output.height / canvas_h)
-    base_w, base_h = output.width / base, output.height / base
+    base_w = output.width / base
     axes, narrowest, widest = _width_range(
         _axes(canvas_w, canvas_h, output, subject, zones, aim_at_face),
         base_w / max_zoom(),
         base_w,
     )
     bounds = (math.log(base_w / widest), math.log(base_w / narrowest))
-    levels, strength = _zoom_steps(moves, intensity, canvas_w, canvas_h, base_w, base_h, bounds)
+    levels, strength = _zoom_levels(moves, intensity, axes, base_w, bounds)
     widths = [base_w * math.exp(-level) for level in levels]
     centres: list[list[float | None]] = [[None] * len(widths) for _ in axes]
     fraction = strength * PAN_FRACTION[intensity]
@@ -249,8 +276,6 @@ def plan_path(
         for axis, cs, d in zip(axes, centres, PAN_DIRECTION[move], strict=True):
             extent = widths[i] * axis.ratio
             lo, hi = axis.interval(extent)
-            if lo > hi:
-                lo, hi = axis.canvas_interval(extent)
             travel = min(fraction * extent, hi - lo) if d else 0.0
             start = cs[i]
             if start is None:
@@ -272,8 +297,6 @@ def plan_path(
             if cs[k] is None:
                 extent = width * axis.ratio
                 lo, hi = axis.interval(extent)
-                if lo > hi:
-                    lo, hi = axis.canvas_interval(extent)
                 cs[k] = _clamp(axis.target(extent), lo, hi)
 
     keys = [
