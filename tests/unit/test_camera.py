@@ -18,8 +18,8 @@ from i2v.backends.local.camera import (
     Window,
     ease_in_out,
     max_zoom,
-    plan_path,
 )
+from i2v.backends.local.path import plan_path
 from i2v.domain.motion import Intensity, Motion
 from i2v.domain.size import ASPECT_PRESETS, Size
 
@@ -89,7 +89,7 @@ def test_ease_in_out_runs_from_0_to_1_with_flat_ends() -> None:
 def test_window_never_leaves_the_canvas(
     motion: Motion, intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, output)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, output)
     for w in windows(path):
         assert w.left >= -EPS, (w, canvas_w, canvas_h)
         assert w.top >= -EPS, (w, canvas_w, canvas_h)
@@ -102,7 +102,7 @@ def test_window_never_leaves_the_canvas(
 def test_window_keeps_the_output_aspect_ratio(
     motion: Motion, intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, output)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, output)
     for t in GRID[::50]:
         w = path.window(float(t))
         assert w.width / w.height == pytest.approx(output.width / output.height, rel=1e-9)
@@ -115,7 +115,7 @@ def test_window_keeps_the_output_aspect_ratio(
 def test_widest_zoom_window_just_covers_the_canvas_on_one_axis(
     motion: Motion, intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, output)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, output)
     widest = max(windows(path, GRID[::100]), key=lambda w: w.width)
     assert max(widest.width / canvas_w, widest.height / canvas_h) == pytest.approx(1.0, rel=1e-12)
     assert path.base_scale == pytest.approx(
@@ -128,7 +128,7 @@ def test_widest_zoom_window_just_covers_the_canvas_on_one_axis(
 def test_pans_zoom_in_only_as_far_as_their_travel_needs(
     motion: Motion, intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, output)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, output)
     start, end = path.window(0.0), path.window(1.0)
     dx, dy = PAN_DIRECTION[motion]
     swept_w = max(start.right, end.right) - min(start.left, end.left)
@@ -152,7 +152,7 @@ def test_pans_zoom_in_only_as_far_as_their_travel_needs(
 def test_zoom_and_static_stay_exactly_centred(
     motion: Motion, intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, output)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, output)
     for w in windows(path, GRID[::10]):
         assert w.cx == canvas_w / 2
         assert w.cy == canvas_h / 2
@@ -163,7 +163,7 @@ def test_zoom_and_static_stay_exactly_centred(
 def test_pans_are_symmetric_about_the_canvas_centre(
     motion: Motion, intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, output)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, output)
     tol = 1e-9 * max(canvas_w, canvas_h)
     for t in GRID[::25]:
         early, late = path.window(float(t)), path.window(1.0 - float(t))
@@ -180,7 +180,7 @@ def test_pans_are_symmetric_about_the_canvas_centre(
 def test_pans_travel_in_their_direction_by_their_fraction(
     motion: Motion, intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, output)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, output)
     start, end = path.window(0.0), path.window(1.0)
     dx, dy = PAN_DIRECTION[motion]
     fraction = PAN_FRACTION[intensity]
@@ -204,7 +204,7 @@ def test_pans_travel_in_their_direction_by_their_fraction(
 )
 def test_pan_names_match_the_camera_direction(motion: Motion, sign_x: int, sign_y: int) -> None:
     # Image y grows downwards: panning up moves the window towards top = 0.
-    path = plan_path(motion, Intensity.NORMAL, 3000, 3000, Size(1080, 1080))
+    path = plan_path([motion], Intensity.NORMAL, 3000, 3000, Size(1080, 1080))
     start, end = path.window(0.0), path.window(1.0)
     assert np.sign(round(end.cx - start.cx, 6)) == sign_x
     assert np.sign(round(end.cy - start.cy, 6)) == sign_y
@@ -218,7 +218,7 @@ def test_pan_names_match_the_camera_direction(motion: Motion, sign_x: int, sign_
 def test_scale_and_centre_change_smoothly(
     motion: Motion, intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, output)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, output)
     samples = track(path)
     dt = float(GRID[1] - GRID[0])
     start, end = path.window(0.0), path.window(1.0)
@@ -247,7 +247,7 @@ def test_scale_and_centre_change_smoothly(
 @given(st.sampled_from([m for m in Motion if m is not Motion.STATIC]), intensities, outputs)
 @settings(max_examples=50, deadline=None)
 def test_moves_start_and_end_at_rest(motion: Motion, intensity: Intensity, output: Size) -> None:
-    path = plan_path(motion, intensity, 4000, 3000, output)
+    path = plan_path([motion], intensity, 4000, 3000, output)
     h = 1e-3
     for a, b in ((0.0, h), (1.0, 1.0 - h)):
         wa, wb = path.window(a), path.window(b)
@@ -262,7 +262,7 @@ def test_moves_start_and_end_at_rest(motion: Motion, intensity: Intensity, outpu
 
 
 def test_pan_speed_peaks_in_the_middle() -> None:
-    path = plan_path(Motion.PAN_RIGHT, Intensity.STRONG, 4000, 2000, Size(1080, 1920))
+    path = plan_path([Motion.PAN_RIGHT], Intensity.STRONG, 4000, 2000, Size(1080, 1920))
     cx = track(path)["cx"]
     speed = np.diff(cx)
     peak = int(np.argmax(speed))
@@ -279,7 +279,7 @@ def test_pan_speed_peaks_in_the_middle() -> None:
 def test_zoom_in_runs_from_cover_to_its_factor(
     intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(Motion.ZOOM_IN, intensity, canvas_w, canvas_h, output)
+    path = plan_path([Motion.ZOOM_IN], intensity, canvas_w, canvas_h, output)
     assert path.zoom(0.0) == 1.0
     assert path.zoom(1.0) == pytest.approx(ZOOM_FACTOR[intensity], rel=1e-12)
     first = path.window(0.0)
@@ -295,7 +295,7 @@ def test_zoom_in_runs_from_cover_to_its_factor(
 def test_zoom_out_runs_from_its_factor_to_cover(
     intensity: Intensity, canvas_w: int, canvas_h: int, output: Size
 ) -> None:
-    path = plan_path(Motion.ZOOM_OUT, intensity, canvas_w, canvas_h, output)
+    path = plan_path([Motion.ZOOM_OUT], intensity, canvas_w, canvas_h, output)
     assert path.zoom(0.0) == pytest.approx(ZOOM_FACTOR[intensity], rel=1e-12)
     assert path.zoom(1.0) == pytest.approx(1.0, rel=1e-12)
     last = path.window(1.0)
@@ -304,8 +304,8 @@ def test_zoom_out_runs_from_its_factor_to_cover(
 
 @pytest.mark.parametrize("intensity", list(Intensity))
 def test_zoom_in_and_zoom_out_are_time_reversals(intensity: Intensity) -> None:
-    zoom_in = plan_path(Motion.ZOOM_IN, intensity, 3000, 4000, Size(1080, 1920))
-    zoom_out = plan_path(Motion.ZOOM_OUT, intensity, 3000, 4000, Size(1080, 1920))
+    zoom_in = plan_path([Motion.ZOOM_IN], intensity, 3000, 4000, Size(1080, 1920))
+    zoom_out = plan_path([Motion.ZOOM_OUT], intensity, 3000, 4000, Size(1080, 1920))
     for t in GRID[::20]:
         assert zoom_in.scale(float(t)) == pytest.approx(zoom_out.scale(1.0 - float(t)), rel=1e-12)
 
@@ -318,7 +318,7 @@ def test_stronger_intensities_move_further() -> None:
 
 
 def test_static_path_does_not_move() -> None:
-    path = plan_path(Motion.STATIC, Intensity.STRONG, 3000, 2000, Size(1920, 1080))
+    path = plan_path([Motion.STATIC], Intensity.STRONG, 3000, 2000, Size(1920, 1080))
     assert {path.window(float(t)) for t in GRID[::100]} == {path.window(0.0)}
 
 
@@ -327,6 +327,6 @@ def test_static_path_does_not_move() -> None:
 def test_max_zoom_bounds_every_path_on_a_canvas_of_the_output_aspect(
     motion: Motion, intensity: Intensity, output: Size
 ) -> None:
-    path = plan_path(motion, intensity, output.width * 2, output.height * 2, output)
+    path = plan_path([motion], intensity, output.width * 2, output.height * 2, output)
     assert max(path.zoom_start, path.zoom_end) <= max_zoom() + 1e-12
     assert path.max_scale == pytest.approx(max(path.scale(float(t)) for t in GRID[::50]), rel=1e-12)

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from i2v.backends.local.camera import CameraPath, plan_path
+from i2v.backends.local.camera import CameraPath
+from i2v.backends.local.path import plan_path
 from i2v.backends.local.renderer import PathRenderer, frame_times, visited_bounds
 from i2v.backends.local.resample import TOLERANCE_PX, plan_resize
 from i2v.domain.motion import Intensity, Motion
@@ -84,7 +85,7 @@ def predicted_position(path: CameraPath, t: float, x0: float, y0: float) -> tupl
 @pytest.mark.parametrize("size", OUTPUT_SIZES, ids=str)
 def test_frames_are_nv12_of_the_output_size(size: Size) -> None:
     canvas = uniform(size.width + 200, size.height + 100, (90, 140, 200))
-    path = plan_path(Motion.ZOOM_IN, Intensity.NORMAL, size.width + 200, size.height + 100, size)
+    path = plan_path([Motion.ZOOM_IN], Intensity.NORMAL, size.width + 200, size.height + 100, size)
     frames = list(PathRenderer(canvas, path, 3))
     assert len(frames) == 3
     for frame in frames:
@@ -112,7 +113,7 @@ def test_frame_times_span_the_clip_evenly(count: int) -> None:
 def test_uniform_canvas_renders_uniform_frames(motion: Motion, size: Size) -> None:
     colour = (200, 60, 30)
     canvas_w, canvas_h = 1600, 1200  # a different aspect from every output
-    path = plan_path(motion, Intensity.STRONG, canvas_w, canvas_h, size)
+    path = plan_path([motion], Intensity.STRONG, canvas_w, canvas_h, size)
     renderer = PathRenderer(
         uniform(canvas_w, canvas_h, colour), path, 3
     )  # both ends and the middle
@@ -142,7 +143,7 @@ def test_output_frame_maps_inside_the_source_plane(
     size: Size,
     t: float,
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, size)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, size)
     renderer = PathRenderer(uniform(canvas_w, canvas_h, (1, 2, 3)), path, 4)
     luma, _ = renderer.affines(t)
     source_w, source_h = renderer.source_shape
@@ -172,7 +173,7 @@ def test_dot_moves_smoothly_with_sub_pixel_precision(
     canvas_w: int, canvas_h: int, size: Size, motion: Motion
 ) -> None:
     x0, y0 = canvas_w * 0.6 + 0.3, canvas_h * 0.42 + 0.3  # off-centre, in every frame
-    path = plan_path(motion, Intensity.STRONG, canvas_w, canvas_h, size)
+    path = plan_path([motion], Intensity.STRONG, canvas_w, canvas_h, size)
     renderer = PathRenderer(gaussian_dot(canvas_w, canvas_h, x0, y0), path, 40)
     centroids = np.array([luma_centroid(frame, size) for frame in renderer])
     predicted = np.array([predicted_position(path, t, x0, y0) for t in renderer.times])
@@ -195,7 +196,7 @@ def test_static_path_at_one_to_one_reproduces_the_canvas_luma() -> None:
     size = Size(640, 360)
     noise = np.random.default_rng(5).integers(0, 256, (36, 64, 3), dtype=np.uint8)
     canvas = cv2.resize(noise, (640, 360), interpolation=cv2.INTER_CUBIC)
-    path = plan_path(Motion.STATIC, Intensity.NORMAL, 640, 360, size)
+    path = plan_path([Motion.STATIC], Intensity.NORMAL, 640, 360, size)
     frames = list(PathRenderer(canvas, path, 2))
     expected_luma, _, _ = rgb_to_ycbcr420(canvas)
     for frame in frames:
@@ -216,7 +217,7 @@ def test_chroma_is_sited_where_luma_puts_the_same_point(
     motion: Motion, size: Size, t: float, u: float, v: float
 ) -> None:
     canvas_w, canvas_h = 1400, 1000
-    path = plan_path(motion, Intensity.NORMAL, canvas_w, canvas_h, size)
+    path = plan_path([motion], Intensity.NORMAL, canvas_w, canvas_h, size)
     renderer = PathRenderer(uniform(canvas_w, canvas_h, (0, 0, 0)), path, 3)
     luma, chroma = renderer.affines(t)
     source_w, source_h = renderer.source_shape
@@ -252,7 +253,7 @@ def test_visited_bounds_are_inside_the_canvas_and_hold_every_window(
     size: Size,
     frames: int,
 ) -> None:
-    path = plan_path(motion, intensity, canvas_w, canvas_h, size)
+    path = plan_path([motion], intensity, canvas_w, canvas_h, size)
     windows = [path.window(t) for t in frame_times(frames)]
     left, top, right, bottom = visited_bounds(windows, canvas_w, canvas_h)
     assert 0 <= left < right <= canvas_w
@@ -265,7 +266,7 @@ def test_visited_bounds_are_inside_the_canvas_and_hold_every_window(
 
 
 def test_visited_bounds_crop_a_pan_to_its_sweep() -> None:
-    path = plan_path(Motion.PAN_RIGHT, Intensity.SUBTLE, 4000, 1000, Size(1080, 1080))
+    path = plan_path([Motion.PAN_RIGHT], Intensity.SUBTLE, 4000, 1000, Size(1080, 1080))
     windows = [path.window(t) for t in frame_times(30)]
     left, top, right, bottom = visited_bounds(windows, 4000, 1000)
     assert (top, bottom) == (0, 1000)
@@ -274,7 +275,7 @@ def test_visited_bounds_crop_a_pan_to_its_sweep() -> None:
 
 @pytest.mark.parametrize("motion", [Motion.ZOOM_OUT, Motion.STATIC])
 def test_visited_bounds_stay_inside_an_odd_sized_canvas(motion: Motion) -> None:
-    path = plan_path(motion, Intensity.NORMAL, 1001, 1001, Size(1080, 1080))
+    path = plan_path([motion], Intensity.NORMAL, 1001, 1001, Size(1080, 1080))
     windows = [path.window(t) for t in frame_times(10)]
     left, top, right, bottom = visited_bounds(windows, 1001, 1001)
     assert (left, top) >= (0, 0)
@@ -285,7 +286,7 @@ def test_visited_bounds_stay_inside_an_odd_sized_canvas(motion: Motion) -> None:
 def test_renderer_accepts_an_odd_sized_canvas(canvas_w: int, canvas_h: int) -> None:
     size = Size(1080, 1920)
     colour = (10, 200, 120)
-    path = plan_path(Motion.ZOOM_OUT, Intensity.NORMAL, canvas_w, canvas_h, size)
+    path = plan_path([Motion.ZOOM_OUT], Intensity.NORMAL, canvas_w, canvas_h, size)
     frame = next(iter(PathRenderer(uniform(canvas_w, canvas_h, colour), path, 3)))
     assert frame.shape == (1920 * 3 // 2, 1080)
     assert np.all(planes(frame, size)[0] == expected_ycbcr(colour)[0])
@@ -296,7 +297,7 @@ def test_odd_sized_photo_larger_than_the_output_keeps_its_content() -> None:
     rows = np.linspace(0, 255, canvas_h).round().astype(np.uint8)
     canvas = np.ascontiguousarray(np.broadcast_to(rows[:, None, None], (canvas_h, canvas_w, 3)))
     size = Size(360, 640)
-    path = plan_path(Motion.ZOOM_IN, Intensity.SUBTLE, canvas_w, canvas_h, size)
+    path = plan_path([Motion.ZOOM_IN], Intensity.SUBTLE, canvas_w, canvas_h, size)
     assert path.max_scale < 1.0  # the renderer shrinks the canvas before warping
     frame = next(iter(PathRenderer(canvas, path, 3)))
     column = planes(frame, size)[0][:, size.width // 2].astype(int)
@@ -340,7 +341,7 @@ def test_contain_canvas_has_the_output_aspect_and_room_to_zoom(size: Size) -> No
 def test_almost_every_frame_takes_the_planned_resize(motion: Motion) -> None:
     # A bilinear warp costs ~3x a planned resize per plane: it is for rare scales only.
     size = Size(1080, 1920)
-    path = plan_path(motion, Intensity.SUBTLE, 3000, 2000, size)
+    path = plan_path([motion], Intensity.SUBTLE, 3000, 2000, size)
     renderer = PathRenderer(uniform(3000, 2000, (1, 2, 3)), path, 150)
     planned = 0
     for t in renderer.times:

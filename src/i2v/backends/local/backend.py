@@ -13,7 +13,8 @@ from i2v.backends.base import (
     Progress,
     ProgressCallback,
 )
-from i2v.backends.local.camera import max_zoom, plan_path
+from i2v.backends.local.camera import max_zoom
+from i2v.backends.local.path import plan_path
 from i2v.backends.local.renderer import PathRenderer
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, RenderSpec
 from i2v.errors import InvalidParameter
@@ -65,7 +66,9 @@ class LocalBackend:
             request.image.rgb, request.size, request.fit, max_zoom(), request.backdrop
         ).pixels
         height, width = canvas.shape[:2]
-        path = plan_path(request.motion, request.intensity, width, height, request.size)
+        path = plan_path(
+            [request.motion, *request.then], request.intensity, width, height, request.size
+        )
         renderer = PathRenderer(canvas, path, request.frame_count)
         on_progress(Progress("prepare", 1, 1))
         return FrameStream(
