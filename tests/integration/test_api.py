@@ -15,7 +15,7 @@ import pytest
 from i2v.db.engine import Database
 from i2v.services import accounts
 from tests.conftest import png_header_only
-from tests.support.api import EXAMPLE, QUICK, Api, running_api
+from tests.support.api import EXAMPLE, QUICK, Api, running_api, sse_events
 
 pytestmark = pytest.mark.integration
 
@@ -148,23 +148,12 @@ def test_delete_removes_the_job_and_its_files(api: Api) -> None:
     assert api.client.get(f"/v1/jobs/{job['id']}/video", headers=api.alice).status_code == 404
 
 
-def _sse(text: str) -> list[dict[str, str]]:
-    events = []
-    for block in text.split("\n\n"):
-        fields = dict(
-            line.split(": ", 1) for line in block.splitlines() if ": " in line and line[0] != ":"
-        )
-        if "event" in fields:
-            events.append(fields)
-    return events
-
-
 def test_events_stream_until_done_and_resume_with_last_event_id(api: Api) -> None:
     job = api.submit(api.alice)
     with api.client.stream("GET", f"/v1/jobs/{job['id']}/events", headers=api.alice) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = _sse(response.read().decode())
+        events = sse_events(response.read().decode())
     states = [json.loads(e["data"])["state"] for e in events if e["event"] == "state"]
     assert states == ["queued", "running", "succeeded"]
     progress = [json.loads(e["data"])["progress"] for e in events if e["event"] == "progress"]
@@ -176,14 +165,14 @@ def test_events_stream_until_done_and_resume_with_last_event_id(api: Api) -> Non
     resumed = api.client.get(
         f"/v1/jobs/{job['id']}/events", headers={**api.alice, "Last-Event-ID": str(middle)}
     )
-    assert [int(e["id"]) for e in _sse(resumed.text)] == [i for i in ids if i > middle]
+    assert [int(e["id"]) for e in sse_events(resumed.text)] == [i for i in ids if i > middle]
     # Resumed after the last event of a job that is over: the stream ends, it does not idle.
     started = time.monotonic()
     after_end = api.client.get(
         f"/v1/jobs/{job['id']}/events", headers={**api.alice, "Last-Event-ID": str(ids[-1])}
     )
     assert after_end.status_code == 200
-    assert _sse(after_end.text) == []
+    assert sse_events(after_end.text) == []
     assert time.monotonic() - started < 5
     other = api.client.get(f"/v1/jobs/{job['id']}/events", headers=api.bob)
     assert other.status_code == 404

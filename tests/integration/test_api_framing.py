@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import struct
 import wave
@@ -14,7 +15,7 @@ import av
 import pytest
 
 from i2v.db.engine import Database
-from tests.support.api import EXAMPLE, QUICK, Api, running_api
+from tests.support.api import EXAMPLE, QUICK, Api, running_api, sse_events
 
 pytestmark = pytest.mark.integration
 
@@ -65,9 +66,10 @@ def test_framing_fields_and_music_make_the_video_asked_for(api: Api, tmp_path: P
     with av.open(str(video)) as container:
         sound = container.streams.audio[0].codec_context
         assert (sound.name, sound.sample_rate, sound.channels) == ("aac", 48000, 2)
-    events = api.client.get(f"/v1/jobs/{job['id']}/events?stream=false", headers=api.alice)
-    framing = [e for e in events.json()["events"] if e["type"] == "framing"]
-    assert framing[0]["data"] == {"focus": [0.3, 0.4], "source": "user"}
+    with api.client.stream("GET", f"/v1/jobs/{job['id']}/events", headers=api.alice) as events:
+        text = "".join(events.iter_text())
+    framing = [json.loads(e["data"]) for e in sse_events(text) if e.get("event") == "framing"]
+    assert framing == [{"focus": [0.3, 0.4], "source": "user"}]
     # The music is stored like the pictures, and goes with the job.
     assert api.client.delete(f"/v1/jobs/{job['id']}", headers=api.alice).status_code == 204
     stored = list((tmp_path / "data").rglob("*.audio"))

@@ -73,3 +73,15 @@ def running_api(
     app.close()
     with TestClient(create_app(settings, host=host)) as client:
         yield Api(client, keys["alice"], keys["bob"], keys["root"])
+
+
+def sse_events(text: str) -> list[dict[str, str]]:
+    """The events of a server-sent event stream's text, each as its fields."""
+    events = []
+    for block in text.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and line[0] != ":"
+        )
+        if "event" in fields:
+            events.append(fields)
+    return events

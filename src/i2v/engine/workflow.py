@@ -168,6 +168,11 @@ def _render(result_key: str, spec: JobSpec) -> dict[str, Any]:
             end_image_path=end_source,
             music_path=music,
         )
+        if result.framing is not None:  # where the renderer aimed, and why
+            framing = {"focus": list(result.framing.focus), "source": result.framing.source}
+            with ctx.app.db.session() as session:
+                for job_id in repo.jobs_for_result(session, result_key, rows.ACTIVE):
+                    repo.add_event(session, job_id, "framing", framing)
         stored: dict[str, Any] = {}
         for kind, path in ((VIDEO, result.video), (COVER, result.cover)):
             info = ctx.blobs.put(artifact_key(result_key, kind), path, CONTENT_TYPES[kind])

@@ -33,6 +33,12 @@ class Canvas:
     pixels: NDArray[np.uint8]
     placement: Placement
 
+    def point_to_canvas(self, x: float, y: float) -> tuple[float, float]:
+        """A point, in fractions of the picture, in fractions of the canvas instead."""
+        height, width = self.pixels.shape[:2]
+        p = self.placement
+        return (p.x0 + x * p.width) / width, (p.y0 + y * p.height) / height
+
     def to_canvas(self, box: Box) -> Box:
         """`box`, in fractions of the picture, in fractions of the canvas instead."""
         height, width = self.pixels.shape[:2]

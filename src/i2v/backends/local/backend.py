@@ -15,7 +15,9 @@ from i2v.backends.base import (
 )
 from i2v.backends.local.camera import max_zoom
 from i2v.backends.local.path import plan_path
+from i2v.backends.local.framing import frame
 from i2v.backends.local.renderer import PathRenderer
+from i2v.framing.cover import cover_frame
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, RenderSpec
 from i2v.errors import InvalidParameter
 from i2v.media.canvas import build_canvas
@@ -62,18 +64,28 @@ class LocalBackend:
         # every core they only take CPU from the encoder (and from other jobs), so OpenCV
         # runs on the calling thread. Process-wide: OpenCV has no per-thread setting.
         cv2.setNumThreads(1)
-        canvas = build_canvas(
-            request.image.rgb, request.size, request.fit, max_zoom(), request.backdrop
-        ).pixels
-        height, width = canvas.shape[:2]
+        rgb = request.image.rgb
+        canvas = build_canvas(rgb, request.size, request.fit, max_zoom(), request.backdrop)
+        framed = frame(rgb, canvas, request.size, request.prompt, request.focus)
+        height, width = canvas.pixels.shape[:2]
         path = plan_path(
-            [request.motion, *request.then], request.intensity, width, height, request.size
+            [request.motion, *request.then],
+            request.intensity,
+            width,
+            height,
+            request.size,
+            framed.subject,
+            framed.zones,
+            aim_at_face=framed.aim_at_face,
         )
-        renderer = PathRenderer(canvas, path, request.frame_count)
+        renderer = PathRenderer(canvas.pixels, path, request.frame_count)
+        cover = cover_frame(path, framed.subject, framed.zones, request.frame_count)
         on_progress(Progress("prepare", 1, 1))
         return FrameStream(
             size=request.size,
             fps=request.fps,
             frame_count=request.frame_count,
             frames=renderer.__iter__,
+            cover_frame=cover,
+            framing=framed.record,
         )

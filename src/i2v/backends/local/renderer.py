@@ -98,7 +98,7 @@ class PathRenderer:
         region = _resampled(canvas[top:bottom, left:right], factor, need_w, need_h)
         self._origin = (float(left), float(top))
         self._factor = factor  # source px per canvas px
-        min_scale = min(path.scale(t) for t in (0.0, 1.0)) / factor
+        min_scale = path.min_scale / factor  # a compound move may be widest mid-way
         out_w, out_h = path.output.width, path.output.height
         self._luma = Plane(need_w, need_h, 1, min_scale, out_w, out_h)
         # Cb and Cr interleaved, as in the frame: one resize of two channels, and no shuffling.
