@@ -16,10 +16,22 @@ from i2v.framing.base import Box
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 
-# Annotated by hand on tests/data/faces/astronaut_head.jpg (256x320 px): the face from hairline
-# to chin and cheek to cheek, and the whole head with the hair.
-_FACE_PX = (77, 68, 178, 175)
-_HEAD_PX = (57, 15, 206, 178)
+Pixels = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A face photo in tests/data/faces (256x320 px), with boxes marked by hand on it: the face
+    from hairline to chin (ear or cheek to cheek or nose tip) and the head with the hair."""
+
+    file: str
+    face: Pixels
+    head: Pixels
+
+
+ASTRONAUT = Sample("astronaut_head.jpg", face=(77, 68, 178, 175), head=(57, 15, 206, 178))
+# In three-quarter profile, one eye behind a camera: harder than the astronaut's frontal face.
+CAMERAMAN = Sample("cameraman_head.jpg", face=(65, 85, 134, 157), head=(43, 25, 150, 160))
 
 LANDSCAPE = (3000, 2000)
 WIDE = (1920, 1080)
@@ -39,9 +51,19 @@ class Scene:
     faces: tuple[Box, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One face in a scene: its head's height (a share of the picture's) and centre."""
+
+    height: float
+    centre: tuple[float, float]
+    mirror: bool = False
+    sample: Sample = ASTRONAUT
+
+
 @cache
-def _portrait() -> NDArray[np.uint8]:
-    with Image.open(FACES / "astronaut_head.jpg") as image:
+def _photo(file: str) -> NDArray[np.uint8]:
+    with Image.open(FACES / file) as image:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
@@ -101,36 +123,35 @@ def _grass(size: tuple[int, int], seed: int) -> NDArray[np.uint8]:
 # Subjects.
 
 
-def _paste_face(
-    canvas: NDArray[np.uint8], head_height: float, centre: tuple[float, float], mirror: bool
-) -> tuple[Box, Box]:
-    """Paste the portrait so its head is `head_height` of the canvas's height, centred at
-    `centre` (fractions); returns the face and head boxes, which must lie inside the canvas.
+def _paste_face(canvas: NDArray[np.uint8], person: Person) -> tuple[Box, Box]:
+    """Paste a face photo so its head is `person.height` of the canvas's height, centred at
+    `person.centre` (fractions); returns the face and head boxes, which must lie inside the
+    canvas.
 
-    The portrait's edges are feathered so that its studio backdrop blends into the scene
+    The photo's edges are feathered so that its studio backdrop blends into the scene
     rather than making a hard-edged rectangle, which would itself look salient.
     """
     height, width = canvas.shape[:2]
-    portrait = _portrait()[:, ::-1] if mirror else _portrait()
-    source_head = _HEAD_PX[3] - _HEAD_PX[1]
-    scale = head_height * height / source_head
-    size = (round(portrait.shape[1] * scale), round(portrait.shape[0] * scale))
+    sample = person.sample
+    photo = _photo(sample.file)[:, ::-1] if person.mirror else _photo(sample.file)
+    scale = person.height * height / (sample.head[3] - sample.head[1])
+    size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
     scaled = np.asarray(
-        cv2.resize(portrait, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC),
+        cv2.resize(photo, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC),
         dtype=np.uint8,
     )
-    head = (
-        _HEAD_PX if not mirror else (256 - _HEAD_PX[2], _HEAD_PX[1], 256 - _HEAD_PX[0], _HEAD_PX[3])
-    )
-    face = (
-        _FACE_PX if not mirror else (256 - _FACE_PX[2], _FACE_PX[1], 256 - _FACE_PX[0], _FACE_PX[3])
-    )
+    side = photo.shape[1]
+
+    def mirrored(px: Pixels) -> Pixels:
+        return (side - px[2], px[1], side - px[0], px[3]) if person.mirror else px
+
+    head, face = mirrored(sample.head), mirrored(sample.face)
     head_centre = ((head[0] + head[2]) / 2 * scale, (head[1] + head[3]) / 2 * scale)
-    x0 = round(centre[0] * width - head_centre[0])
-    y0 = round(centre[1] * height - head_centre[1])
+    x0 = round(person.centre[0] * width - head_centre[0])
+    y0 = round(person.centre[1] * height - head_centre[1])
     _blend(canvas, scaled, x0, y0, feather=0.12)
 
-    def placed(px: tuple[int, int, int, int]) -> Box:
+    def placed(px: Pixels) -> Box:
         return Box(
             (x0 + px[0] * scale) / width,
             (y0 + px[1] * scale) / height,
@@ -161,9 +182,18 @@ def _blend(
     canvas[top:bottom, left:right] = _u8(weight * part + (1 - weight) * under)
 
 
-def _shape(canvas: NDArray[np.uint8], box: Box, colour: tuple[int, int, int], kind: str) -> Box:
-    """Draw an object filling `box` (fractions): an ellipse, a box, or a box striped with black;
-    returns the box of the pixels drawn."""
+@dataclass(frozen=True, slots=True)
+class Thing:
+    """A faceless object: an ellipse, a box, or a box striped with black, filling `box`."""
+
+    kind: str
+    box: Box
+    colour: tuple[int, int, int]
+
+
+def _shape(canvas: NDArray[np.uint8], thing: Thing) -> Box:
+    """Draw `thing` on the canvas; returns the box of the pixels drawn."""
+    box, colour, kind = thing.box, thing.colour, thing.kind
     height, width = canvas.shape[:2]
     left, top = round(box.left * width), round(box.top * height)
     right, bottom = round(box.right * width), round(box.bottom * height)
@@ -186,147 +216,143 @@ def _shape(canvas: NDArray[np.uint8], box: Box, colour: tuple[int, int, int], ki
 # names makes one 18 MB picture at a time), then the faces or the object on it.
 
 Background = Callable[[], NDArray[np.uint8]]
-Head = tuple[float, tuple[float, float], bool]  # head height, head centre, mirrored
 L, W, P, T, S = LANDSCAPE, WIDE, PORTRAIT, TALL, SQUARE
 GREY, WARM, COOL, SKY = (128, 128, 128), (170, 150, 120), (90, 110, 140), (210, 220, 235)
 
 # Real faces: one person in varied places, sizes and picture shapes, then groups ("faces-"),
 # whose subject is every head.
-_FACES: dict[str, tuple[Background, list[Head]]] = {
-    "face-landscape-left-third": (partial(_noise, L, 1, WARM), [(0.40, (0.20, 0.45), False)]),
-    "face-landscape-right": (partial(_noise, L, 2, COOL), [(0.30, (0.80, 0.40), True)]),
-    "face-landscape-small": (partial(_noise, L, 3, GREY), [(0.16, (0.62, 0.35), False)]),
+_FACES: dict[str, tuple[Background, list[Person]]] = {
+    "face-landscape-left-third": (partial(_noise, L, 1, WARM), [Person(0.40, (0.20, 0.45))]),
+    "face-landscape-right": (
+        partial(_noise, L, 2, COOL),
+        [Person(0.30, (0.80, 0.40), mirror=True)],
+    ),
+    "face-landscape-small": (partial(_noise, L, 3, GREY), [Person(0.16, (0.62, 0.35))]),
     "face-landscape-large": (
         partial(_gradient, L, (200, 190, 180), (90, 80, 70)),
-        [(0.80, (0.50, 0.50), False)],
+        [Person(0.80, (0.50, 0.50))],
     ),
     "face-wide-top-right": (
         partial(_stripes, W, 40, (150, 150, 160), (120, 120, 130)),
-        [(0.35, (0.78, 0.25), False)],
+        [Person(0.35, (0.78, 0.25))],
     ),
-    "face-wide-left-edge": (partial(_noise, W, 4, (100, 130, 100)), [(0.45, (0.13, 0.55), True)]),
+    "face-wide-left-edge": (
+        partial(_noise, W, 4, (100, 130, 100)),
+        [Person(0.45, (0.13, 0.55), mirror=True)],
+    ),
     "face-portrait-top": (
         partial(_gradient, P, SKY, (120, 130, 150)),
-        [(0.20, (0.50, 0.18), False)],
+        [Person(0.20, (0.50, 0.18))],
     ),
-    "face-portrait-low-left": (partial(_noise, P, 5, WARM), [(0.15, (0.30, 0.70), True)]),
-    "face-portrait-close": (partial(_plain, P, (60, 60, 70)), [(0.40, (0.50, 0.40), False)]),
-    "face-tall-bottom-right": (partial(_grass, T, 6), [(0.18, (0.72, 0.82), False)]),
-    "face-square-centre": (partial(_plain, S, (235, 235, 235)), [(0.60, (0.50, 0.45), False)]),
-    "face-square-right-edge": (partial(_noise, S, 7, COOL), [(0.35, (0.84, 0.50), True)]),
-    "face-square-top-left": (partial(_grass, S, 8), [(0.30, (0.22, 0.22), False)]),
+    "face-portrait-low-left": (
+        partial(_noise, P, 5, WARM),
+        [Person(0.15, (0.30, 0.70), mirror=True)],
+    ),
+    "face-portrait-close": (partial(_plain, P, (60, 60, 70)), [Person(0.40, (0.50, 0.40))]),
+    "face-tall-bottom-right": (partial(_grass, T, 6), [Person(0.18, (0.72, 0.82))]),
+    "face-square-centre": (partial(_plain, S, (235, 235, 235)), [Person(0.60, (0.50, 0.45))]),
+    "face-square-right-edge": (
+        partial(_noise, S, 7, COOL),
+        [Person(0.35, (0.84, 0.50), mirror=True)],
+    ),
+    "face-square-top-left": (partial(_grass, S, 8), [Person(0.30, (0.22, 0.22))]),
+    "face-profile-landscape": (
+        partial(_noise, L, 20, WARM),
+        [Person(0.40, (0.35, 0.45), sample=CAMERAMAN)],
+    ),
+    "face-profile-portrait-mirrored": (
+        partial(_gradient, P, SKY, (150, 160, 170)),
+        [Person(0.22, (0.60, 0.30), mirror=True, sample=CAMERAMAN)],
+    ),
+    "face-profile-square": (partial(_grass, S, 21), [Person(0.30, (0.68, 0.38), sample=CAMERAMAN)]),
+    "faces-two-people-wide": (
+        partial(_noise, W, 22, COOL),
+        [Person(0.40, (0.30, 0.45)), Person(0.40, (0.70, 0.45), sample=CAMERAMAN)],
+    ),
     "faces-pair-landscape": (
         partial(_noise, L, 9, GREY),
-        [(0.35, (0.35, 0.45), False), (0.30, (0.65, 0.48), True)],
+        [Person(0.35, (0.35, 0.45)), Person(0.30, (0.65, 0.48), mirror=True)],
     ),
     "faces-trio-wide": (
         partial(_gradient, W, (180, 200, 220), (140, 150, 160)),
-        [(0.30, (0.25, 0.50), False), (0.38, (0.52, 0.45), True), (0.28, (0.80, 0.52), False)],
+        [
+            Person(0.30, (0.25, 0.50)),
+            Person(0.38, (0.52, 0.45), mirror=True),
+            Person(0.28, (0.80, 0.52)),
+        ],
     ),
     "faces-pair-portrait": (
         partial(_noise, P, 10, WARM),
-        [(0.16, (0.30, 0.35), True), (0.14, (0.70, 0.40), False)],
+        [Person(0.16, (0.30, 0.35), mirror=True), Person(0.14, (0.70, 0.40))],
     ),
 }
 
 # Faceless objects: bright, dark or colourful, on plain, textured or graded backgrounds; off
-# centre, near edges, small and large, solid and striped. (background, box, colour, shape)
-_OBJECTS: dict[str, tuple[Background, Box, tuple[int, int, int], str]] = {
+# centre, near edges, small and large, solid and striped.
+_OBJECTS: dict[str, tuple[Background, Thing]] = {
     "object-red-ellipse-on-grey-noise": (
         partial(_noise, L, 11, GREY),
-        Box(0.15, 0.30, 0.40, 0.70),
-        (210, 40, 30),
-        "ellipse",
+        Thing("ellipse", Box(0.15, 0.30, 0.40, 0.70), (210, 40, 30)),
     ),
     "object-dark-box-on-light": (
         partial(_plain, L, (225, 220, 210)),
-        Box(0.60, 0.20, 0.85, 0.60),
-        (30, 30, 40),
-        "box",
+        Thing("box", Box(0.60, 0.20, 0.85, 0.60), (30, 30, 40)),
     ),
     "object-yellow-on-blue-gradient": (
         partial(_gradient, W, (60, 90, 160), (20, 30, 80)),
-        Box(0.70, 0.55, 0.88, 0.90),
-        (240, 210, 40),
-        "ellipse",
+        Thing("ellipse", Box(0.70, 0.55, 0.88, 0.90), (240, 210, 40)),
     ),
     "object-small-white-on-dark": (
         partial(_noise, L, 12, (40, 40, 45)),
-        Box(0.30, 0.40, 0.36, 0.49),
-        (245, 245, 240),
-        "ellipse",
+        Thing("ellipse", Box(0.30, 0.40, 0.36, 0.49), (245, 245, 240)),
     ),
     "object-large-blue-on-sand": (
         partial(_noise, W, 13, (200, 180, 140)),
-        Box(0.25, 0.15, 0.75, 0.85),
-        (40, 80, 200),
-        "box",
+        Thing("box", Box(0.25, 0.15, 0.75, 0.85), (40, 80, 200)),
     ),
     "object-near-left-edge": (
         partial(_noise, W, 14, COOL),
-        Box(0.02, 0.35, 0.16, 0.70),
-        (250, 140, 20),
-        "ellipse",
+        Thing("ellipse", Box(0.02, 0.35, 0.16, 0.70), (250, 140, 20)),
     ),
     "object-near-top-edge-portrait": (
         partial(_gradient, P, (230, 230, 230), (180, 180, 190)),
-        Box(0.55, 0.03, 0.85, 0.20),
-        (200, 20, 90),
-        "ellipse",
+        Thing("ellipse", Box(0.55, 0.03, 0.85, 0.20), (200, 20, 90)),
     ),
     "object-portrait-bottom": (
         partial(_noise, P, 15, (120, 140, 110)),
-        Box(0.20, 0.72, 0.55, 0.92),
-        (250, 250, 250),
-        "box",
+        Thing("box", Box(0.20, 0.72, 0.55, 0.92), (250, 250, 250)),
     ),
     "object-tall-striped": (
         partial(_plain, T, (90, 100, 90)),
-        Box(0.40, 0.30, 0.75, 0.65),
-        (240, 200, 30),
-        "striped",
+        Thing("striped", Box(0.40, 0.30, 0.75, 0.65), (240, 200, 30)),
     ),
     "object-on-grass": (
         partial(_grass, L, 16),
-        Box(0.58, 0.25, 0.78, 0.62),
-        (220, 30, 40),
-        "ellipse",
+        Thing("ellipse", Box(0.58, 0.25, 0.78, 0.62), (220, 30, 40)),
     ),
     "object-on-stripes": (
         partial(_stripes, S, 30, (150, 150, 150), (110, 110, 110)),
-        Box(0.20, 0.55, 0.45, 0.85),
-        (30, 160, 230),
-        "ellipse",
+        Thing("ellipse", Box(0.20, 0.55, 0.45, 0.85), (30, 160, 230)),
     ),
     "object-square-centre-small": (
         partial(_noise, S, 17, WARM),
-        Box(0.46, 0.44, 0.56, 0.56),
-        (20, 120, 40),
-        "box",
+        Thing("box", Box(0.46, 0.44, 0.56, 0.56), (20, 120, 40)),
     ),
     "object-square-bottom-right": (
         partial(_plain, S, (30, 40, 60)),
-        Box(0.66, 0.62, 0.94, 0.92),
-        (250, 220, 180),
-        "ellipse",
+        Thing("ellipse", Box(0.66, 0.62, 0.94, 0.92), (250, 220, 180)),
     ),
     "object-low-contrast": (
         partial(_noise, L, 18, GREY),
-        Box(0.55, 0.50, 0.75, 0.80),
-        (165, 150, 120),
-        "ellipse",
+        Thing("ellipse", Box(0.55, 0.50, 0.75, 0.80), (165, 150, 120)),
     ),
     "object-wide-banner": (
         partial(_noise, W, 19, (60, 60, 60)),
-        Box(0.10, 0.62, 0.60, 0.78),
-        (240, 90, 200),
-        "box",
+        Thing("box", Box(0.10, 0.62, 0.60, 0.78), (240, 90, 200)),
     ),
     "object-landscape-top-right": (
         partial(_gradient, L, (250, 240, 220), (200, 180, 160)),
-        Box(0.72, 0.08, 0.92, 0.40),
-        (50, 60, 170),
-        "ellipse",
+        Thing("ellipse", Box(0.72, 0.08, 0.92, 0.40), (50, 60, 170)),
     ),
 }
 
@@ -335,8 +361,8 @@ def _face_scene(name: str) -> Scene:
     background, heads = _FACES[name]
     canvas = background().copy()
     faces, boxes = [], []
-    for head_height, centre, mirror in heads:
-        face, head = _paste_face(canvas, head_height, centre, mirror)
+    for person in heads:
+        face, head = _paste_face(canvas, person)
         faces.append(face)
         boxes.append(head)
     largest = max(faces, key=lambda box: box.width * box.height)
@@ -344,9 +370,9 @@ def _face_scene(name: str) -> Scene:
 
 
 def _object_scene(name: str) -> Scene:
-    background, box, colour, kind = _OBJECTS[name]
+    background, thing = _OBJECTS[name]
     canvas = background().copy()
-    return Scene(name, canvas, subject=_shape(canvas, box, colour, kind))
+    return Scene(name, canvas, subject=_shape(canvas, thing))
 
 
 def _union(boxes: list[Box]) -> Box:

@@ -38,6 +38,9 @@ class Face:
     box: Box  # brow to chin, cheek to cheek: the model's box, without hair
     eyes: tuple[float, float]  # the midpoint of the two eyes
     score: float
+    # The box and the model's six landmarks (eyes, nose, mouth, both ears) together: in
+    # profile the far ear lies outside `box`, and the head's back with it.
+    reach: Box
 
 
 def shrunk(rgb: NDArray[np.uint8], longest: int = WORKING_SIDE) -> NDArray[np.uint8]:
@@ -195,13 +198,19 @@ class FaceDetector:
                 min(1.0, max(0.0, float(row[5]) / width)),
                 min(1.0, max(0.0, float(row[6]) / height)),
             )
-            faces.append(Face(box=box, eyes=eyes, score=float(row[4])))
+            reach = _clamped_box(
+                min(float(row[0]), float(row[7])) / width,
+                min(float(row[1]), float(row[8])) / height,
+                max(float(row[2]), float(row[9])) / width,
+                max(float(row[3]), float(row[10])) / height,
+            )
+            faces.append(Face(box=box, eyes=eyes, score=float(row[4]), reach=reach or box))
         faces.sort(key=lambda face: (-face.box.width * face.box.height, face.box.left))
         return faces
 
     def _detect_window(self, small: NDArray[np.uint8], window: _Window) -> NDArray[np.float32]:
-        """Detections in one window, as rows (left, top, right, bottom, score, eye x, eye y) in
-        the working picture's pixels."""
+        """Detections in one window, as rows (left, top, right, bottom, score, eye x, eye y,
+        then the landmarks' left, top, right, bottom) in the working picture's pixels."""
         height, width = small.shape[:2]
         square = np.zeros((window.side, window.side, 3), dtype=np.uint8)
         part = small[window.y : window.y + window.side, window.x : window.x + window.side]
@@ -218,7 +227,7 @@ class FaceDetector:
         scores = 1.0 / (1.0 + np.exp(-logits))
         keep = scores >= self.min_score
         if not keep.any():
-            return np.zeros((0, 7), dtype=np.float32)
+            return np.zeros((0, 11), dtype=np.float32)
         raw, scores, anchors = raw[keep], scores[keep], self._anchors[keep]
         scale = window.side / _SIDE
         centre_x = (raw[:, 0] + anchors[:, 0] * _SIDE) * scale + window.x
@@ -227,6 +236,8 @@ class FaceDetector:
         # Keypoints 0 and 1 are the eyes (which is left depends on mirroring; the midpoint not).
         eye_x = ((raw[:, 4] + raw[:, 6]) / 2 + anchors[:, 0] * _SIDE) * scale + window.x
         eye_y = ((raw[:, 5] + raw[:, 7]) / 2 + anchors[:, 1] * _SIDE) * scale + window.y
+        marks_x = (raw[:, 4:16:2] + anchors[:, 0:1] * _SIDE) * scale + window.x
+        marks_y = (raw[:, 5:16:2] + anchors[:, 1:2] * _SIDE) * scale + window.y
         rows = np.stack(
             [
                 centre_x - half_w,
@@ -236,6 +247,10 @@ class FaceDetector:
                 scores,
                 eye_x,
                 eye_y,
+                marks_x.min(axis=1),
+                marks_y.min(axis=1),
+                marks_x.max(axis=1),
+                marks_y.max(axis=1),
             ],
             axis=1,
         ).astype(np.float32)

@@ -43,12 +43,13 @@ class _Extent:
         )
 
 
-def _head(face: Box) -> _Extent:
+def _head(face: Face) -> _Extent:
+    box, reach = face.box, face.reach
     return _Extent(
-        face.left - _SIDES * face.width,
-        face.top - _HAIR * face.height,
-        face.right + _SIDES * face.width,
-        face.bottom + _CHIN * face.height,
+        reach.left - _SIDES * box.width,
+        reach.top - _HAIR * box.height,
+        reach.right + _SIDES * box.width,
+        reach.bottom + _CHIN * box.height,
     )
 
 
@@ -57,7 +58,7 @@ def face_subject(faces: list[Face]) -> Subject:
     aimed at the largest face's eyes."""
     largest = max(faces, key=lambda face: face.box.width * face.box.height)
     floor = _GROUP_SHARE * largest.box.width * largest.box.height
-    heads = [_head(face.box) for face in faces if face.box.width * face.box.height >= floor]
+    heads = [_head(face) for face in faces if face.box.width * face.box.height >= floor]
     group = _Extent(
         min(head.left for head in heads),
         min(head.top for head in heads),
