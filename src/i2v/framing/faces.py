@@ -28,8 +28,8 @@ _OVERLAP = 0.3
 # The narrowest face (px of the model's input) it finds reliably, measured on the test faces.
 _SMALLEST = 14
 
-# The model sees 192 px, so anything finer in the source is thrown away; 640 leaves room for
-# the tiles below to see a face at up to 3x the whole-picture pass's resolution.
+# The model sees 192 px, so anything finer in the source is thrown away; 640 keeps the squares
+# below (as tall as the short side) at or above the model's resolution up to 3.3:1 pictures.
 WORKING_SIDE = 640
 
 
