@@ -14,8 +14,8 @@ from i2v.framing.saliency import most_salient
 # The model's face box runs from the hairline to the chin; a crop that keeps only that cuts
 # off the hair and crowds the chin, so the subject box grows by these shares of the face's
 # height (up, down) and width (each side).
-_HAIR = 0.45
-_CHIN = 0.25
+_HAIR = 0.55
+_CHIN = 0.15
 _SIDES = 0.25
 
 # A face under this share of the largest face's area is a bystander in the background, not

@@ -14,9 +14,15 @@ NO_ZONES = SafeZones("none")
 # At 1080x1920: top 250 px (For You tabs, search), bottom 460 px (caption, sound, CTA),
 # right 184 px (like/comment/share/save column, plus the 2026 playlist button), left 60 px.
 TIKTOK = SafeZones("tiktok", top=250 / 1920, bottom=460 / 1920, left=60 / 1080, right=184 / 1080)
-# Meta's Reels guidance: top 14%, bottom 35%, sides 6%; the right-hand button column
-# measures about 120 px at 1080 wide, more than 6%.
-INSTAGRAM_REELS = SafeZones("instagram-reels", top=0.14, bottom=0.35, left=0.06, right=120 / 1080)
+# Meta's Reels guidance: top 14%, sides 6%; the right-hand button column measures about
+# 120 px at 1080 wide, more than 6%. The bottom: organic Reels' caption block is about 450 px;
+# Meta's 35% is for ads, whose call-to-action button sits above it (the -ads preset).
+INSTAGRAM_REELS = SafeZones(
+    "instagram-reels", top=0.14, bottom=450 / 1920, left=0.06, right=120 / 1080
+)
+INSTAGRAM_REELS_ADS = SafeZones(
+    "instagram-reels-ads", top=0.14, bottom=0.35, left=0.06, right=120 / 1080
+)
 
 
 def union(name: str, *zones: SafeZones) -> SafeZones:
@@ -34,7 +40,7 @@ def union(name: str, *zones: SafeZones) -> SafeZones:
 DEFAULT_ZONES = union("default", TIKTOK, INSTAGRAM_REELS)
 
 PRESETS: dict[str, SafeZones] = {
-    z.name: z for z in (NO_ZONES, TIKTOK, INSTAGRAM_REELS, DEFAULT_ZONES)
+    z.name: z for z in (NO_ZONES, TIKTOK, INSTAGRAM_REELS, INSTAGRAM_REELS_ADS, DEFAULT_ZONES)
 }
 
 # Outputs at least this much taller than wide fill a phone's screen under the vertical UI;

@@ -14,12 +14,12 @@ from i2v.backends.base import (
     ProgressCallback,
 )
 from i2v.backends.local.camera import max_zoom
-from i2v.backends.local.path import plan_path
 from i2v.backends.local.framing import frame
+from i2v.backends.local.path import plan_path
 from i2v.backends.local.renderer import PathRenderer
-from i2v.framing.cover import cover_frame
 from i2v.domain.spec import MAX_DURATION_S, MAX_FPS, RenderSpec
 from i2v.errors import InvalidParameter
+from i2v.framing.cover import cover_frame
 from i2v.media.canvas import build_canvas
 from i2v.models.names import canonical
 

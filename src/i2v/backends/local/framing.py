@@ -4,7 +4,6 @@ canvas, the platform's safe zones, and whether the prompt asks to aim at a face.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -31,22 +30,10 @@ class Framed:
     record: Framing  # in fractions of the picture, for the job
 
 
-class _SharedFinder:
-    """One finder per process: its face model loads once. OpenCV's DNN nets are not safe to
-    run from two threads at once (a batch renders two pictures together), hence the lock."""
-
-    def __init__(self) -> None:
-        self._finder = Finder()
-        self._lock = threading.Lock()
-
-    def find(self, rgb: NDArray[np.uint8]) -> Subject:
-        with self._lock:
-            return self._finder.find(rgb)
-
-
 @cache
-def shared_finder() -> _SharedFinder:
-    return _SharedFinder()
+def shared_finder() -> Finder:
+    """One finder per process: its face model loads once (it takes one picture at a time)."""
+    return Finder()
 
 
 def aims_at_face(prompt: str) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from i2v.backends.local.camera import (
     PAN_DIRECTION,
@@ -237,6 +237,79 @@ def _zoom_levels(
     return levels, a
 
 
+# Around a found subject: its box is an estimate (hair and chin are guessed from the face's
+# box), so room is kept around it: up to this share of the box's width and height on each
+# side, and at most half the room the frame has, so the moves keep the other half.
+MARGIN = 0.15
+
+
+def _framing(
+    canvas_w: int,
+    canvas_h: int,
+    output: Size,
+    subject: Subject | None,
+    zones: SafeZones,
+    aim_at_face: bool,
+    base_w: float,
+) -> tuple[tuple[_Axis, _Axis], float, float]:
+    """The axes and window widths that keep the subject in view, with a margin around it.
+
+    Bands the subject cannot clear are dropped in this order: the top bar (it covers least),
+    the left margin (no UI sits there), then the bottom band. A subject wider than the safe
+    area even so is centred in it: it spills evenly into the side margin and the button
+    column rather than wholly under the buttons.
+    """
+    narrowest = base_w / max_zoom()
+
+    def framing(
+        who: Subject | None, bands: SafeZones
+    ) -> tuple[tuple[tuple[_Axis, _Axis], float, float], tuple[bool, bool]]:
+        axes = _axes(canvas_w, canvas_h, output, who, bands, aim_at_face)
+        found = _width_range(axes, narrowest, base_w)
+        kept = tuple(
+            k.box is not None or a.box is None for k, a in zip(found[0], axes, strict=True)
+        )
+        return found, (kept[0], kept[1])
+
+    variants = [
+        zones,
+        replace(zones, top=0.0),
+        replace(zones, top=0.0, left=0.0),
+        replace(zones, top=0.0, left=0.0, bottom=0.0),
+    ]
+    # Both axes kept with the most bands that allow it; else the subject centred across.
+    chosen = [(b, framing(subject, b)[1]) for b in variants]
+    ranked = [c for c in chosen if all(c[1])] + [c for c in chosen if c[1][1] and not c[1][0]]
+    for bands, kept in ranked:
+
+        def fits(margin: float, bands: SafeZones = bands, kept: tuple[bool, bool] = kept) -> bool:
+            return framing(_padded(subject, margin), bands)[1] == kept
+
+        margin = MARGIN
+        if not fits(MARGIN):
+            room = 0.0, MARGIN  # the largest margin that fits, by bisection
+            for _ in range(12):
+                middle = sum(room) / 2
+                room = (middle, room[1]) if fits(middle) else (room[0], middle)
+            margin = room[0] / 2
+        return framing(_padded(subject, margin), bands)[0]
+    return framing(subject, zones)[0]
+
+
+def _padded(subject: Subject | None, margin: float) -> Subject | None:
+    if subject is None:
+        return None
+    box = subject.box
+    dx, dy = margin * box.width, margin * box.height
+    padded = Box(
+        max(0.0, box.left - dx),
+        max(0.0, box.top - dy),
+        min(1.0, box.right + dx),
+        min(1.0, box.bottom + dy),
+    )
+    return replace(subject, box=padded)
+
+
 def plan_path(
     moves: Sequence[Motion],
     intensity: Intensity,
@@ -258,10 +331,8 @@ def plan_path(
         raise ValueError("plan_path needs at least one move")
     base = max(output.width / canvas_w, output.height / canvas_h)
     base_w = output.width / base
-    axes, narrowest, widest = _width_range(
-        _axes(canvas_w, canvas_h, output, subject, zones, aim_at_face),
-        base_w / max_zoom(),
-        base_w,
+    axes, narrowest, widest = _framing(
+        canvas_w, canvas_h, output, subject, zones, aim_at_face, base_w
     )
     bounds = (math.log(base_w / widest), math.log(base_w / narrowest))
     levels, strength = _zoom_levels(moves, intensity, axes, base_w, bounds)
