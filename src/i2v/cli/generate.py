@@ -171,7 +171,7 @@ def generate(
     def say(text: str) -> None:
         typer.echo(text, err=True)
 
-    from i2v.services.fleet import gpus_launched_here  # the fleet's stack loads only when used
+    from i2v.services.gpu_guard import gpus_launched_here  # the fleet loads only where it is on
 
     with _remote(settings, chosen) as app:
         breakers = app_breakers(app)
