@@ -235,7 +235,7 @@ class Settings(BaseSettings):
     def _split_allow(cls, value: object) -> object:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list):
+        if isinstance(value, list) and value:  # empty, the default: nothing to check
             from i2v.net.ssrf import AllowList  # lazy: settings stay free of httpx at import
 
             AllowList.parse(value)  # ValueError -> ConfigError naming the bad entry

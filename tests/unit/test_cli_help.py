@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import typer.main
 
-from i2v.cli.app import app, run
+from i2v.cli.app import COMMANDS as ROOT_COMMANDS
+from i2v.cli.app import LazyGroup, app, load_command, run
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
@@ -22,10 +23,16 @@ TYPER_TYPE = re.compile(r"<(bool|str|int|float|path|[a-z]+ range|[^<>\s]*\|[^<>\
 USAGE = re.compile(r"Usage: (.*)")
 
 
+def _subcommands(command: object) -> dict[str, object]:
+    if isinstance(command, LazyGroup):  # the root loads each command only when it is used
+        return {name: load_command(name) for name in ROOT_COMMANDS}
+    return dict(getattr(command, "commands", {}))
+
+
 def _command_paths() -> Iterator[list[str]]:
     def walk(command: object, path: list[str]) -> Iterator[list[str]]:
         yield path
-        for name, sub in sorted(getattr(command, "commands", {}).items()):
+        for name, sub in sorted(_subcommands(command).items()):
             yield from walk(sub, [*path, name])
 
     yield from walk(typer.main.get_command(app), [])
@@ -106,10 +113,10 @@ def test_serve_help_shows_the_port_range(
 def _required_arguments() -> Iterator[tuple[list[str], str]]:
     """(command path, how its first required argument is named) for each command with one."""
     for path in _command_paths():
-        command = typer.main.get_command(app)
+        command: object = typer.main.get_command(app)
         for name in path:
-            command = command.commands[name]  # type: ignore[attr-defined]
-        for param in command.params:
+            command = _subcommands(command)[name]
+        for param in command.params:  # type: ignore[attr-defined]
             if param.required and param.param_type_name == "argument":
                 yield path, param.metavar or str(param.name).upper()
                 break

@@ -5,24 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from i2v.backends.base import VideoBackend
-from i2v.backends.comfyui.backend import ComfyBackend
-from i2v.backends.fal.backend import FalBackend
-from i2v.backends.local.backend import LocalBackend
-from i2v.config import Settings
 from i2v.errors import InvalidParameter
 
 if TYPE_CHECKING:
+    from i2v.backends.base import VideoBackend
+    from i2v.config import Settings
     from i2v.db.engine import Database
 
 # A backend from the settings and, where the caller has one, the app's database (a worker's,
 # the CLI's): backends that keep state there (fleet leases, fal checkpoints) use it instead
-# of opening one per call.
-BackendFactory = Callable[[Settings, "Database | None"], VideoBackend]
+# of opening one per call. Each factory imports its backend itself: the names are all that
+# the CLI's options and a local render need, and the remote backends' HTTP stacks are heavy.
+BackendFactory = Callable[["Settings", "Database | None"], "VideoBackend"]
+
+
+def _local(settings: Settings, db: Database | None) -> VideoBackend:
+    from i2v.backends.local.backend import LocalBackend
+
+    return LocalBackend()
 
 
 def _comfyui(settings: Settings, db: Database | None) -> VideoBackend:
     """On the fleet's rented machines when it is on, else on the configured servers."""
+    from i2v.backends.comfyui.backend import ComfyBackend
+
     if settings.fleet_enabled:
         from i2v.fleet.targets import FleetTargets  # the vendor clients load only when used
 
@@ -30,10 +36,16 @@ def _comfyui(settings: Settings, db: Database | None) -> VideoBackend:
     return ComfyBackend(settings)
 
 
+def _fal(settings: Settings, db: Database | None) -> VideoBackend:
+    from i2v.backends.fal.backend import FalBackend
+
+    return FalBackend(settings, db=db)
+
+
 BACKENDS: dict[str, BackendFactory] = {
-    "local": lambda _settings, _db: LocalBackend(),
+    "local": _local,
     "comfyui": _comfyui,
-    "fal": lambda settings, db: FalBackend(settings, db=db),
+    "fal": _fal,
 }
 DEFAULT_BACKEND = "local"
 AUTO = "auto"  # not a backend: route to the cheapest available one that runs the model

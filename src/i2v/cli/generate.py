@@ -233,7 +233,7 @@ def _single(run: Run, image: Path, output: Path, keep_gpu: bool) -> None:
     def say(text: str) -> None:
         typer.echo(text, err=True)
 
-    from i2v.services.fleet import gpus_launched_here  # the fleet's stack loads only when used
+    from i2v.services.gpu_guard import gpus_launched_here  # the fleet loads only where it is on
 
     with (
         _remote(run.settings, run.backend) as app,

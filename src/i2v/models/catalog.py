@@ -6,13 +6,15 @@ import difflib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from i2v.backends.fal.library import load_manifests
-from i2v.backends.fal.manifest import EndpointManifest
 from i2v.config import Settings, resolved_fal_manifests_dir
 from i2v.domain.spec import MIN_DURATION_S
 from i2v.errors import ConfigError, InvalidParameter
 from i2v.models.names import canonical
+
+if TYPE_CHECKING:
+    from i2v.backends.fal.manifest import EndpointManifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,8 @@ def _fingerprint(folder: Path) -> Fingerprint:
 def _catalog(folder: Path, fingerprint: Fingerprint) -> ModelCatalog:
     """Errors (a bad manifest) are not cached: the next call reads the files again."""
     del fingerprint  # the cache's key only
+    from i2v.backends.fal.library import load_manifests  # parsed only where a model is named
+
     return ModelCatalog(load_manifests(folder))
 
 

@@ -31,6 +31,7 @@ from i2v.errors import FleetError, FleetOff, InvalidParameter, NotFound, Provide
 from i2v.fleet import budget as money
 from i2v.fleet.base import Offer, Requirements
 from i2v.fleet.manager import FleetManager, ReconcileReport
+from i2v.services.gpu_guard import may_launch_gpus
 
 T = TypeVar("T")
 SignalHandler = Callable[[int, FrameType | None], object] | int | None
@@ -355,7 +356,7 @@ def gpus_launched_here(
     it launched are destroyed, unless `keep`, or unless a live `serve`/`worker` is there to
     reap them once idle. Nothing else would: without one, an idle GPU bills until someone
     runs reconcile. `say` is told what is destroyed and what is left running, and why."""
-    if backend not in ("comfyui", "auto") or not settings.fleet_enabled:
+    if not may_launch_gpus(settings, backend):
         yield
         return
     app = open_app(settings)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from i2v.backends.fal.backend import fal_manifest, spec_request
-from i2v.backends.fal.pricing import price
 from i2v.backends.registry import HOSTED, get_backend, unavailable_reason
 from i2v.config import Settings
 from i2v.domain.spec import RenderSpec
@@ -75,6 +73,9 @@ def _price(settings: Settings, spec: RenderSpec, backend: str) -> tuple[Decimal 
     if backend == "local":
         return FREE, "the local CPU renderer: free"
     if backend == "fal":
+        from i2v.backends.fal.backend import fal_manifest, spec_request  # httpx: only for fal
+        from i2v.backends.fal.pricing import price
+
         manifest = fal_manifest(settings, spec.model)
         found = price(manifest, spec_request(manifest, spec, ""))
         if found is None:

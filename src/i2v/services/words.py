@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from i2v.config import Settings
 from i2v.domain.spec import RenderSpec
@@ -12,8 +13,10 @@ from i2v.policy.base import Rating
 from i2v.prompts.base import Caption, Enhanced, EnhanceRequest, Family, Platform
 from i2v.prompts.enhance import enhance, enhance_off
 from i2v.prompts.families import family_of
-from i2v.prompts.llm import chat_from_settings
 from i2v.services.routing import Route, plan_route
+
+if TYPE_CHECKING:
+    from i2v.prompts.llm import OpenAIChat
 
 CAPTION_CHOICES = {
     "instagram": (Platform.INSTAGRAM,),
@@ -84,7 +87,7 @@ def enhanced_render(
     if family is None:
         enhanced = enhance_off(render.prompt, Family.HOSTED)
     elif enhance_prompt:
-        chat = chat_from_settings(settings)
+        chat = _chat(settings)
         picture = image_jpeg if settings.llm_images else None
         request = EnhanceRequest(render.prompt, family, image_sha256, picture)
         enhanced = enhance(request, chat=chat)
@@ -127,7 +130,7 @@ def captions(
     """A ready-to-post caption per platform for a video of `prompt` (the prompt as typed)."""
     from i2v.prompts.captions import caption  # its word lists load only when asked for
 
-    chat = chat_from_settings(settings)
+    chat = _chat(settings)
     limits = {
         Platform.INSTAGRAM: settings.caption_max_hashtags_instagram,
         Platform.TIKTOK: settings.caption_max_hashtags_tiktok,
@@ -136,3 +139,12 @@ def captions(
         caption(prompt, platform, max_hashtags=limits[platform], seed=seed, chat=chat)
         for platform in platforms
     )
+
+
+def _chat(settings: Settings) -> OpenAIChat | None:
+    """The I2V_LLM_* chat model, or None: its HTTP client loads only where one is set."""
+    if not settings.llm_base_url:
+        return None
+    from i2v.prompts.llm import chat_from_settings
+
+    return chat_from_settings(settings)
