@@ -24,7 +24,8 @@ from numpy.polynomial import Polynomial
 from numpy.typing import NDArray
 from PIL import Image
 
-from i2v.backends.local.camera import ZOOM_FACTOR, CameraPath, max_zoom, plan_path
+from i2v.backends.local.camera import ZOOM_FACTOR, CameraPath, max_zoom
+from i2v.backends.local.path import plan_path
 from i2v.backends.local.renderer import PathRenderer, frame_times
 from i2v.config import Settings, load_settings
 from i2v.domain.motion import Intensity, Motion
@@ -170,7 +171,7 @@ def write_scene(scene: Scene, dest: Path) -> Path:
 
 
 def camera_path(scene: Scene) -> CameraPath:
-    return plan_path(MOTION, INTENSITY, scene.width, scene.height, OUTPUT)
+    return plan_path([MOTION], INTENSITY, scene.width, scene.height, OUTPUT)
 
 
 def cpu_seconds() -> float:
@@ -211,8 +212,8 @@ def run_encode_only(image: Path, output: Path) -> dict[str, float]:
         ImageLimits(max_pixels=settings.max_image_pixels, min_side=settings.min_image_side),
         min_decode_size=(math.ceil(OUTPUT.width * zoom), math.ceil(OUTPUT.height * zoom)),
     )
-    canvas = build_canvas(loaded.rgb, OUTPUT, Fit.COVER, zoom)
-    path = plan_path(MOTION, INTENSITY, canvas.shape[1], canvas.shape[0], OUTPUT)
+    canvas = build_canvas(loaded.rgb, OUTPUT, Fit.COVER, zoom).pixels
+    path = plan_path([MOTION], INTENSITY, canvas.shape[1], canvas.shape[0], OUTPUT)
     frames = list(PathRenderer(canvas, path, spec.frame_count))
     scene = Scene(loaded.width, loaded.height)
     del loaded, canvas
