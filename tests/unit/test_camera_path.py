@@ -190,7 +190,10 @@ def test_zoom_in_ends_on_the_focus_and_zoom_out_starts_there() -> None:
             scene.zones,
         )
         tight_in, tight_out = zoom_in.window(1.0), zoom_out.window(0.0)
-        assert tight_in == pytest.approx(tight_out)
+        fields = ("cx", "cy", "width", "height")
+        assert [getattr(tight_in, f) for f in fields] == pytest.approx(
+            [getattr(tight_out, f) for f in fields]
+        )
         assert zoom_in.zoom(1.0) >= zoom_in.zoom(0.0)
         # The focus is no further from the frame's centre at the tight end than the wide one.
         point = (focus[0] * scene.canvas_w, focus[1] * scene.canvas_h)

@@ -243,7 +243,10 @@ def _zoom_levels(
 MARGIN = 0.15
 
 
-def _framing(
+_Framing = tuple[tuple[_Axis, _Axis], float, float]  # the axes, the narrowest and widest windows
+
+
+def _framings(
     canvas_w: int,
     canvas_h: int,
     output: Size,
@@ -251,8 +254,9 @@ def _framing(
     zones: SafeZones,
     aim_at_face: bool,
     base_w: float,
-) -> tuple[tuple[_Axis, _Axis], float, float]:
-    """The axes and window widths that keep the subject in view, with a margin around it.
+) -> list[_Framing]:
+    """The axes and window widths that keep the subject in view, with a margin around it:
+    the widest margin first, then narrower ones down to none.
 
     Bands the subject cannot clear are dropped in this order: the top bar (it covers least),
     the left margin (no UI sits there), then the bottom band. A subject wider than the safe
@@ -261,9 +265,7 @@ def _framing(
     """
     narrowest = base_w / max_zoom()
 
-    def framing(
-        who: Subject | None, bands: SafeZones
-    ) -> tuple[tuple[tuple[_Axis, _Axis], float, float], tuple[bool, bool]]:
+    def framing(who: Subject | None, bands: SafeZones) -> tuple[_Framing, tuple[bool, bool]]:
         axes = _axes(canvas_w, canvas_h, output, who, bands, aim_at_face)
         found = _width_range(axes, narrowest, base_w)
         kept = tuple(
@@ -292,8 +294,9 @@ def _framing(
                 middle = sum(room) / 2
                 room = (middle, room[1]) if fits(middle) else (room[0], middle)
             margin = room[0] / 2
-        return framing(_padded(subject, margin), bands)[0]
-    return framing(subject, zones)[0]
+        # Widest margin first; the plan takes the first that leaves the moves their room.
+        return [framing(_padded(subject, m), bands)[0] for m in (margin, margin / 3, 0.0)]
+    return [framing(subject, zones)[0]]
 
 
 def _padded(subject: Subject | None, margin: float) -> Subject | None:
@@ -331,11 +334,20 @@ def plan_path(
         raise ValueError("plan_path needs at least one move")
     base = max(output.width / canvas_w, output.height / canvas_h)
     base_w = output.width / base
-    axes, narrowest, widest = _framing(
-        canvas_w, canvas_h, output, subject, zones, aim_at_face, base_w
-    )
-    bounds = (math.log(base_w / widest), math.log(base_w / narrowest))
-    levels, strength = _zoom_levels(moves, intensity, axes, base_w, bounds)
+    framings = _framings(canvas_w, canvas_h, output, subject, zones, aim_at_face, base_w)
+
+    def levels_of(framing: _Framing) -> tuple[list[float], float]:
+        axes, narrowest, widest = framing
+        bounds = (math.log(base_w / widest), math.log(base_w / narrowest))
+        return _zoom_levels(moves, intensity, axes, base_w, bounds)
+
+    # A margin is worth keeping only while the moves keep at least half their strength.
+    room = levels_of(framings[-1])[1]
+    for framing in framings:
+        levels, strength = levels_of(framing)
+        if strength >= 0.5 * room:
+            break
+    axes = framing[0]
     widths = [base_w * math.exp(-level) for level in levels]
     centres: list[list[float | None]] = [[None] * len(widths) for _ in axes]
     fraction = strength * PAN_FRACTION[intensity]
