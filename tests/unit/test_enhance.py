@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from i2v.domain.motion import Intensity, Motion
+from i2v.errors import InvalidParameter
 from i2v.prompts.base import EnhanceRequest, Family
 from i2v.prompts.enhance import enhance, enhance_off, is_enhanced
 from i2v.prompts.families import FAMILY_STYLES, LTX_NEGATIVE, WAN_NEGATIVE, Slot, family_of
@@ -16,6 +17,7 @@ from i2v.prompts.motion import motion_from_prompt
 from i2v.prompts.parse import CameraKind, parse
 from i2v.prompts.presets import STABILITY
 from i2v.prompts.rewrite import check, clean
+from i2v.services.generate import resolve_motion
 
 K = CameraKind
 REWRITTEN = [f for f in Family if f is not Family.LOCAL]
@@ -152,16 +154,54 @@ def test_nothing_understood(prompt: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("prompt", "motion"),
+    ("prompt", "moves"),
     [
-        ("pan left to right", Motion.PAN_RIGHT),
-        ("zoom out then pan left", Motion.ZOOM_OUT),
-        ("push in, then drift up", Motion.ZOOM_IN),
-        ("orbit left, then pan right", Motion.PAN_RIGHT),  # an orbit cannot be drawn in 2-D
+        ("pan left to right", [Motion.PAN_RIGHT]),
+        ("zoom out then pan left", [Motion.ZOOM_OUT, Motion.PAN_LEFT]),
+        ("push in, then drift up", [Motion.ZOOM_IN, Motion.PAN_UP]),
+        ("orbit left, then pan right", [Motion.PAN_RIGHT]),  # an orbit cannot be drawn in 2-D
+        ("pan up and to the right, then zoom in", [Motion.PAN_UP_RIGHT, Motion.ZOOM_IN]),
+        ("static shot", [Motion.STATIC]),
+        ("slow pan left, then keep panning left", [Motion.PAN_LEFT]),  # one longer move
+        ("zoom in, pan left, zoom out, pan right, zoom in, pan up",  # at most four
+         [Motion.ZOOM_IN, Motion.PAN_LEFT, Motion.ZOOM_OUT, Motion.PAN_RIGHT]),
+    ],
+)  # fmt: skip
+def test_the_local_renderer_takes_every_move_it_can_draw_in_order(
+    prompt: str, moves: list[Motion]
+) -> None:
+    cue = motion_from_prompt(prompt)
+    assert list(cue.moves) == moves
+    assert cue.matched
+
+
+def test_a_prompt_with_no_move_says_the_default_was_used() -> None:
+    cue = motion_from_prompt("a cat on a sofa")
+    assert (cue.moves, cue.matched) == ((Motion.ZOOM_IN,), False)
+
+
+@pytest.mark.parametrize(
+    ("motion", "moves"),
+    [
+        ("zoom-out,pan-left", (Motion.ZOOM_OUT, Motion.PAN_LEFT)),
+        (" pan_up , zoom in", (Motion.PAN_UP, Motion.ZOOM_IN)),
+        ("static", (Motion.STATIC,)),
     ],
 )
-def test_the_local_renderer_takes_the_first_move_it_can_draw(prompt: str, motion: Motion) -> None:
-    assert motion_from_prompt(prompt).motion is motion
+def test_an_explicit_motion_list_runs_in_order(motion: str, moves: tuple[Motion, ...]) -> None:
+    assert resolve_motion("zoom in", motion)[0] == moves
+
+
+@pytest.mark.parametrize(
+    ("motion", "message"),
+    [
+        ("zoom-in,spin", "unknown motion 'spin'"),
+        ("zoom-in,zoom-out,zoom-in,zoom-out,zoom-in", "at most 4 camera moves in one clip, not 5"),
+    ],
+)
+def test_a_bad_motion_list_is_refused(motion: str, message: str) -> None:
+    with pytest.raises(InvalidParameter, match=message):
+        resolve_motion("", motion)
 
 
 # --- families ---------------------------------------------------------------------------
