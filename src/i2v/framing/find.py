@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -125,3 +126,9 @@ class Finder:
         if salient is not None:
             return Subject(box=salient.box, focus=salient.peak, source=FocusSource.SALIENCY)
         return centre_subject()
+
+
+@cache
+def shared_finder() -> Finder:
+    """One finder per process: its face model loads once (it takes one picture at a time)."""
+    return Finder()

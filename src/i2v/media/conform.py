@@ -110,12 +110,6 @@ def decoded_rgb(
         raise RenderError(f"{path.name}: cannot decode the backend's clip ({exc})") from exc
 
 
-def first_frame(path: Path) -> NDArray[np.uint8]:
-    for rgb in decoded_rgb(path, frame_threads=False):
-        return rgb
-    raise RenderError(f"{path.name}: the backend's clip has no frames")
-
-
 def retimed(path: Path, size: Size, fps: int, fit: Fit) -> FrameStream:
     """The clip at `path` as NV12 frames at `size` and constant `fps`, its length kept."""
     times, last = frame_times(path)

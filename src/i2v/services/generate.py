@@ -36,7 +36,7 @@ from i2v.domain.spec import RenderSpec
 from i2v.errors import InvalidParameter, RenderError
 from i2v.media.atomic import atomic_outputs, check_outputs, check_writable
 from i2v.media.color import nv12_to_rgb
-from i2v.media.conform import first_frame, publish_ready, retimed
+from i2v.media.conform import decoded_rgb, publish_ready, retimed
 from i2v.media.encode import EncoderSettings, encode_nv12, prefetch
 from i2v.media.gate import DecodeGate
 from i2v.media.image import ImageLimits, load_image
@@ -247,7 +247,7 @@ def generate_video(
         )
         cost = result.cost_usd if isinstance(result, EncodedClip) else Decimal(0)
         stream = (
-            _publish_clip(result, spec, tmp_video, tmp_cover, copy=music_path is None)
+            _publish_clip(result, spec, tmp_video, copy=music_path is None)
             if isinstance(result, EncodedClip)
             else result
         )
@@ -272,6 +272,8 @@ def generate_video(
                 cover_index,
             )
         info = probe_video(tmp_video)
+        if isinstance(result, EncodedClip) and spec.cover_at is None:
+            _subject_cover(tmp_video, tmp_cover, info.frames)
         if output_check is not None:
             output_check(tmp_video)
     return GenerateResult(
@@ -290,8 +292,20 @@ def generate_video(
     )
 
 
+def _subject_cover(video: Path, cover: Path, frame_count: int) -> None:
+    """A model's clip: its cover is the sampled frame where the subject is in view and
+    largest (the camera was the model's, so there is no path to read it from)."""
+    from i2v.framing.clip_cover import best_frame, sample_indices
+    from i2v.framing.find import shared_finder
+
+    frames = decoded_rgb(video, frame_threads=False, only=frozenset(sample_indices(frame_count)))
+    chosen = best_frame(frames, shared_finder())
+    if chosen is not None:
+        Image.fromarray(chosen).save(cover, format="JPEG", quality=COVER_QUALITY, optimize=True)
+
+
 def _publish_clip(
-    clip: EncodedClip, spec: RenderSpec, video: Path, cover: Path, *, copy: bool = True
+    clip: EncodedClip, spec: RenderSpec, video: Path, *, copy: bool = True
 ) -> FrameStream | None:
     """Copy a clip that already meets the preset (None); otherwise its frames, re-timed.
 
@@ -299,9 +313,7 @@ def _publish_clip(
     """
     ready = copy and spec.cover_at is None
     if ready and publish_ready(probe_video(clip.path), spec.size, spec.fps):
-        shutil.copyfile(clip.path, video)
-        rgb = first_frame(clip.path)
-        Image.fromarray(rgb).save(cover, format="JPEG", quality=COVER_QUALITY, optimize=True)
+        shutil.copyfile(clip.path, video)  # its cover is chosen from it afterwards
         return None
     return retimed(clip.path, spec.size, spec.fps, spec.fit)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,7 +12,7 @@ from numpy.typing import NDArray
 from i2v.backends.base import Framing
 from i2v.domain.size import Size
 from i2v.framing.base import SafeZones, Subject
-from i2v.framing.find import Finder, user_subject
+from i2v.framing.find import shared_finder, user_subject
 from i2v.framing.zones import zones_for
 from i2v.media.canvas import Canvas
 from i2v.prompts.parse import parse
@@ -28,12 +27,6 @@ class Framed:
     zones: SafeZones
     aim_at_face: bool
     record: Framing  # in fractions of the picture, for the job
-
-
-@cache
-def shared_finder() -> Finder:
-    """One finder per process: its face model loads once (it takes one picture at a time)."""
-    return Finder()
 
 
 def aims_at_face(prompt: str) -> bool:
