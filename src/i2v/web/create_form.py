@@ -33,7 +33,10 @@ DURATION_MIN, DURATION_MAX = MIN_DURATION_S, MAX_DURATION_S
 # Fields the form sends as they are to the submission (the API's names).
 FORM_FIELDS = ("prompt", "model", "backend", "aspect", "duration", "caption", "rating")
 # The API's other job fields a hand-made form may send; URLs (image_url, webhook_url) never.
-EXTRA_FIELDS = ("size", "fps", "seed", "motion", "fit", "negative_prompt", "resolution", "sound")
+EXTRA_FIELDS = (
+    "size", "fps", "seed", "motion", "fit", "backdrop", "focus", "cover_at", "negative_prompt",
+    "resolution", "sound",
+)  # fmt: skip
 # Where an error about a submission field is shown on the page; others go at the top.
 ERROR_PLACE = {
     "image": "image",
@@ -49,6 +52,10 @@ ERROR_PLACE = {
     "prefer": "backend",
     "aspect": "aspect",
     "size": "aspect",
+    "fit": "aspect",
+    "backdrop": "aspect",
+    "focus": "aspect",
+    "cover_at": "duration",
     "duration": "duration",
     "fps": "duration",
     "caption": "caption",
