@@ -35,6 +35,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "example.jpg"
 QUICK = RenderSpec(Motion.ZOOM_IN, Intensity.SUBTLE, Size(360, 640), duration_s=3, fps=24)
 # Long enough (a few seconds on 2 cores) to be killed in the middle.
 SLOW = RenderSpec(Motion.PAN_LEFT, Intensity.NORMAL, Size(720, 1280), duration_s=40, fps=30)
+# Killed as soon as it shows progress, then run again in full: half of SLOW (about two
+# seconds on 2 cores) leaves the kill far more time than it needs.
+KILLED = RenderSpec(Motion.PAN_LEFT, Intensity.NORMAL, Size(720, 1280), duration_s=20, fps=30)
 I2V = Path(sys.executable).parent / "i2v"
 
 
@@ -163,7 +166,7 @@ def test_cancel_while_running_stops_it(service: Service) -> None:
 
 
 def test_a_killed_worker_resumes_and_finishes_exactly_once(service: Service) -> None:
-    job_id = service.submit(SLOW)
+    job_id = service.submit(KILLED)
     first = service.worker("worker-a")
     try:
         service.wait(job_id, until=running_with_progress)
@@ -188,13 +191,14 @@ def test_a_killed_worker_resumes_and_finishes_exactly_once(service: Service) -> 
 
 
 def test_the_sweeper_recovers_the_work_of_a_worker_that_never_returns(service: Service) -> None:
-    job_id = service.submit(SLOW)
+    job_id = service.submit(KILLED)
     dead = service.worker("worker-dead")
     try:
         service.wait(job_id, until=running_with_progress)
         dead.send_signal(signal.SIGKILL)
         dead.wait()
-        rescuer = service.worker("worker-rescuer")
+        # The only live worker from here on, so a short lease cannot make one look dead.
+        rescuer = service.worker("worker-rescuer", I2V_EXECUTOR_LEASE_S="1.5")
         try:
             view = service.wait(job_id, until=finished, timeout=120)
         finally:
@@ -266,7 +270,7 @@ def test_a_user_has_at_most_two_jobs_running_at_once(
     try:
         ids = [
             service.submit(
-                RenderSpec(Motion.ZOOM_IN, Intensity.SUBTLE, Size(540, 960), 12, 30, seed=i)
+                RenderSpec(Motion.ZOOM_IN, Intensity.SUBTLE, Size(540, 960), 6, 30, seed=i)
             )
             for i in range(4)
         ]

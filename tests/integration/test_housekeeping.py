@@ -160,10 +160,11 @@ def test_a_worker_sweeps_the_scratch_a_killed_worker_left_but_not_a_live_ones(
             assert rescuers.is_dir(), "a live worker's scratch was swept under it"
         done = service.wait(job_id, until=finished, timeout=120)
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-                worker.wait(timeout=60)
+        live = [worker for worker in workers if worker.poll() is None]
+        for worker in live:  # all at once: each takes a while to shut down
+            worker.send_signal(signal.SIGTERM)
+        for worker in live:
+            worker.wait(timeout=60)
     assert done.state is JobState.SUCCEEDED, done
     assert scratch_of(service) == []
 

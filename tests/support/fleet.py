@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -104,10 +104,19 @@ async def manager(
     providers: dict[str, GpuProvider],
     cfg: FleetConfig,
     now: datetime | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[FleetManager]:
     clock = (lambda: now) if now is not None else utcnow
     try:
-        yield FleetManager(db, providers, cfg, comfy_ready, now=clock, needs_named=shipped_needs)
+        yield FleetManager(
+            db,
+            providers,
+            cfg,
+            comfy_ready,
+            now=clock,
+            monotonic=monotonic,
+            needs_named=shipped_needs,
+        )
     finally:
         for provider in providers.values():
             await provider.aclose()
