@@ -392,13 +392,29 @@ def centroid(luma: NDArray[np.uint8], guess: tuple[float, float], half: int) -> 
     return x, y
 
 
-def track_marker(lumas: Iterable[NDArray[np.uint8]], scene: Scene) -> FloatArray:
-    """The marker's centre in each frame, in pixel-index coordinates."""
+def find_marker(luma: NDArray[np.uint8], scene: Scene) -> tuple[float, float]:
+    """Where the marker is in a frame whose camera path we do not know (i2v frames its
+    subject): the strongest disc-sized bright spot on a darker surround."""
+    radius = scene.radius * camera_path(scene).base_scale
+    image = luma.astype(np.float32)
+    near = cv2.GaussianBlur(image, (0, 0), max(1.0, radius / 2))
+    around = cv2.GaussianBlur(image, (0, 0), max(2.0, 3 * radius))
+    y, x = np.unravel_index(int(np.argmax(near - around)), luma.shape)
+    return float(x), float(y)
+
+
+def track_marker(
+    lumas: Iterable[NDArray[np.uint8]], scene: Scene, *, search: bool = False
+) -> FloatArray:
+    """The marker's centre in each frame, in pixel-index coordinates; with `search`, found
+    in the first frame rather than where the centred path puts it."""
     half = window_half(scene)
     start = expected_marker(scene)[0]
     guess = (float(start[0]), float(start[1]))
     points: list[tuple[float, float]] = []
     for luma in lumas:
+        if search and not points:
+            guess = find_marker(luma, scene)
         point = centroid(luma, guess, half)
         previous = points[-1] if points else point
         guess = (2 * point[0] - previous[0], 2 * point[1] - previous[1])  # constant velocity
@@ -414,7 +430,7 @@ def track_video(video: Path, scene: Scene) -> FloatArray:
             np.asarray(frame.to_ndarray(format="gray"), dtype=np.uint8)
             for frame in container.decode(video=0)
         )
-        return track_marker(lumas, scene)
+        return track_marker(lumas, scene, search=True)
 
 
 def wobble_rms(points: FloatArray) -> float:
@@ -601,7 +617,7 @@ def version_command(src: Path | None = None) -> list[str]:
 def whole_bench(pairs: int, workdir: Path, baseline: Path | None) -> None:
     """Paired runs of the whole processes, alternating which goes first, then the targets."""
     settings = load_settings()
-    if MOTION != Motion.ZOOM_IN or resolve_motion("", MOTION.value) != (MOTION, INTENSITY):
+    if MOTION != Motion.ZOOM_IN or resolve_motion("", MOTION.value) != ((MOTION,), INTENSITY):
         raise RuntimeError("`--motion zoom-in` with no prompt is no longer the bench's zoom")
     capacity_before = cpu_capacity()
     scene, large_scene = Scene(*SOURCE), Scene(*LARGE)
