@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from i2v.framing.base import Box, FocusSource, Subject
 from i2v.framing.faces import Face, FaceDetector, shrunk
 from i2v.framing.saliency import most_salient
+from i2v.media.pixels import check_rgb
 
 # The model's face box runs from the hairline to the chin; a crop that keeps only that cuts
 # off the hair and crowds the chin, so the subject box grows by these shares of the face's
@@ -88,13 +89,6 @@ def user_subject(focus: tuple[float, float], side: float = USER_BOX_SIDE) -> Sub
     return Subject(box=box, focus=(x, y), source=FocusSource.USER)
 
 
-def _check_rgb(rgb: NDArray[np.uint8]) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 array, got {getattr(rgb, 'dtype', type(rgb))}")
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise ValueError(f"expected an RGB array shaped (height, width, 3), got {rgb.shape}")
-
-
 class Finder:
     """The SubjectFinder the renderer uses: faces, else the most salient region, else the
     centre. Its face model loads on the first picture (or `load()`) and is kept; the same
@@ -115,7 +109,7 @@ class Finder:
     def find(self, rgb: NDArray[np.uint8]) -> Subject:
         """The subject of an (H, W, 3) uint8 RGB picture; falls back to the centre, and raises
         only for an array that is not such a picture."""
-        _check_rgb(rgb)
+        check_rgb(rgb)
         # One shrink shared by both finders: on a 12-megapixel photo it costs more than
         # either of them.
         small = shrunk(rgb)

