@@ -83,7 +83,7 @@ def test_framing_fields_and_music_make_the_video_asked_for(api: Api, tmp_path: P
     [
         ({"focus": "2,0.5"}, {}, 422, "focus", "X and Y are fractions of the picture, from 0 to 1"),
         ({"focus": "middle"}, {}, 422, "focus", "is not X,Y (two fractions, e.g. 0.3,0.4)"),
-        ({"cover_at": "9"}, {}, 422, "cover_at", "cover_at 9s is outside the video (0-3s)"),
+        ({"cover_at": "9"}, {}, 422, "cover_at", "cover_at 9 is not a time in the video (0-3s)"),
         ({"backdrop": "neon"}, {}, 422, "backdrop", "is not one of: blur, colour, mirror"),
         ({"motion": "zoom-in,spin"}, {}, 422, "motion", "unknown motion 'spin'"),
         ({"audio": "true"}, {}, 422, "audio", "attach the music as a file part"),

@@ -121,7 +121,7 @@ def test_audio_puts_levelled_music_under_the_video(photo_jpeg: Path, tmp_path: P
     [
         (["--focus", "2,0.5"], "focus '2,0.5': X and Y are fractions of the picture, from 0 to 1"),
         (["--focus", "left"], "focus 'left' is not X,Y (two fractions, e.g. 0.3,0.4)"),
-        (["--cover-at", "4"], "cover_at 4s is outside the video (0-3s)"),
+        (["--cover-at", "4"], "cover_at 4 is not a time in the video (0-3s)"),
         (["--backdrop", "neon"], "backdrop 'neon' is not one of: blur, colour, mirror"),
         (["--audio", "{text}"], "is not an audio file we can read"),
         (["--audio", "{missing}"], "does not exist"),

@@ -108,7 +108,7 @@ class RenderSpec:
             raise InvalidParameter(
                 "cover_at",
                 self.cover_at,
-                f"cover_at {self.cover_at:g}s is outside the video (0-{self.duration_s:g}s)",
+                f"cover_at {self.cover_at:g} is not a time in the video (0-{self.duration_s:g}s)",
             )
 
     @property
