@@ -19,6 +19,11 @@ from i2v.media.pixels import check_rgb
 _HAIR = 0.55
 _CHIN = 0.15
 _SIDES = 0.25
+# A face turned away shows an ear this far (a share of the face's width) outside its box; the
+# head then reaches this much further back, and its hair this much higher.
+_TURNED = 0.05
+_BACK = 0.5
+_TURNED_HAIR = 0.35
 
 # A face under this share of the largest face's area is a bystander in the background, not
 # one of the group the framing must keep.
@@ -47,12 +52,15 @@ class _Extent:
 
 def _head(face: Face) -> _Extent:
     box, reach = face.box, face.reach
-    return _Extent(
-        reach.left - _SIDES * box.width,
-        reach.top - _HAIR * box.height,
-        reach.right + _SIDES * box.width,
-        reach.bottom + _CHIN * box.height,
-    )
+    left, right = reach.left - _SIDES * box.width, reach.right + _SIDES * box.width
+    top = reach.top - _HAIR * box.height
+    # A turned face shows an ear beyond the model's box: the back of the head lies past it,
+    # and the box (brow to chin of the features alone) sits lower on the head.
+    if box.left - reach.left > _TURNED * box.width:
+        left, top = left - _BACK * box.width, top - _TURNED_HAIR * box.height
+    if reach.right - box.right > _TURNED * box.width:
+        right, top = right + _BACK * box.width, top - _TURNED_HAIR * box.height
+    return _Extent(left, top, right, reach.bottom + _CHIN * box.height)
 
 
 def face_subject(faces: list[Face]) -> Subject:
