@@ -428,6 +428,8 @@ REFUSED = [
     (HAILUO, {"duration_s": 6, "negative_prompt": "blur"}, "negative_prompt",
      "hailuo-02 does not support a negative prompt"),
     (KLING, {"audio": True}, "sound", "kling-2.5-turbo-pro does not support sound"),
+    (KLING, {"focus": (0.5, 0.3)}, "focus",
+     "kling-2.5-turbo-pro frames its own video; it takes no focus point"),
     (HAILUO, {"duration_s": 6, "resolution": "1080p"}, "resolution",
      "resolution 1080p is not offered by hailuo-02: 512P or 768P"),
     (KLING, {"prompt": "  "}, "prompt", "the prompt is empty"),

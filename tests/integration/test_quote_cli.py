@@ -258,3 +258,16 @@ def test_backends_shows_state_reason_breaker_and_models(
         "last_error": None,
         "models": ["local"],
     }
+
+
+def test_a_focus_point_is_refused_for_models_which_frame_their_own_video(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = i2v(
+        capsys, "generate", str(EXAMPLE), "-o", "x.mp4", "--model", "wan-2.2-14b",
+        "--focus", "0.5,0.3",
+    )  # fmt: skip
+    assert code == 2
+    assert "wan-2.2-14b frames its own video; it takes no focus point" in err
+    assert "backend comfyui does not take a focus point" in err
+    assert not Path("x.mp4").exists()

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from i2v.backends.base import FrameStream, NV12Frame
 from i2v.domain.size import Size
-from i2v.domain.spec import Fit
+from i2v.domain.spec import DEFAULT_BACKDROP, Backdrop, Fit
 from i2v.errors import RenderError
 from i2v.media.canvas import build_canvas
 from i2v.media.color import rgb_to_luma_chroma
@@ -54,13 +54,15 @@ def output_times(times: list[Fraction], last: Fraction, fps: int) -> list[int]:
     return [max(0, bisect.bisect_right(times, Fraction(i, fps)) - 1) for i in range(count)]
 
 
-def fit_frame(rgb: NDArray[np.uint8], size: Size, fit: Fit) -> NDArray[np.uint8]:
-    """`rgb` at exactly `size`: scaled to cover and centre-cropped, or contained on a backdrop."""
+def fit_frame(
+    rgb: NDArray[np.uint8], size: Size, fit: Fit, backdrop: Backdrop = DEFAULT_BACKDROP
+) -> NDArray[np.uint8]:
+    """`rgb` at exactly `size`: scaled to cover and centre-cropped, or contained on `backdrop`."""
     height, width = rgb.shape[:2]
     if (width, height) == (size.width, size.height):
         return rgb
     if fit is Fit.CONTAIN:
-        return build_canvas(rgb, size, Fit.CONTAIN, 1.0).pixels
+        return build_canvas(rgb, size, Fit.CONTAIN, 1.0, backdrop).pixels
     scale = max(size.width / width, size.height / height)
     scaled_w = max(size.width, round(width * scale))
     scaled_h = max(size.height, round(height * scale))
@@ -110,7 +112,9 @@ def decoded_rgb(
         raise RenderError(f"{path.name}: cannot decode the backend's clip ({exc})") from exc
 
 
-def retimed(path: Path, size: Size, fps: int, fit: Fit) -> FrameStream:
+def retimed(
+    path: Path, size: Size, fps: int, fit: Fit, backdrop: Backdrop = DEFAULT_BACKDROP
+) -> FrameStream:
     """The clip at `path` as NV12 frames at `size` and constant `fps`, its length kept."""
     times, last = frame_times(path)
     sources = output_times(times, last, fps)
@@ -127,7 +131,7 @@ def retimed(path: Path, size: Size, fps: int, fit: Fit) -> FrameStream:
             if current is None:  # converted only when shown: dropped frames cost a decode
                 if latest is None:
                     raise RenderError(f"{path.name}: the backend's clip has no decodable frames")
-                current = to_nv12(fit_frame(latest, size, fit), size)
+                current = to_nv12(fit_frame(latest, size, fit, backdrop), size)
             yield current  # repeats share one array; nothing writes to a frame once made
 
     return FrameStream(size=size, fps=fps, frame_count=len(sources), frames=frames)

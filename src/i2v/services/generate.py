@@ -315,7 +315,7 @@ def _publish_clip(
     if ready and publish_ready(probe_video(clip.path), spec.size, spec.fps):
         shutil.copyfile(clip.path, video)  # its cover is chosen from it afterwards
         return None
-    return retimed(clip.path, spec.size, spec.fps, spec.fit)
+    return retimed(clip.path, spec.size, spec.fps, spec.fit, spec.backdrop)
 
 
 def _encode(

@@ -164,6 +164,7 @@ class ComfyBackend:
             ("resolution", spec.resolution, "a resolution (the workflow sets its own size)"),
             ("sound", spec.audio or None, "sound"),
             ("end_image", spec.end_frame or None, "an end image"),
+            ("focus", spec.focus, "a focus point (the model frames its own video)"),
         ):
             if value is not None:
                 raise InvalidParameter(field, value, f"backend comfyui does not take {what}")

@@ -170,6 +170,10 @@ class FalBackend:
         """Refuse what the model's endpoint cannot honour, before anything is paid for."""
         model = fal_model(self._settings, spec.model)
         assert model.fal is not None
+        if spec.focus is not None:
+            raise InvalidParameter(
+                "focus", spec.focus, f"{model.name} frames its own video; it takes no focus point"
+            )
         to_fal_input(model.fal, spec_request(model.fal, spec, _NO_IMAGE), target_fps=spec.fps)
         return replace(spec, model=model.name)
 
