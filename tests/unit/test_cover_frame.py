@@ -26,6 +26,15 @@ def test_zoom_in_covers_with_its_last_frame_and_zoom_out_with_its_first() -> Non
     assert cover_frame(zoom_out, SUBJECT, DEFAULT_ZONES, 90) == 0
 
 
+def test_a_subject_too_wide_for_the_frame_covers_where_its_focus_is_closest() -> None:
+    # The README's sunset: the sun's glow is wider than a 9:16 crop of the landscape.
+    glow = Subject(Box(0.46, 0.2, 0.8, 0.47), (0.66, 0.36), FocusSource.SALIENCY)
+    zoom_in = plan_path([Motion.ZOOM_IN], Intensity.SUBTLE, 2400, 1600, OUTPUT, glow, DEFAULT_ZONES)
+    assert not any(subject_in_view(zoom_in, frame_time(i, 90), glow.box, DEFAULT_ZONES)
+                   for i in range(90))  # fmt: skip
+    assert cover_frame(zoom_in, glow, DEFAULT_ZONES, 90) >= 85
+
+
 def test_a_pan_covers_where_the_subject_is_most_centred() -> None:
     path = plan_path([Motion.PAN_RIGHT], Intensity.NORMAL, 3000, 3000, OUTPUT, SUBJECT, NO_ZONES)
     assert cover_frame(path, SUBJECT, NO_ZONES, 61) == 30

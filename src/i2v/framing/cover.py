@@ -74,8 +74,9 @@ def cover_frame(
     With a subject: among the frames where its box is wholly in the safe area, the one where
     it is largest on screen (the end of a zoom in, the start of a zoom out); among equally
     large ones (a pan), the one where it sits nearest the centre of the safe area. If the box
-    is never wholly in view, the same choice over frames with the face in view, and failing
-    that the frame showing the most of the box. Without a subject: the widest frame, which
+    is never wholly in view, the same choice over frames with the face in view, then the
+    closest frame with the focus in the safe area, and failing that the frame showing the
+    most of the box. Without a subject: the widest frame, which
     shows the most of the picture (the start of a zoom in), and among equally wide ones the
     one nearest the canvas's centre (the middle of a pan). Ties go to the earliest frame.
     """
@@ -101,5 +102,16 @@ def cover_frame(
             largest = max(scales[i] for i in seen)
             candidates = [i for i in seen if scales[i] >= largest * (1 - _SIZE_TIE)]
             return min(candidates, key=lambda i: (_off_centre(path, times[i], box, zones), i))
+    # A box too big for the safe area: where its focus (the face's eyes, the salient peak)
+    # is in the safe area, the closest frame.
+    fx, fy = subject.focus[0] * path.canvas_w, subject.focus[1] * path.canvas_h
+    focused = []
+    for i, t in enumerate(times):
+        area = safe_area(path, t, zones)
+        if area.left <= fx <= area.right and area.top <= fy <= area.bottom:
+            focused.append(i)
+    if focused:
+        largest = max(scales[i] for i in focused)
+        return min(i for i in focused if scales[i] >= largest * (1 - _SIZE_TIE))
     shares = [visible_share(path, t, subject.box, zones) for t in times]
     return max(range(count), key=lambda i: (shares[i], scales[i], -i))
