@@ -133,16 +133,17 @@ def test_a_chunked_upload_over_the_cap_is_refused(api: Api) -> None:
 
 
 def test_multipart_parse_errors_and_limits_are_problems(api: Api) -> None:
-    three_files = api.client.post(  # the image and an end image at most
+    four_files = api.client.post(  # the image, an end image and music at most
         "/v1/jobs",
         headers=api.alice,
         files=[
             ("image", ("a.jpg", b"a", "image/jpeg")),
             ("end_image", ("b.jpg", b"b", "image/jpeg")),
-            ("other", ("c.jpg", b"c", "image/jpeg")),
+            ("audio", ("c.mp3", b"c", "audio/mpeg")),
+            ("other", ("d.jpg", b"d", "image/jpeg")),
         ],
     )
-    assert "Too many files" in _problem(three_files, 400, "bad_request")["detail"]
+    assert "Too many files" in _problem(four_files, 400, "bad_request")["detail"]
     garbled = api.client.post(
         "/v1/jobs",
         content=b"--x\r\nno headers here",

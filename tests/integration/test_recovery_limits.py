@@ -211,7 +211,7 @@ def test_repeated_kills_never_run_more_renders_than_the_limit(app: App, tmp_path
     assert rows.samples > 100
     assert rows.most_running <= LIMIT, "rows said running while no slot worked for them"
     for job_id in ids:
-        assert _state(app, job_id) is JobState.SUCCEEDED, states(app, job_id)
+        assert _state(app, job_id) is JobState.SUCCEEDED, (states(app, job_id), _error(app, job_id))
         history = states(app, job_id)
         assert history[-1] == "succeeded", history
         assert history.count("succeeded") == 1, history
@@ -241,3 +241,9 @@ def _wait_for(condition: Callable[[], bool], *, timeout: float) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"not reached in {timeout}s")
+
+
+def _error(app: App, job_id: str) -> str | None:
+    with app.db.session() as session:
+        job = session.get(Job, job_id)
+        return None if job is None else f"{job.error_code}: {job.error_message}"

@@ -40,7 +40,7 @@ COMMANDS: dict[str, _Entry] = {
     "generate": _Entry(
         "i2v.cli.generate",
         "generate",
-        "Animate IMAGE with a camera move and write a publish-ready MP4 plus a JPEG cover.",
+        "Animate each image with a camera move into a publish-ready MP4 plus a JPEG cover.",
         no_args_is_help=True,
     ),
     "quote": _Entry(
