@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,52 +16,18 @@ from i2v.services.routing import Route
 from i2v.services.words import Words, enhanced_render, routed
 
 
-class _Pending:
-    """A policy check running on its own thread; `result` waits for it and raises as it did."""
-
-    def __init__(self, work: Callable[[], PolicyDecision]) -> None:
-        self._work = work
-        self._decision: PolicyDecision | None = None
-        self._error: BaseException | None = None
-        # A daemon: a run that fails or is interrupted before it asks does not wait for it.
-        self._thread = threading.Thread(target=self._run, name="i2v-policy", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._decision = self._work()
-        except BaseException as exc:  # handed to the caller of result()
-            self._error = exc
-
-    def result(self) -> PolicyDecision:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._decision is not None
-        return self._decision
-
-
 @dataclass(frozen=True, slots=True)
 class Screened:
     words: Words
     route: Route  # planned for the enhanced render
-    decision: PolicyDecision  # the prompt's alone where the pictures' rating is `pending`
+    decision: PolicyDecision
     subject: policy.Subject
-    pending: _Pending | None = None  # the local renderer's: prompt and pictures together
 
     def output_check(self, settings: Settings) -> Callable[[Path], None] | None:
-        """Rates a model's finished video before it is written. For the local renderer, whose
-        frames are crops of the input picture, the check waits for the input's rating instead
-        (PolicyRefused if refused), so the video is never put in place unless it passed."""
-        pending = self.pending
+        """Rates a model's finished video before it is written; None for the local renderer,
+        whose frames are crops of the input picture, rated already."""
         if self.route.backends == ("local",):
-            if pending is None:
-                return None
-
-            def rated(video: Path) -> None:
-                pending.result()
-
-            return rated
+            return None
 
         def check(video: Path) -> None:
             from i2v.services.pictures import default_classifier
@@ -98,17 +63,7 @@ def screen(
         policy_thumbnail(load_image(path, limits, (POLICY_SIDE, POLICY_SIDE)).rgb)
         for path in pictures
     ]
-    texts = (render.prompt, words.render.prompt)
-    classifier = default_classifier()
-    if route.backends != ("local",) or not thumbnails:
-        # A picture goes to another machine only once it has passed.
-        return Screened(
-            words, route, policy.check(None, subject, texts, thumbnails, classifier), subject
-        )
-    # Locally nothing leaves the machine before the output is put in place, so the classifier
-    # (~0.25 s to load, then ~30 ms a picture) runs beside the render instead of before it,
-    # and output_check waits for its verdict. The prompt is rated now, alone: a refused prompt
-    # still stops the run before anything is drawn or said.
-    decision = policy.check(None, subject, texts, (), None)
-    pending = _Pending(lambda: policy.check(None, subject, texts, thumbnails, classifier))
-    return Screened(words, route, decision, subject, pending)
+    decision = policy.check(
+        None, subject, (render.prompt, words.render.prompt), thumbnails, default_classifier()
+    )
+    return Screened(words, route, decision, subject)
