@@ -67,18 +67,24 @@ def test_the_root_loads_no_command(argv: list[str], tmp_path: Path) -> None:
     assert commands == ["i2v.cli.app", "i2v.cli.help"]
 
 
-def test_a_local_generate_loads_no_service_stack(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [False, True], ids=["one", "folder"])
+def test_a_local_generate_loads_no_service_stack(tmp_path: Path, batch: bool) -> None:
     # The render itself is replaced: what is checked is everything the command loads around it,
     # the content policy's checks and the output's screening included.
     stub = (
-        "import i2v.cli.generate as g\n"
+        "import i2v.cli.runs as r\n"
         "def fake(*args, **kwargs):\n"
         "    print(json.dumps({'code': 0, 'modules': sorted(sys.modules)}), file=sys.stderr)\n"
-        "    sys.exit(0)\n"
-        "g.generate_video = fake\n"
+        "    sys.stderr.flush()\n"
+        "    os._exit(0)  # at once: a batch's bar and table would print after it\n"
+        "import os\n"
+        "r.generate_video = fake\n"
     )
-    image = Path(__file__).resolve().parents[2] / "examples" / "example.jpg"
-    modules = _loaded(["generate", str(image), "-o", str(tmp_path / "x.mp4")], tmp_path, stub)
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    argv = [str(examples), "-o", str(tmp_path / "out")]
+    if not batch:
+        argv = [str(examples / "example.jpg"), "-o", str(tmp_path / "x.mp4")]
+    modules = _loaded(["generate", *argv], tmp_path, stub)
     assert "i2v.services.screening" in modules  # it got as far as the render
     assert _heavy(modules, SERVICE_STACK) == []
 

@@ -213,12 +213,16 @@ def generate(
         raise InvalidParameter(
             "end_image", str(end_image), "--end-image takes one input image, not several"
         )
-    with _remote(settings, chosen) as app:
-        from i2v.services.fleet import gpus_launched_here
+    from i2v.services.gpu_guard import gpus_launched_here  # the fleet loads only where it is on
 
-        console = Console(stderr=True)
-        with gpus_launched_here(settings, chosen, keep=keep_gpu, say=console.print):
-            failed = run_batch(run, work, app, jobs, console)
+    console = Console(stderr=True)
+    with (
+        _remote(settings, chosen) as app,
+        gpus_launched_here(
+            settings, chosen, keep=keep_gpu, say=lambda text: typer.echo(text, err=True)
+        ),
+    ):
+        failed = run_batch(run, work, app, jobs, console)
     if failed:
         raise typer.Exit(1)
 
