@@ -104,7 +104,9 @@ def run_batch(run: Run, work: list[Work], app: App | None, jobs: int, console: C
                 outcome = Outcome(item, None, str(exc), time.perf_counter() - started)
                 say(f"error: {exc}")
             except Exception as exc:  # a fault of ours: still reported, still the rest go on
-                outcome = Outcome(item, None, f"internal error: {exc!r}", 0.0)
+                outcome = Outcome(
+                    item, None, f"internal error: {exc!r}", time.perf_counter() - started
+                )
                 say(f"error: internal error: {exc!r}")
             outcomes[index] = outcome
             bar.finished(index)
